@@ -1,0 +1,72 @@
+"""Per-test-case result rows, the unit every analytic works on."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = ["CaseStatus", "Summary", "TestCaseResult", "test_identity"]
+
+
+class CaseStatus(StrEnum):
+    """Outcome of one test case attempt."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERRORED = "errored"
+    SKIPPED = "skipped"
+
+
+@dataclass(slots=True)
+class TestCaseResult:
+    """One attempt of one test case, as read from a report."""
+
+    __test__ = False  # not a pytest test class
+
+    suite: str
+    classname: str
+    name: str
+    status: CaseStatus
+    duration_ms: int = 0
+    file: str | None = None
+    line: int | None = None
+    message: str | None = None
+    attempt: int = 1
+    properties: dict[str, list[str]] = field(default_factory=dict)
+
+    def identity(self, workflow: str) -> str:
+        """Stable id of this test across executions of ``workflow``."""
+        return test_identity(workflow, self.suite, self.classname, self.name)
+
+
+def test_identity(workflow: str, suite: str, classname: str, name: str) -> str:
+    """Hash workflow + suite/class/name into a short, stable test id."""
+    key = "\x1f".join((workflow, suite, classname, name))
+    return hashlib.sha1(key.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+
+
+test_identity.__test__ = False  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class Summary:
+    """Counts over the test cases of an execution (last attempt of each test)."""
+
+    tests: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errored: int = 0
+
+    def add(self, status: CaseStatus) -> None:
+        """Count one test case with its final status."""
+        self.tests += 1
+        if status is CaseStatus.PASSED:
+            self.passed += 1
+        elif status is CaseStatus.FAILED:
+            self.failed += 1
+        elif status is CaseStatus.SKIPPED:
+            self.skipped += 1
+        else:
+            self.errored += 1
