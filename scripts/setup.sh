@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Shared setup: system packages (as root, with apt) and the project's virtualenv.
+# Sourced by scripts/demo.sh and scripts/test.sh; safe to run again.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${ASSAY_VENV:-$ROOT/.venv}"
+
+need_apt=()
+command -v git >/dev/null 2>&1 || need_apt+=(git)
+if [ "${ASSAY_SETUP_SYSTEM:-auto}" != "no" ] && [ "${1:-}" = "--with-services" ]; then
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing system packages: ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    echo "setup: please install: ${need_apt[*]} (not root or no apt-get)" >&2
+  fi
+fi
+
+PY="${PYTHON:-python3}"
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "setup: Python >= 3.11 is required (found $("$PY" --version 2>&1))" >&2
+  exit 3
+fi
+stamp="$VENV/.assay-installed"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating virtualenv $VENV"
+  "$PY" -m venv "$VENV"
+fi
+if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+  echo "setup: installing assay and its development tools into $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -U pip
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[dev]"
+  touch "$stamp"
+fi
+export PATH="$VENV/bin:$PATH"

@@ -1,0 +1,99 @@
+"""``assay get``: workflows, executions, one execution, test cases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from assay.app import testcase_json
+from assay.cli.common import app_instance
+from assay.cli.output import Format, emit
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Show stored definitions, executions and test cases.", no_args_is_help=True)
+
+OutputOption = Annotated[Format, typer.Option("-o", "--output", help="table, json or yaml")]
+
+
+@app.command("workflows")
+def workflows(output: OutputOption = Format.TABLE) -> None:
+    """Applied definitions."""
+    rows = [
+        {
+            "kind": row.kind,
+            "name": row.name,
+            "labels": row.labels,
+            "source": row.source,
+            "updatedAt": row.updated_at.isoformat(),
+        }
+        for row in app_instance().definitions.list()
+    ]
+    emit(rows, output, [("kind", "KIND"), ("name", "NAME"), ("labels", "LABELS")])
+
+
+@app.command("executions")
+def executions(
+    workflow: Annotated[str | None, typer.Option(help="Only this workflow.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most N, newest first.")] = 20,
+    output: OutputOption = Format.TABLE,
+) -> None:
+    """Executions, newest first."""
+    assay = app_instance()
+    rows = [assay.execution_json(row) for row in assay.executions.list(workflow=workflow, limit=limit)]
+    emit(
+        rows,
+        output,
+        [
+            ("id", "ID"),
+            ("name", "NAME"),
+            ("status", "STATUS"),
+            ("summary.tests", "TESTS"),
+            ("summary.failed", "FAILED"),
+            ("durationMs", "MS"),
+            ("tags", "TAGS"),
+        ],
+    )
+
+
+@app.command("execution")
+def execution(
+    ref: Annotated[str, typer.Argument(help="Execution id, id prefix or name.")],
+    output: OutputOption = Format.TABLE,
+) -> None:
+    """One execution with its steps."""
+    assay = app_instance()
+    data = assay.execution_json(assay.executions.get(ref))
+    if output is Format.TABLE:
+        emit(data, output, [("id", "ID"), ("name", "NAME"), ("status", "STATUS"), ("summary", "SUMMARY")])
+        emit(
+            data["steps"],
+            output,
+            [("ref", "REF"), ("name", "STEP"), ("status", "STATUS"), ("exitCode", "EXIT"), ("durationMs", "MS")],
+        )
+    else:
+        emit(data, output, [])
+
+
+@app.command("testcases")
+def testcases(
+    ref: Annotated[str, typer.Argument(help="Execution id, id prefix or name.")],
+    output: OutputOption = Format.TABLE,
+) -> None:
+    """Test cases of an execution (every attempt)."""
+    assay = app_instance()
+    row = assay.executions.get(ref)
+    rows = [testcase_json(case) for case in assay.executions.test_cases(row.id)]
+    emit(
+        rows,
+        output,
+        [
+            ("testId", "TEST ID"),
+            ("classname", "CLASS"),
+            ("name", "NAME"),
+            ("status", "STATUS"),
+            ("attempt", "TRY"),
+            ("durationMs", "MS"),
+        ],
+    )

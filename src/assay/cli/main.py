@@ -1,0 +1,167 @@
+"""The ``assay`` command: entry point, error handling and exit codes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from assay.cli import get as get_commands
+from assay.cli import secret as secret_commands
+from assay.cli.common import app_instance, parse_pairs, summary_line
+from assay.errors import AssayError, DefinitionError
+from assay.status import ExitCode
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="assay",
+    help="Run declarative test workflows and keep their history.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(get_commands.app, name="get")
+app.add_typer(secret_commands.app, name="secret")
+
+FileOption = Annotated[
+    Path, typer.Option("-f", "--file", help="A definition file or a directory of them.")
+]
+
+
+@app.command()
+def validate(file: FileOption) -> None:
+    """Check definitions: YAML, kinds, fields, types; exit 2 on the first bad file."""
+    from assay.spec.loader import load_definitions
+
+    loaded = load_definitions(file)
+    for item in loaded:
+        typer.echo(f"ok  {item.kind}/{item.name}  ({item.source}:{item.line})")
+    typer.echo(f"{len(loaded)} definition(s) valid")
+
+
+@app.command()
+def apply(file: FileOption) -> None:
+    """Validate definitions, then store them all so `assay run NAME` finds them."""
+    applied = app_instance().apply(file)
+    for kind, name in applied:
+        typer.echo(f"applied {kind}/{name}")
+
+
+@app.command()
+def run(
+    name: Annotated[str | None, typer.Argument(help="Definition to run.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("-f", "--file", help="Definition file or directory.")
+    ] = None,
+    config: Annotated[
+        list[str] | None, typer.Option("--config", "-c", help="Config value KEY=VALUE.")
+    ] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag KEY=VALUE.")] = None,
+    source: Annotated[
+        Path | None, typer.Option(help="Run against this local checkout instead of git content.")
+    ] = None,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Stream step logs live.")] = False,
+    runner: Annotated[str, typer.Option(help="Where steps run.")] = "local",
+    output: Annotated[str, typer.Option("-o", "--output", help="text or json")] = "text",
+    keep_workspace: Annotated[bool, typer.Option(help="Keep the scratch workspace.")] = False,
+) -> None:
+    """Run a workflow, test or suite; exit 0 passed, 1 failed, 2 bad input, 3 infrastructure."""
+    from assay.cli.execute import run_definition
+
+    if source is not None and not source.is_dir():
+        raise DefinitionError(f"--source {source}: not a directory")
+    result = run_definition(
+        name=name,
+        file=file,
+        config=parse_pairs(config, "--config"),
+        tags=parse_pairs(tag, "--tag"),
+        source=source,
+        watch=watch,
+        runner_name=runner,
+        keep_workspace=keep_workspace,
+    )
+    if output == "json":
+        import json
+
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        typer.echo(summary_line(result))
+        if result.get("error"):
+            typer.echo(f"error: {result['error']}", err=True)
+    raise typer.Exit(_exit_code(result["status"]))
+
+
+@app.command("import")
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="JUnit XML files.")],
+    workflow: Annotated[str, typer.Option(help="Workflow name to record under.")],
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag KEY=VALUE.")] = None,
+) -> None:
+    """Record an execution from JUnit XML produced elsewhere."""
+    assay = app_instance()
+    row = assay.import_junit(files, workflow, parse_pairs(tag, "--tag"))
+    result = assay.execution_json(row)
+    typer.echo(summary_line(result))
+    raise typer.Exit(_exit_code(result["status"]))
+
+
+@app.command()
+def logs(execution: Annotated[str, typer.Argument(help="Execution id or name.")]) -> None:
+    """Print the (masked) log of an execution."""
+    assay = app_instance()
+    path = assay.log_path(assay.executions.get(execution))
+    if path.exists():
+        sys.stdout.write(path.read_text(encoding="utf-8"))
+
+
+@app.command()
+def artifacts(
+    execution: Annotated[str, typer.Argument(help="Execution id or name.")],
+    download: Annotated[Path | None, typer.Option(help="Copy artifacts into DIR.")] = None,
+) -> None:
+    """List (or download) the artifacts of an execution."""
+    import shutil
+
+    assay = app_instance()
+    row = assay.executions.get(execution)
+    base = assay.settings.executions_dir / row.id / "artifacts"
+    for path in assay.artifacts(row):
+        rel = path.relative_to(base)
+        if download is not None:
+            target = download / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        typer.echo(f"{rel}\t{path.stat().st_size}")
+
+
+def _exit_code(status: str) -> int:
+    from assay.status import ExecutionStatus
+
+    return int(ExecutionStatus(status).exit_code)
+
+
+def main() -> None:
+    """Console entry point: AssayError becomes a message and its exit code."""
+    try:
+        code = app(standalone_mode=False)
+    except AssayError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(ExitCode.TESTS_FAILED)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(ExitCode.TESTS_FAILED)
+    except Exception as exc:  # click usage errors and friends
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(ExitCode.BAD_INPUT)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)

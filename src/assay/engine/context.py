@@ -1,0 +1,69 @@
+"""State shared by the parts of one running execution."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from assay.engine.events import EventSink
+from assay.engine.masking import Masker
+from assay.engine.workspace import Workspace
+from assay.results.model import TestCaseResult
+from assay.runners.base import Runner, TaskHandle
+from assay.store.secrets import SecretStore
+
+__all__ = ["ExecutionContext"]
+
+
+@dataclass
+class ExecutionContext:
+    """Everything a step needs: identity, workspace, runner, secrets, sinks."""
+
+    execution_id: str
+    execution_name: str
+    number: int
+    workflow: str
+    config: dict[str, Any]
+    workspace: Workspace
+    runner: Runner
+    secrets: SecretStore
+    masker: Masker
+    sink: EventSink
+    log: TextIO
+    artifacts_dir: Path
+    source: Path | None = None
+    deadline: float | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    cases: list[TestCaseResult] = field(default_factory=list)
+    active: set[str] = field(default_factory=set)
+    handles: dict[str, TaskHandle] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def expression_context(self, env: dict[str, str], **extra: Any) -> dict[str, Any]:
+        """Variables visible to `{{ }}` expressions."""
+        return {
+            "config": self.config,
+            "env": env,
+            "execution": {
+                "id": self.execution_id,
+                "name": self.execution_name,
+                "number": self.number,
+            },
+            "workflow": {"name": self.workflow},
+            "resource": {"id": self.execution_id, "root": self.execution_id},
+            **extra,
+        }
+
+    def remaining(self) -> float | None:
+        """Seconds left before the execution deadline."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def write_log(self, ref: str, line: str) -> None:
+        """Mask, store and publish one output line."""
+        masked = self.masker(line)
+        with self.lock:
+            self.log.write(masked + "\n")
+        self.sink.log(ref, masked)

@@ -1,0 +1,99 @@
+"""The per-execution workspace: the ``/data`` tree and an isolated virtualenv.
+
+Testkube workflows address their files under ``/data`` (``/data/repo``,
+``/data/artifacts``). The local runner gives each execution its own directory
+and maps ``/data`` onto it: a path that starts with ``/data/`` — in a working
+directory, artifact path, command, argument, shell script or environment value
+— is rewritten to the execution's data directory.
+
+Each execution also gets a virtualenv, first on ``PATH``: ``pip install`` and
+``uv pip install --system`` land there, never in the host's Python. The
+environment assay runs in stays visible behind it (a ``.pth`` file lists its
+site-packages), so installed packages shadow those, and tools on its ``PATH``
+stay reachable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import site
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+from assay.errors import InfrastructureError
+
+__all__ = ["DATA_ROOT", "Workspace"]
+
+DATA_ROOT = "/data"
+_DATA_REF = re.compile(r"(?<![\w.\-/])/data(?=/|\s|$|[\"';:])")
+_PIP_SHIM = """#!{python}
+import sys
+from pip._internal.cli.main import main
+sys.exit(main())
+"""
+
+
+class Workspace:
+    """Directories of one execution under ``ASSAY_HOME/work/<id>``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.venv = root / "venv"
+        self.reports = root / "reports"
+
+    def create(self) -> None:
+        """Make the directories and the virtualenv."""
+        try:
+            for path in (self.data, self.reports):
+                path.mkdir(parents=True, exist_ok=True)
+            self._make_venv()
+        except OSError as exc:
+            raise InfrastructureError(f"cannot create workspace {self.root}: {exc}") from exc
+
+    def remove(self) -> None:
+        """Delete the workspace (symlinked sources are unlinked, not followed)."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def map_text(self, text: str) -> str:
+        """Rewrite ``/data`` references to this workspace's data directory."""
+        return _DATA_REF.sub(str(self.data).replace("\\", "\\\\"), text)
+
+    def resolve(self, path: str, base: Path | None = None) -> Path:
+        """A definition path as a real path (``/data`` mapped; relative to ``base``)."""
+        mapped = Path(self.map_text(path))
+        if mapped.is_absolute():
+            return mapped
+        return (base or self.data) / mapped
+
+    def environment(self, extra: dict[str, str]) -> dict[str, str]:
+        """The process environment of a step: host env, venv first on PATH, then ``extra``."""
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "VIRTUAL_ENV")}
+        assay_bin = str(Path(sys.executable).parent)
+        parts = [str(self.venv / "bin"), assay_bin, *env.get("PATH", os.defpath).split(os.pathsep)]
+        env["PATH"] = os.pathsep.join(dict.fromkeys(p for p in parts if p))
+        env["VIRTUAL_ENV"] = str(self.venv)
+        env["UV_PYTHON"] = str(self.venv / "bin" / "python")  # else `--system` escapes the venv
+        env["PYTHONNOUSERSITE"] = "1"
+        env.update(extra)
+        return env
+
+    def _make_venv(self) -> None:
+        venv.EnvBuilder(with_pip=False, symlinks=True, clear=False).create(self.venv)
+        purelib = Path(
+            sysconfig.get_path("purelib", vars={"base": str(self.venv), "platbase": str(self.venv)})
+        )
+        inherited = [p for p in (*site.getsitepackages(), sysconfig.get_path("purelib")) if p]
+        purelib.mkdir(parents=True, exist_ok=True)
+        (purelib / "_assay_host.pth").write_text(
+            "\n".join(dict.fromkeys(inherited)) + "\n", encoding="utf-8"
+        )
+        python = self.venv / "bin" / "python"
+        for name in ("pip", "pip3"):
+            shim = self.venv / "bin" / name
+            shim.write_text(_PIP_SHIM.format(python=python), encoding="utf-8")
+            shim.chmod(0o755)

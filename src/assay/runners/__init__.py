@@ -1,0 +1,27 @@
+"""Runners: where a task's processes run (local, fake; docker and kubernetes later)."""
+
+from __future__ import annotations
+
+from assay.runners.base import Runner, TaskHandle, TaskResult, TaskSpec
+from assay.runners.fake import FakeOutcome, FakeRunner
+from assay.runners.local import LocalRunner
+
+__all__ = [
+    "FakeOutcome",
+    "FakeRunner",
+    "LocalRunner",
+    "Runner",
+    "TaskHandle",
+    "TaskResult",
+    "TaskSpec",
+    "get_runner",
+]
+
+
+def get_runner(name: str) -> Runner:
+    """A runner by name."""
+    from assay.errors import DefinitionError
+
+    if name == "local":
+        return LocalRunner()
+    raise DefinitionError(f"unknown runner {name!r}; available here: local")

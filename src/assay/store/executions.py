@@ -1,0 +1,240 @@
+"""Recording and querying executions, steps and test cases."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from assay.errors import DefinitionError, NotFoundError
+from assay.results.model import CaseStatus, Summary, TestCaseResult
+from assay.status import ExecutionStatus, StepStatus
+from assay.store.database import Database
+from assay.store.tables import ExecutionRow, StepRow, TestCaseRow
+
+__all__ = ["ExecutionStore", "StepOutcome", "now"]
+
+_BATCH = 5000
+
+
+def now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class StepOutcome:
+    """What happened to one step, ready to be stored."""
+
+    ref: str
+    name: str
+    status: StepStatus
+    exit_code: int | None = None
+    attempts: int = 1
+    started_at: datetime | None = None
+    duration_ms: int | None = None
+    message: str | None = None
+
+
+class ExecutionStore:
+    """Executions in the SQL store."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(
+        self,
+        workflow: str,
+        *,
+        runner: str,
+        tags: dict[str, str] | None = None,
+        config: dict[str, Any] | None = None,
+        parent_id: str | None = None,
+        status: ExecutionStatus = ExecutionStatus.QUEUED,
+    ) -> ExecutionRow:
+        """Queue a new execution with the next number of its workflow."""
+        for _ in range(20):
+            try:
+                with self.db.session() as session:
+                    number = (
+                        session.scalar(
+                            select(func.max(ExecutionRow.number)).where(
+                                ExecutionRow.workflow == workflow
+                            )
+                        )
+                        or 0
+                    ) + 1
+                    row = ExecutionRow(
+                        id=uuid.uuid4().hex,
+                        workflow=workflow,
+                        number=number,
+                        name=f"{workflow}-{number}",
+                        status=status.value,
+                        runner=runner,
+                        tags=dict(tags or {}),
+                        config=dict(config or {}),
+                        summary={},
+                        parent_id=parent_id,
+                        queued_at=now(),
+                    )
+                    session.add(row)
+                return row
+            except IntegrityError:  # another process took this number
+                continue
+        raise DefinitionError(f"could not allocate an execution number for {workflow!r}")
+
+    def start(self, execution_id: str) -> None:
+        """Mark an execution running."""
+        with self.db.session() as session:
+            row = session.get_one(ExecutionRow, execution_id)
+            row.status = ExecutionStatus.RUNNING.value
+            row.started_at = now()
+
+    def finish(
+        self,
+        execution_id: str,
+        status: ExecutionStatus,
+        *,
+        steps: Sequence[StepOutcome] = (),
+        summary: Summary | None = None,
+        error: str | None = None,
+    ) -> ExecutionRow:
+        """Record the final state, steps and summary of an execution."""
+        finished = now()
+        with self.db.session() as session:
+            row = session.get_one(ExecutionRow, execution_id)
+            row.status = status.value
+            row.finished_at = finished
+            started = row.started_at or row.queued_at
+            if started.tzinfo is None:
+                started = started.replace(tzinfo=UTC)
+            row.duration_ms = int((finished - started).total_seconds() * 1000)
+            row.error = error
+            if summary is not None:
+                row.summary = _summary_dict(summary)
+            for position, step in enumerate(steps):
+                session.add(
+                    StepRow(
+                        execution_id=execution_id,
+                        position=position,
+                        ref=step.ref,
+                        name=step.name,
+                        status=step.status.value,
+                        exit_code=step.exit_code,
+                        attempts=step.attempts,
+                        started_at=step.started_at,
+                        duration_ms=step.duration_ms,
+                        message=step.message,
+                    )
+                )
+        return row
+
+    def add_test_cases(
+        self, execution_id: str, workflow: str, cases: Iterable[TestCaseResult]
+    ) -> Summary:
+        """Store test-case rows in batches; return the summary over final attempts."""
+        final: dict[str, CaseStatus] = {}
+        batch: list[dict[str, Any]] = []
+        with self.db.engine.begin() as connection:
+            for case in cases:
+                test_id = case.identity(workflow)
+                final[test_id] = case.status
+                batch.append(
+                    {
+                        "execution_id": execution_id,
+                        "test_id": test_id,
+                        "workflow": workflow,
+                        "suite": case.suite,
+                        "classname": case.classname,
+                        "name": case.name,
+                        "file": case.file,
+                        "line": case.line,
+                        "status": case.status.value,
+                        "duration_ms": case.duration_ms,
+                        "message": case.message,
+                        "attempt": case.attempt,
+                        "properties": case.properties or None,
+                    }
+                )
+                if len(batch) >= _BATCH:
+                    connection.execute(insert(TestCaseRow), batch)
+                    batch = []
+            if batch:
+                connection.execute(insert(TestCaseRow), batch)
+        summary = Summary()
+        for status in final.values():
+            summary.add(status)
+        return summary
+
+    def get(self, ref: str) -> ExecutionRow:
+        """Find an execution by id, unique id prefix, or name (``workflow-number``)."""
+        with self.db.session() as session:
+            row = session.get(ExecutionRow, ref)
+            if row is not None:
+                return row
+            rows = session.scalars(
+                select(ExecutionRow)
+                .where(or_(ExecutionRow.name == ref, ExecutionRow.id.startswith(ref)))
+                .limit(2)
+            ).all()
+        if len(rows) == 1:
+            return rows[0]
+        if not rows:
+            raise NotFoundError(f"no execution {ref!r}")
+        raise NotFoundError(f"execution reference {ref!r} is ambiguous; give more of the id")
+
+    def steps(self, execution_id: str) -> list[StepRow]:
+        """The steps of an execution in order."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(StepRow)
+                    .where(StepRow.execution_id == execution_id)
+                    .order_by(StepRow.position)
+                )
+            )
+
+    def children(self, execution_id: str) -> list[ExecutionRow]:
+        """Child executions (tests of a suite, workflows of an execute step)."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(ExecutionRow)
+                    .where(ExecutionRow.parent_id == execution_id)
+                    .order_by(ExecutionRow.queued_at)
+                )
+            )
+
+    def list(self, *, workflow: str | None = None, limit: int = 20) -> list[ExecutionRow]:
+        """Executions, newest first."""
+        query = select(ExecutionRow).order_by(ExecutionRow.queued_at.desc()).limit(limit)
+        if workflow:
+            query = query.where(ExecutionRow.workflow == workflow)
+        with self.db.session() as session:
+            return list(session.scalars(query))
+
+    def test_cases(self, execution_id: str) -> list[TestCaseRow]:
+        """Test-case rows of an execution (every attempt)."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(TestCaseRow)
+                    .where(TestCaseRow.execution_id == execution_id)
+                    .order_by(TestCaseRow.id)
+                )
+            )
+
+
+def _summary_dict(summary: Summary) -> dict[str, int]:
+    return {
+        "tests": summary.tests,
+        "passed": summary.passed,
+        "failed": summary.failed,
+        "skipped": summary.skipped,
+        "errored": summary.errored,
+    }

@@ -1,0 +1,33 @@
+"""Shared setup for the tests of assay.testing: pytester, and PostgreSQL availability."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from assay.testing import find_pg_bin
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def require_pg_binaries() -> None:
+    """Skip when initdb/pg_ctl are missing, except on CI (CI=true), where that fails."""
+    if find_pg_bin() is not None:
+        return
+    message = (
+        "PostgreSQL binaries (initdb, pg_ctl) not found: install them "
+        "(apt-get install -y postgresql) or set ASSAY_PG_BIN"
+    )
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def isolated_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No configured PostgreSQL DSN or Kubernetes cluster leaks in from the environment."""
+    for name in ("ASSAY_POSTGRES_DSN", "ASSAY_RUN_ID", "KUBECONFIG", "KUBERNETES_SERVICE_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
