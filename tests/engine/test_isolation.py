@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 from conftest import RunWorkflow, workflow
@@ -70,13 +71,7 @@ spec:
 
 
 def test_pip_installs_land_in_the_execution_venv(run: RunWorkflow, tmp_path: Path) -> None:
-    pkg = tmp_path / "pkg"
-    (pkg / "assay_probe_pkg").mkdir(parents=True)
-    (pkg / "assay_probe_pkg" / "__init__.py").write_text("VALUE = 1\n")
-    (pkg / "pyproject.toml").write_text(
-        '[build-system]\nrequires=["setuptools"]\nbuild-backend="setuptools.build_meta"\n'
-        '[project]\nname="assay-probe-pkg"\nversion="1.0"\n'
-    )
+    pkg = _wheel(tmp_path)
     marker = tmp_path / "where.txt"
     row = run(
         f"""
@@ -86,7 +81,7 @@ metadata: {{name: installs}}
 spec:
   steps:
     - shell: |
-        pip install -q --no-deps --no-build-isolation --no-index {pkg}
+        pip install -q --no-deps --no-index {pkg}
         python -c "import assay_probe_pkg, sys, pytest; print(assay_probe_pkg.__file__)" > {marker}
 """
     )
@@ -96,6 +91,21 @@ spec:
     assert f"/{row.id}/venv/" in location
     host = subprocess.run([sys.executable, "-c", "import assay_probe_pkg"], capture_output=True)
     assert host.returncode != 0, "the package leaked into the host environment"
+
+
+def _wheel(tmp_path: Path) -> Path:
+    """A minimal pure-Python wheel, installable offline."""
+    wheel = tmp_path / "assay_probe_pkg-1.0-py3-none-any.whl"
+    info = "assay_probe_pkg-1.0.dist-info"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("assay_probe_pkg/__init__.py", "VALUE = 1\n")
+        zf.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: assay-probe-pkg\nVersion: 1.0\n")
+        zf.writestr(
+            f"{info}/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        zf.writestr(f"{info}/RECORD", "")
+    return wheel
 
 
 def test_pytest_report_is_collected_per_attempt(run: RunWorkflow, db: Database, tmp_path: Path) -> None:

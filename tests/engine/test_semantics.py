@@ -21,7 +21,7 @@ spec:
     attempts_file: {type: string}
   steps:
     - name: greet
-      shell: echo "{{ config.greeting }} from {{ workflow.name }} #{{ execution.number }}"
+      shell: 'echo "{{ config.greeting }} from {{ workflow.name }} #{{ execution.number }}"'
     - name: flaky
       retry: {count: 2}
       shell: |

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.errors import NotFoundError
-from assay.spec.legacy import LegacyTest, LegacyTestSuite, suite_to_workflow, test_to_workflow
-from assay.spec.loader import Definition
-from assay.spec.templates import resolve_templates
 from assay.spec.workflow import TestWorkflow, TestWorkflowTemplate
 from assay.store.definitions import DefinitionStore
+
+if TYPE_CHECKING:
+    from assay.spec.loader import Definition
 
 __all__ = ["RUNNABLE_KINDS", "Catalog"]
 
@@ -54,6 +54,14 @@ class Catalog:
 
     def to_workflow(self, model: Any) -> TestWorkflow:
         """Convert a definition model to a runnable workflow."""
+        from assay.spec.legacy import (
+            LegacyTest,
+            LegacyTestSuite,
+            suite_to_workflow,
+            test_to_workflow,
+        )
+        from assay.spec.templates import resolve_templates
+
         if isinstance(model, LegacyTest):
             return test_to_workflow(model)
         if isinstance(model, LegacyTestSuite):
@@ -64,6 +72,8 @@ class Catalog:
 
 
 def _model(kind: str, raw: Mapping[str, Any]) -> Any:
+    from assay.spec.legacy import LegacyTest, LegacyTestSuite
+
     if kind == "Test":
         return LegacyTest.model_validate(raw)
     if kind == "TestSuite":

@@ -159,7 +159,8 @@ class StepWalker:
                 status = StepStatus.FAILED if status is StepStatus.PASSED else StepStatus.PASSED
             if self._retry_done(step, status) or self.ctx.cancelled.is_set() or self._expired():
                 break
-            self.ctx.write_log(ref, f"--- {name}: attempt {attempt} {status}, retrying ---")
+            if attempt < attempts:
+                self.ctx.write_log(ref, f"--- {name}: attempt {attempt} {status}, retrying ---")
         if step.artifacts is not None:
             self._collect(step.artifacts, own, attempt)
         return status, exit_code, attempt

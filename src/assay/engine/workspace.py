@@ -89,9 +89,10 @@ class Workspace:
         )
         inherited = [p for p in (*site.getsitepackages(), sysconfig.get_path("purelib")) if p]
         purelib.mkdir(parents=True, exist_ok=True)
-        (purelib / "_assay_host.pth").write_text(
-            "\n".join(dict.fromkeys(inherited)) + "\n", encoding="utf-8"
-        )
+        # addsitedir (not a bare path) so the host's own .pth files, e.g. editable installs,
+        # are processed too; appended after the venv's site-packages, so installs shadow.
+        lines = [f"import site; site.addsitedir({p!r})" for p in dict.fromkeys(inherited)]
+        (purelib / "_assay_host.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
         python = self.venv / "bin" / "python"
         for name in ("pip", "pip3"):
             shim = self.venv / "bin" / name
