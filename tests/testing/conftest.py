@@ -8,10 +8,15 @@ import pytest
 
 from assay.testing import find_pg_bin
 
-pytest_plugins = ["pytester"]
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Loads the `pytester` fixture. Not `pytest_plugins = ["pytester"]`: pytest rejects that
+    # in a conftest below the rootdir when it is loaded late (e.g. `pytest .`).
+    if not config.pluginmanager.has_plugin("pytester"):
+        config.pluginmanager.import_plugin("pytester")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # session scope: set up before the session's postgres_server
 def require_pg_binaries() -> None:
     """Skip when initdb/pg_ctl are missing, except on CI (CI=true), where that fails."""
     if find_pg_bin() is not None:

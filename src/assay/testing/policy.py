@@ -60,7 +60,7 @@ def skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
 
 
 def _message(root: str, reason: str) -> str:
-    return f"skip forbidden by the no-skip policy for {root} (--no-skip): {reason}"
+    return f"skip not allowed under {root} (no-skip policy): {reason}"
 
 
 def forbid_skip(

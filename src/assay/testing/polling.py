@@ -224,6 +224,10 @@ def probe(
     except urllib.error.HTTPError as exc:
         status = exc.code
         exc.close()
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, OSError):  # report "ConnectionRefusedError", not URLError
+            raise exc.reason from None
+        raise
     return ProbeResult(status in statuses, f"HTTP {status} from {target.url}")
 
 

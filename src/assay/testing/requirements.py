@@ -64,8 +64,8 @@ def apply_requirements(
             errors.append(
                 _error(
                     item,
-                    f"missing @pytest.mark.requirement(...): tests under {root} must name the "
-                    "requirements they verify (--require-requirement-marker / "
+                    f"{item.name} lacks @pytest.mark.requirement(...): tests under {root} must "
+                    "name the requirements they verify (--require-requirement-marker / "
                     "assay_require_requirement_paths)",
                 )
             )

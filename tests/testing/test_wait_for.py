@@ -7,6 +7,7 @@ import http.server
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -107,7 +108,7 @@ def test_a_value_after_an_exception_replaces_it(fake: FakeTime) -> None:
             raise outcome
         return outcome
 
-    with pytest.raises(WaitTimeoutError, match="last value: 0$"):
+    with pytest.raises(WaitTimeoutError, match=r"last value: 0$"):
         wait_for_condition(condition, timeout=1, interval=0.5, clock=fake.clock, sleep=fake.sleep)
 
 
@@ -135,7 +136,7 @@ def test_zero_timeout_still_tries_once(fake: FakeTime) -> None:
         ({"backoff": 0.5}, "backoff"),
     ],
 )
-def test_invalid_arguments(kwargs: dict[str, float], message: str) -> None:
+def test_invalid_arguments(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         wait_for_condition(lambda: True, **kwargs)
 
