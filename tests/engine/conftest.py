@@ -1,24 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-import yaml
+from engine_support import RunWorkflow, workflow
 
 from assay.engine.execution import Engine, RunOptions
 from assay.engine.resolve import Catalog
 from assay.runners import LocalRunner
 from assay.settings import Settings
-from assay.spec.workflow import TestWorkflow
 from assay.store import Database
-from assay.store.tables import ExecutionRow
-
-RunWorkflow = Callable[..., ExecutionRow]
-
-
-def workflow(text: str) -> TestWorkflow:
-    return TestWorkflow.model_validate(yaml.safe_load(text))
 
 
 @pytest.fixture

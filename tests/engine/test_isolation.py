@@ -6,10 +6,10 @@ import subprocess
 import sys
 import threading
 import time
-import zipfile
 from pathlib import Path
 
-from conftest import RunWorkflow, workflow
+from support import make_wheel
+from engine_support import RunWorkflow, workflow
 
 from assay.engine.execution import Engine, RunOptions
 from assay.settings import Settings
@@ -71,7 +71,7 @@ spec:
 
 
 def test_pip_installs_land_in_the_execution_venv(run: RunWorkflow, tmp_path: Path) -> None:
-    pkg = _wheel(tmp_path)
+    pkg = make_wheel(tmp_path, "assay-probe-pkg", "1.0", "VALUE = 1\n")
     marker = tmp_path / "where.txt"
     row = run(
         f"""
@@ -91,21 +91,6 @@ spec:
     assert f"/{row.id}/venv/" in location
     host = subprocess.run([sys.executable, "-c", "import assay_probe_pkg"], capture_output=True)
     assert host.returncode != 0, "the package leaked into the host environment"
-
-
-def _wheel(tmp_path: Path) -> Path:
-    """A minimal pure-Python wheel, installable offline."""
-    wheel = tmp_path / "assay_probe_pkg-1.0-py3-none-any.whl"
-    info = "assay_probe_pkg-1.0.dist-info"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        zf.writestr("assay_probe_pkg/__init__.py", "VALUE = 1\n")
-        zf.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: assay-probe-pkg\nVersion: 1.0\n")
-        zf.writestr(
-            f"{info}/WHEEL",
-            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        )
-        zf.writestr(f"{info}/RECORD", "")
-    return wheel
 
 
 def test_pytest_report_is_collected_per_attempt(run: RunWorkflow, db: Database, tmp_path: Path) -> None:

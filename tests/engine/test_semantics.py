@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import RunWorkflow
+from engine_support import RunWorkflow, workflow
 
 from assay.engine.execution import Engine
 from assay.errors import DefinitionError
@@ -148,7 +148,7 @@ spec:
 
 
 def test_bad_config_is_rejected_before_anything_is_stored(engine: Engine, db: Database) -> None:
-    from conftest import workflow
+    from engine_support import workflow
 
     wf = workflow(
         """

@@ -59,7 +59,7 @@ import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError
@@ -88,6 +88,7 @@ MAX_TEXT = 10_000_000
 """Longest string an operator or function may build."""
 
 Function = Callable[..., Any]
+_T = TypeVar("_T")
 
 
 # --------------------------------------------------------------------------- values
@@ -221,7 +222,7 @@ def _number(value: float) -> int | float:
     return value
 
 
-def _check_size(value: Any) -> Any:
+def _check_size(value: _T) -> _T:
     if isinstance(value, str) and len(value) > MAX_TEXT:
         raise _EvalError(f"result longer than {MAX_TEXT} characters")
     if isinstance(value, list) and len(value) > MAX_ITEMS:
@@ -337,7 +338,7 @@ def _fn_ceil(value: Any) -> int:
 
 def _fn_round(value: Any) -> int:
     number = _to_float(value)
-    return int(math.floor(number + 0.5)) if number >= 0 else -int(math.floor(-number + 0.5))
+    return math.floor(number + 0.5) if number >= 0 else -math.floor(-number + 0.5)
 
 
 def _fn_chunk(value: Any, size: Any) -> list[list[Any]]:
@@ -386,7 +387,9 @@ def _fn_default(value: Any, fallback: Any) -> Any:
 
 
 def _fn_relpath(target: Any, base: Any = "/") -> str:
-    return posixpath.relpath(posixpath.join("/", to_string(target)), posixpath.join("/", to_string(base)))
+    return posixpath.relpath(
+        posixpath.join("/", to_string(target)), posixpath.join("/", to_string(base))
+    )
 
 
 def _fn_abspath(target: Any, base: Any = "/") -> str:
@@ -806,9 +809,8 @@ class _Emitter:
             return f"_op({self.const(node.op)}, {left}, {right})"
         if isinstance(node, _Unary):
             return f"_unary({self.const(node.op)}, {self.emit(node.operand)})"
-        return (
-            f"(({self.emit(node.then)}) if _B({self.emit(node.test)}) else ({self.emit(node.other)}))"
-        )
+        then, test, other = self.emit(node.then), self.emit(node.test), self.emit(node.other)
+        return f"(({then}) if _B({test}) else ({other}))"
 
 
 def _binary(op: str, left: Any, right: Any) -> Any:
@@ -897,7 +899,9 @@ def _walk(value: Any, keys: Sequence[str], *, root: str | None) -> Any:
 
 
 class _Evaluator:
-    def __init__(self, context: Mapping[str, Any], functions: Mapping[str, Function] | None) -> None:
+    def __init__(
+        self, context: Mapping[str, Any], functions: Mapping[str, Function] | None
+    ) -> None:
         self.context = context
         self.functions = {**FUNCTIONS, **(functions or {})}
 
@@ -1079,12 +1083,12 @@ def _source(node: _Node) -> str:
             base = f"({base})"
         return f"{base}.{node.key}"
     if isinstance(node, _Call):
-        return f"{node.name}({','.join(_source(a) for a in node.args)})"
+        return f"{node.name}({', '.join(_source(a) for a in node.args)})"
     if isinstance(node, _Bin):
-        return f"({_source(node.left)}{node.op}{_source(node.right)})"
+        return f"({_source(node.left)} {node.op} {_source(node.right)})"
     if isinstance(node, _Unary):
         return f"{node.op}({_source(node.operand)})"
-    return f"({_source(node.test)}?{_source(node.then)}:{_source(node.other)})"
+    return f"({_source(node.test)} ? {_source(node.then)} : {_source(node.other)})"
 
 
 def _unwrap_outer(text: str) -> str:

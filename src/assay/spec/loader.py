@@ -1,0 +1,481 @@
+"""Load definitions from YAML files: TestWorkflow, TestWorkflowTemplate, Test, TestSuite.
+
+:func:`load_definitions` reads a file, or every ``*.yaml``/``*.yml`` under a
+directory (recursively, sorted, hidden files and directories skipped); each file
+may hold several ``---`` documents, empty ones are skipped.
+
+Every problem is reported as ``FILE:LINE: FIELD.PATH: message`` — YAML syntax
+errors with ``FILE:LINE:COLUMN``. All the problems of all files are collected
+into a single :class:`~assay.errors.DefinitionError` (one line each), together
+with duplicate names (same kind and name in two places).
+
+Line numbers come from the YAML node tree (the composer keeps each node's start
+mark): a pydantic error's ``loc`` (aliases, list indexes) is followed down the
+tree to the deepest node that exists. Files are limited to
+:data:`MAX_FILE_BYTES`, and aliases may not expand a document beyond
+:data:`MAX_NODES` nodes (the "billion laughs"), nor be recursive.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import types
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from assay.errors import DefinitionError
+from assay.spec.legacy import LEGACY_API_VERSION, LegacyTest, LegacyTestSuite
+from assay.spec.workflow import API_VERSIONS, TestWorkflow, TestWorkflowTemplate
+
+__all__ = [
+    "KINDS",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "Definition",
+    "DefinitionModel",
+    "load_definitions",
+    "load_text",
+]
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+"""Largest definition file accepted."""
+MAX_NODES = 1_000_000
+"""Most YAML nodes a document may expand to (aliases counted at every use)."""
+
+DefinitionModel = Union[TestWorkflow, TestWorkflowTemplate, LegacyTest, LegacyTestSuite]  # noqa: UP007
+
+KINDS: dict[str, tuple[tuple[str, ...], type[BaseModel]]] = {
+    "TestWorkflow": (API_VERSIONS, TestWorkflow),
+    "TestWorkflowTemplate": (API_VERSIONS, TestWorkflowTemplate),
+    "Test": ((LEGACY_API_VERSION,), LegacyTest),
+    "TestSuite": ((LEGACY_API_VERSION,), LegacyTestSuite),
+}
+"""Accepted kinds: their apiVersions and model."""
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One loaded document."""
+
+    kind: str
+    name: str
+    source: Path
+    line: int
+    model: DefinitionModel
+    raw: dict[str, Any]
+
+    @property
+    def where(self) -> str:
+        """``FILE:LINE`` of the document."""
+        return f"{self.source}:{self.line}"
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, source: str, line: int | None, path: str, message: str) -> None:
+        where = f"{source}:{line}" if line is not None else source
+        self.lines.append(f"{where}: {path}: {message}" if path else f"{where}: {message}")
+
+    def raise_if_any(self) -> None:
+        if self.lines:
+            raise DefinitionError("\n".join(dict.fromkeys(self.lines)))
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def load_definitions(path: str | Path) -> list[Definition]:
+    """Load every definition in ``path`` (a file or a directory)."""
+    root = Path(path)
+    if not root.exists():
+        raise DefinitionError(f"{root}: no such file or directory")
+    files = [root] if root.is_file() else _yaml_files(root)
+    problems = _Problems()
+    definitions: list[Definition] = []
+    for file in files:
+        try:
+            size = file.stat().st_size
+            if size > MAX_FILE_BYTES:
+                problems.add(
+                    str(file), None, "", f"file too large ({size} bytes; limit {MAX_FILE_BYTES})"
+                )
+                continue
+            data = file.read_bytes()
+        except OSError as exc:
+            problems.add(str(file), None, "", f"cannot read: {exc.strerror or exc}")
+            continue
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            problems.add(str(file), None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+            continue
+        definitions += _load(text, file, problems)
+    _check_duplicates(definitions, problems)
+    problems.raise_if_any()
+    return definitions
+
+
+def load_text(text: str, source: str = "<string>") -> list[Definition]:
+    """Load the definitions in a YAML string (``source`` names it in messages)."""
+    problems = _Problems()
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        problems.add(source, None, "", f"text too large (limit {MAX_FILE_BYTES} bytes)")
+        problems.raise_if_any()
+    definitions = _load(text, Path(source), problems)
+    _check_duplicates(definitions, problems)
+    problems.raise_if_any()
+    return definitions
+
+
+def _yaml_files(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for directory, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for filename in filenames:
+            if filename.startswith("."):
+                continue
+            if filename.endswith((".yaml", ".yml")):
+                found.append(Path(directory) / filename)
+    return sorted(found)
+
+
+def _check_duplicates(definitions: Sequence[Definition], problems: _Problems) -> None:
+    seen: dict[tuple[str, str], Definition] = {}
+    for item in definitions:
+        key = (item.kind, item.name)
+        first = seen.get(key)
+        if first is None:
+            seen[key] = item
+            continue
+        problems.add(
+            str(item.source),
+            item.line,
+            "metadata.name",
+            f"duplicate {item.kind} {item.name!r}: also defined at {first.where}",
+        )
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+def _load(text: str, source: Path, problems: _Problems) -> list[Definition]:
+    definitions: list[Definition] = []
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            size_error = _check_size(node)
+            if size_error:
+                problems.add(str(source), node.start_mark.line + 1, "", size_error)
+                continue
+            data = loader.construct_document(node)
+            if data is None:
+                continue
+            definition = _definition(data, node, source, problems)
+            if definition is not None:
+                definitions.append(definition)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else None
+        context = exc.context or ""
+        if context and exc.context_mark is not None and exc.context_mark is not mark:
+            context += f" (line {exc.context_mark.line + 1})"
+        message = ": ".join(part for part in (context, exc.problem or "") if part)
+        problems.lines.append(
+            f"{source}:{where}: invalid YAML: {message}"
+            if where
+            else f"{source}: invalid YAML: {message}"
+        )
+    except yaml.YAMLError as exc:
+        problems.add(str(source), None, "", f"invalid YAML: {exc}")
+    except RecursionError:
+        problems.add(str(source), None, "", "invalid YAML: nested too deeply")
+    finally:
+        loader.dispose()
+    return definitions
+
+
+def _check_size(root: yaml.Node) -> str | None:
+    """Reject recursive aliases and documents expanding beyond MAX_NODES."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _Recursive
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                total += size(k) + size(v)
+                if total > MAX_NODES:
+                    break
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                total += size(item)
+                if total > MAX_NODES:
+                    break
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        if size(root) > MAX_NODES:
+            return f"document expands to more than {MAX_NODES} nodes (YAML aliases?)"
+    except _Recursive:
+        return "recursive YAML alias"
+    except RecursionError:
+        return "document nested too deeply"
+    return None
+
+
+class _Recursive(Exception):
+    pass
+
+
+def _line_of(node: yaml.Node, loc: Sequence[str | int]) -> tuple[int, int]:
+    """Line of the deepest node along ``loc`` and how many ``loc`` items were found."""
+    line = node.start_mark.line + 1
+    depth = 0
+    current: yaml.Node | None = node
+    for part in loc:
+        nxt: yaml.Node | None = None
+        if isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    line = key.start_mark.line + 1
+                    nxt = value
+                    break
+        elif (
+            isinstance(current, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(current.value)
+        ):
+            nxt = current.value[part]
+            line = nxt.start_mark.line + 1
+        if nxt is None:
+            break
+        current = nxt
+        depth += 1
+    return line, depth
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def _accepted() -> str:
+    return "; ".join(f"{kind} ({', '.join(versions)})" for kind, (versions, _) in KINDS.items())
+
+
+def _definition(data: Any, node: yaml.Node, source: Path, problems: _Problems) -> Definition | None:
+    src = str(source)
+    doc_line = node.start_mark.line + 1
+    if not isinstance(data, dict):
+        problems.add(src, doc_line, "", f"a definition must be a mapping, not {_type_name(data)}")
+        return None
+    kind = data.get("kind")
+    if kind is None:
+        problems.add(src, doc_line, "kind", f"missing field 'kind' (accepted: {_accepted()})")
+        return None
+    if not isinstance(kind, str) or kind not in KINDS:
+        line, _ = _line_of(node, ["kind"])
+        problems.add(src, line, "kind", f"unknown kind {kind!r}; accepted kinds: {_accepted()}")
+        return None
+    versions, model_cls = KINDS[kind]
+    api_version = data.get("apiVersion")
+    if api_version not in versions:
+        line, _ = _line_of(node, ["apiVersion"])
+        expected = ", ".join(versions)
+        message = (
+            f"missing field 'apiVersion' (expected {expected} for kind {kind})"
+            if api_version is None
+            else f"apiVersion {api_version!r} is not accepted for kind {kind}; expected {expected}"
+        )
+        problems.add(src, line, "apiVersion", message)
+        return None
+    try:
+        model = model_cls.model_validate(data)
+    except ValidationError as exc:
+        reports: dict[tuple[int, str], list[str]] = {}
+        for error in exc.errors():
+            line, path, message = _report(error, data, node, model_cls)
+            reports.setdefault((line, path), []).append(message)
+        for (line, path), messages in reports.items():
+            problems.add(src, line, path, _join_messages(messages))
+        return None
+    except RecursionError:
+        problems.add(src, doc_line, "", "definition nested too deeply")
+        return None
+    metadata = getattr(model, "metadata", None)
+    name = getattr(metadata, "name", "")
+    return Definition(kind=kind, name=name, source=source, line=doc_line, model=model, raw=data)  # type: ignore[arg-type]
+
+
+_TAG = re.compile(r"^[a-z][a-z0-9_-]*\[.*\]$|^(str|int|float|bool|list|dict|none|bytes)$")
+
+
+def _clean_loc(loc: Sequence[str | int], data: Any, error_type: str) -> list[str | int]:
+    """Drop pydantic's union/validator tags that are not keys of the document."""
+    out: list[str | int] = []
+    current: Any = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        exists = False
+        nxt: Any = None
+        if isinstance(current, dict) and part in current:
+            exists, nxt = True, current[part]
+        elif isinstance(current, dict) and str(part) in current:
+            exists, nxt = True, current[str(part)]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            exists, nxt = True, current[part]
+        if exists:
+            out.append(part)
+            current = nxt
+            continue
+        if isinstance(part, str) and _TAG.match(part) and not (last and error_type == "missing"):
+            continue
+        out.append(part)
+        current = None
+    return out
+
+
+def _format_path(loc: Sequence[str | int]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{part!r}]"
+    return text
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _join_messages(messages: list[str]) -> str:
+    """One message for a path; union alternatives become ``... or ...``."""
+    unique = list(dict.fromkeys(messages))
+    prefix = "Input should be "
+    if len(unique) > 1 and all(m.startswith(prefix) for m in unique):
+        got = ""
+        parts = []
+        for m in unique:
+            body = m[len(prefix) :]
+            if body.endswith(")") and " (got " in body:
+                body, got = body.rsplit(" (got ", 1)
+                got = f" (got {got}"
+            parts.append(body)
+        return prefix + " or ".join(dict.fromkeys(parts)) + got
+    return "; ".join(unique)
+
+
+def _report(
+    error: Any, data: dict[str, Any], node: yaml.Node, model_cls: type[BaseModel]
+) -> tuple[int, str, str]:
+    error_type: str = error["type"]
+    loc = _clean_loc(error["loc"], data, error_type)
+    line, _ = _line_of(node, loc)
+    message: str = error["msg"]
+    path_loc = loc
+    if error_type == "extra_forbidden":
+        field = str(loc[-1]) if loc else "?"
+        message = f"unknown field {field!r}"
+        known = _known_fields(model_cls, loc[:-1])
+        close = difflib.get_close_matches(field, known, n=1)
+        if close:
+            message += f" (did you mean {close[0]!r}?)"
+        elif known:
+            message += f"; accepted: {', '.join(sorted(known))}"
+    elif error_type == "missing":
+        field = str(loc[-1]) if loc else "?"
+        message = f"missing required field {field!r}"
+    elif error_type in ("value_error", "assertion_error"):
+        message = re.sub(r"^(Value|Assertion) error, ", "", message)
+    elif error_type == "string_pattern_mismatch" and list(loc) == ["metadata", "name"]:
+        message = (
+            f"invalid name {error.get('input')!r}: use lowercase letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit"
+        )
+    elif error_type.endswith("_type") or error_type.endswith("_parsing"):
+        message = f"{message} (got {_type_name(error.get('input'))})"
+    return line, _format_path(path_loc), message
+
+
+def _known_fields(model_cls: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """Aliases accepted at ``loc`` (for suggestions); [] when it cannot tell."""
+    current: Any = model_cls
+    for part in loc:
+        current = _descend(current, part)
+        if current is None:
+            return []
+    current = _model_of(current)
+    if current is None:
+        return []
+    names = [field.alias or name for name, field in current.model_fields.items()]
+    return [n for n in names if not n.startswith("x-assay")]
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        models = [m for m in (_model_of(a) for a in get_args(annotation)) if m is not None]
+        return models[0] if len(models) == 1 else None
+    return None
+
+
+def _descend(annotation: Any, part: str | int) -> Any:
+    model = _model_of(annotation)
+    if model is not None:
+        if not isinstance(part, str):
+            return None
+        for name, field in model.model_fields.items():
+            if part in (field.alias, name):
+                return field.annotation
+        return None
+    origin = get_origin(annotation)
+    args = get_args(annotation)
+    if origin in (Union, types.UnionType):
+        for arg in args:
+            if arg is not type(None):
+                found = _descend(arg, part)
+                if found is not None:
+                    return found
+        return None
+    if origin in (list, Sequence) and args and isinstance(part, int):
+        return args[0]
+    if origin is dict and len(args) == 2 and isinstance(part, str):
+        return args[1]
+    return None

@@ -1,0 +1,111 @@
+"""The store on SQLite and on a real PostgreSQL: migrations, numbering, rows, round trips."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from assay.results.model import CaseStatus, TestCaseResult
+from assay.status import ExecutionStatus, StepStatus
+from assay.store import Database, DefinitionStore, ExecutionStore, StepOutcome
+from assay.store.database import HEAD_REVISION
+from assay.testing import PostgresService
+
+
+def test_head_revision_matches_migration_scripts() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    import assay.store.database as database
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(database.__file__).with_name("migrations")))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    else:
+        server: PostgresService = request.getfixturevalue("postgres_service")
+        name = f"assay_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(_url(server, server.dbname), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        database = Database(_url(server, name))
+    yield database
+    database.close()
+
+
+def _url(server: PostgresService, dbname: str) -> str:
+    return f"postgresql+psycopg://{server.user}@{server.host}:{server.port}/{dbname}"
+
+
+def test_execution_round_trip(db: Database) -> None:
+    store = ExecutionStore(db)
+    row = store.create("wf", runner="local", tags={"sha": "abc"}, config={"k": "v"})
+    assert (row.number, row.name, row.status) == (1, "wf-1", "queued")
+    store.start(row.id)
+    cases = [
+        TestCaseResult("s", "c", "t1", CaseStatus.FAILED, 5, message="boom", attempt=1),
+        TestCaseResult("s", "c", "t1", CaseStatus.PASSED, 4, attempt=2),
+        TestCaseResult("s", "c", "t2", CaseStatus.SKIPPED, properties={"requirement": ["BR-1"]}),
+    ]
+    summary = store.add_test_cases(row.id, "wf", cases)
+    assert (summary.tests, summary.passed, summary.skipped, summary.failed) == (2, 1, 1, 0)
+    done = store.finish(
+        row.id,
+        ExecutionStatus.PASSED,
+        steps=[StepOutcome("1", "tests", StepStatus.PASSED, exit_code=0, attempts=2)],
+        summary=summary,
+    )
+    assert done.duration_ms is not None and done.duration_ms >= 0
+    again = store.get(row.name)
+    assert again.id == row.id and again.summary["passed"] == 1 and again.tags == {"sha": "abc"}
+    assert store.get(row.id[:10]).id == row.id
+    assert [(s.name, s.attempts) for s in store.steps(row.id)] == [("tests", 2)]
+    stored = store.test_cases(row.id)
+    assert [(c.name, c.attempt, c.status) for c in stored] == [
+        ("t1", 1, "failed"),
+        ("t1", 2, "passed"),
+        ("t2", 1, "skipped"),
+    ]
+    assert stored[0].test_id == stored[1].test_id != stored[2].test_id
+    assert stored[2].properties == {"requirement": ["BR-1"]}
+    assert store.create("wf", runner="local").number == 2
+    assert [r.number for r in store.list(workflow="wf")] == [2, 1]
+
+
+def test_concurrent_creates_get_distinct_numbers(db: Database) -> None:
+    store = ExecutionStore(db)
+    numbers: list[int] = []
+    lock = threading.Lock()
+
+    def create() -> None:
+        number = store.create("parallel", runner="local").number
+        with lock:
+            numbers.append(number)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(numbers) == list(range(1, 9))
+
+
+def test_definitions_replace_by_kind_and_name(db: Database) -> None:
+    store = DefinitionStore(db)
+    doc = {"kind": "TestWorkflow", "metadata": {"name": "a", "labels": {"x": "1"}}}
+    store.save([("TestWorkflow", "a", doc, "a.yaml")])
+    store.save([("TestWorkflow", "a", {**doc, "spec": {}}, "b.yaml")])
+    rows = store.list()
+    assert len(rows) == 1 and rows[0].source == "b.yaml" and rows[0].labels == {"x": "1"}
+    assert store.get("a", ["Test", "TestWorkflow"])[0] == "TestWorkflow"

@@ -1,0 +1,59 @@
+"""Helpers shared by tests: local git repositories."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
+
+GitRepo = Callable[[dict[str, str]], Path]
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd`` with a fixed identity; return stdout."""
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    """Write ``files`` (relative path -> text) under ``root``."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def commit_all(repo: Path, message: str = "change") -> str:
+    """Commit every change in ``repo``; return the new commit id."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def make_wheel(directory: Path, name: str, version: str, code: str) -> Path:
+    """Build a minimal pure-Python wheel of module ``name`` (dashes become underscores)."""
+    module = name.replace("-", "_")
+    wheel = directory / f"{module}-{version}-py3-none-any.whl"
+    info = f"{module}-{version}.dist-info"
+    directory.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(f"{module}/__init__.py", code)
+        zf.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        zf.writestr(
+            f"{info}/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: assay-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        zf.writestr(f"{info}/RECORD", "")
+    return wheel
