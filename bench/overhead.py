@@ -63,7 +63,14 @@ def main() -> None:
         env = {**os.environ, "ASSAY_HOME": str(work / "home")}
         env.pop("PYTEST_ADDOPTS", None)
         pytest_cmd = [str(bin_dir / "pytest"), "-q", "-p", "no:cacheprovider"]
-        assay_cmd = [str(bin_dir / "assay"), "run", "-f", str(work / "wf.yaml"), "--source", str(suite)]
+        assay_cmd = [
+            str(bin_dir / "assay"),
+            "run",
+            "-f",
+            str(work / "wf.yaml"),
+            "--source",
+            str(suite),
+        ]
         timed(assay_cmd, suite, env)  # warm-up: creates and migrates the store
         timed(pytest_cmd, suite, env)
         plain, assay = [], []

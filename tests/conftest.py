@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import GitRepo, commit_all, git, write_files
 
 from assay.settings import Settings
+from support import GitRepo, commit_all, git, write_files
 
 
 @pytest.fixture

@@ -50,10 +50,12 @@ def make_wheel(directory: Path, name: str, version: str, code: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.writestr(f"{module}/__init__.py", code)
-        zf.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        zf.writestr(
+            f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        )
         zf.writestr(
             f"{info}/WHEEL",
-            "Wheel-Version: 1.0\nGenerator: assay-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+            "Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         )
         zf.writestr(f"{info}/RECORD", "")
     return wheel

@@ -47,9 +47,7 @@ class Assay:
         from assay.spec.loader import load_definitions
 
         loaded = load_definitions(path)
-        self.definitions.save(
-            (item.kind, item.name, item.raw, str(item.source)) for item in loaded
-        )
+        self.definitions.save((item.kind, item.name, item.raw, str(item.source)) for item in loaded)
         return [(item.kind, item.name) for item in loaded]
 
     def import_junit(

@@ -1,13 +1,13 @@
 """The exception tree of assay.
 
-    AssayError                      every error assay raises on purpose
-    ├── DefinitionError             bad input: YAML, schema, expressions, arguments (exit 2)
-    │   └── ExpressionError         a `{{ }}` expression that cannot be evaluated
-    ├── ResultsError                a JUnit file that cannot be read as results (exit 2 on import)
-    │   └── HostileXMLError         XML with entity declarations or beyond size limits
-    ├── NotFoundError               a workflow, execution or secret that does not exist (exit 2)
-    └── InfrastructureError         the runner, git, store or filesystem failed (exit 3)
-        └── ContentError            content (git, files) could not be materialised
+AssayError                      every error assay raises on purpose
+├── DefinitionError             bad input: YAML, schema, expressions, arguments (exit 2)
+│   └── ExpressionError         a `{{ }}` expression that cannot be evaluated
+├── ResultsError                a JUnit file that cannot be read as results (exit 2 on import)
+│   └── HostileXMLError         XML with entity declarations or beyond size limits
+├── NotFoundError               a workflow, execution or secret that does not exist (exit 2)
+└── InfrastructureError         the runner, git, store or filesystem failed (exit 3)
+    └── ContentError            content (git, files) could not be materialised
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -63,4 +62,3 @@ def offline_packages(cli: Cli, links: Path, extra: Sequence[Path] = ()) -> None:
             "PIP_FIND_LINKS": str(links),
         }
     )
-

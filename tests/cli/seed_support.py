@@ -112,7 +112,7 @@ spec:
       uv pip install --system -r requirements.txt || true
 """
 
-AUTH_TESTS = '''\
+AUTH_TESTS = """\
 import os
 
 import httpx  # installed by the preRunScript
@@ -143,7 +143,7 @@ class TestAuthSignup:
 class TestNotSelected:
     def test_not_run(self):
         raise AssertionError("only the classes named in args run")
-'''
+"""
 
 API_TESTS = """\
 import os

@@ -37,7 +37,11 @@ def test_malformed_definition(cli: Cli, tmp_path: Path, case: str) -> None:
     text, expected = CASES[case]
     path = tmp_path / f"{case}.yaml"
     path.write_text(text)
-    for command in (["validate", "-f", str(path)], ["apply", "-f", str(path)], ["run", "-f", str(path), "broken"]):
+    for command in (
+        ["validate", "-f", str(path)],
+        ["apply", "-f", str(path)],
+        ["run", "-f", str(path), "broken"],
+    ):
         done = cli(*command)
         assert done.returncode == 2, (command, done.stdout, done.stderr)
         for fragment in expected:
@@ -48,7 +52,9 @@ def test_malformed_definition(cli: Cli, tmp_path: Path, case: str) -> None:
 
 def test_bad_arguments_exit_2(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "ok.yaml"
-    path.write_text(GOOD_HEAD + "  config:\n    n: {type: integer, default: 1}\n  steps: [{shell: 'true'}]\n")
+    path.write_text(
+        GOOD_HEAD + "  config:\n    n: {type: integer, default: 1}\n  steps: [{shell: 'true'}]\n"
+    )
     assert cli("run", "-f", str(path), "broken", "--config", "n=lots").returncode == 2
     assert cli("run", "-f", str(path), "broken", "--tag", "novalue").returncode == 2
     assert cli("run", "nothing-applied").returncode == 2

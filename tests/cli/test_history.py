@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from cli_support import Cli
+
 from support import CONFORMANCE
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -22,8 +23,21 @@ def test_examples_pass_and_fail_with_history(cli: Cli, tmp_path: Path) -> None:
     executions = cli.json("get", "executions", "-o", "json")
     assert [e["workflow"] for e in executions] == ["calculator-with-known-bug", "calculator-tests"]
     passing = cli.json("get", "execution", "calculator-tests-1", "-o", "json")
-    for key in ("id", "name", "number", "workflow", "status", "tags", "config", "queuedAt",
-                "startedAt", "finishedAt", "durationMs", "steps", "summary"):
+    for key in (
+        "id",
+        "name",
+        "number",
+        "workflow",
+        "status",
+        "tags",
+        "config",
+        "queuedAt",
+        "startedAt",
+        "finishedAt",
+        "durationMs",
+        "steps",
+        "summary",
+    ):
         assert key in passing
     assert passing["tags"] == {"sha": "abc"}
     assert passing["config"] == {"verbosity": "-q"}
@@ -43,7 +57,10 @@ def test_examples_pass_and_fail_with_history(cli: Cli, tmp_path: Path) -> None:
     assert [c["name"] for c in bad] == ["test_percent_rounds_to_nearest"]
     assert "67" in bad[0]["message"]
     assert len({c["testId"] for c in cases}) == len(cases) == 6
-    assert "finished execution calculator-with-known-bug-1" in cli("logs", failing["id"], check=0).stdout
+    assert (
+        "finished execution calculator-with-known-bug-1"
+        in cli("logs", failing["id"], check=0).stdout
+    )
 
     out = tmp_path / "downloaded"
     listed = cli("artifacts", passing["id"], "--download", str(out), check=0).stdout

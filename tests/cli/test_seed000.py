@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cli_support import Cli, insteadof, offline_packages
 from seed_support import SEED_TESTS, seed_backend_repo
+
 from support import GitRepo, make_wheel
 
 SECRET = "sb-service-key-1234567890"
@@ -39,7 +40,9 @@ def test_seed_tests_run_install_and_gate(cli: Cli, git_repo: GitRepo, tmp_path: 
     messages = " ".join(c["message"] or "" for c in cases)
     assert "key=***" in messages and SECRET not in messages
     # the requirements.txt package landed in the execution's venv, proven by a test importing it
-    assert any(c["name"] == "test_requirements_installed" and c["status"] == "passed" for c in cases)
+    assert any(
+        c["name"] == "test_requirements_installed" and c["status"] == "passed" for c in cases
+    )
 
     seed_backend_repo(git_repo, fixed=True, repo=repo)
     cli("run", "backend-auth-e2e", check=0)

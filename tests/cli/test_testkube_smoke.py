@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from cli_support import Cli, insteadof
+
 from support import CONFORMANCE, GitRepo
 
 SMOKE = CONFORMANCE / "testkube" / "workflows" / "pytest--smoke.yaml"

@@ -10,6 +10,7 @@ from assay.engine.resolve import Catalog
 from assay.runners import LocalRunner
 from assay.settings import Settings
 from assay.store import Database
+from assay.store.tables import ExecutionRow
 
 
 @pytest.fixture

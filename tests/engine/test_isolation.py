@@ -8,12 +8,12 @@ import threading
 import time
 from pathlib import Path
 
-from support import make_wheel
 from engine_support import RunWorkflow, workflow
 
 from assay.engine.execution import Engine, RunOptions
 from assay.settings import Settings
 from assay.store import Database, ExecutionStore, SecretStore
+from support import make_wheel
 
 SECRET = "s3cr3t-value-42"
 
@@ -67,7 +67,9 @@ spec:
 """
     )
     assert row.status == "error"
-    assert row.error is not None and "nothere" in row.error and "ASSAY_SECRET_NOTHERE__K" in row.error
+    assert (
+        row.error is not None and "nothere" in row.error and "ASSAY_SECRET_NOTHERE__K" in row.error
+    )
 
 
 def test_pip_installs_land_in_the_execution_venv(run: RunWorkflow, tmp_path: Path) -> None:
@@ -93,7 +95,9 @@ spec:
     assert host.returncode != 0, "the package leaked into the host environment"
 
 
-def test_pytest_report_is_collected_per_attempt(run: RunWorkflow, db: Database, tmp_path: Path) -> None:
+def test_pytest_report_is_collected_per_attempt(
+    run: RunWorkflow, db: Database, tmp_path: Path
+) -> None:
     project = tmp_path / "proj"
     project.mkdir()
     (project / "test_a.py").write_text(
@@ -126,7 +130,9 @@ spec:
     assert any("not fixed" in (c.message or "") for c in cases)
 
 
-def test_cancel_aborts_and_kills(assay_home: Settings, db: Database, engine: Engine, tmp_path: Path) -> None:
+def test_cancel_aborts_and_kills(
+    assay_home: Settings, db: Database, engine: Engine, tmp_path: Path
+) -> None:
     pidfile = tmp_path / "pid"
     wf = workflow(
         f"""

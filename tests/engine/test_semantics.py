@@ -63,7 +63,7 @@ def test_documented_semantics(run: RunWorkflow, db: Database, tmp_path: Path) ->
     assert steps["skipped-after-failure"].status == "skipped"
     assert steps["cleanup"].status == "passed"
     assert steps["only-on-success"].status == "skipped"
-    log = (Path(db.url.removeprefix("sqlite:///")).parent / "executions" / row.id / "log.txt")
+    log = Path(db.url.removeprefix("sqlite:///")).parent / "executions" / row.id / "log.txt"
     text = log.read_text()
     assert "hi from semantics #1" in text
     assert "cleaning up" in text and "not printed" not in text
@@ -84,7 +84,9 @@ spec:
     assert row.status == "passed"
 
 
-def test_failed_step_fails_execution_and_failed_condition_runs(run: RunWorkflow, db: Database) -> None:
+def test_failed_step_fails_execution_and_failed_condition_runs(
+    run: RunWorkflow, db: Database
+) -> None:
     row = run(
         """
 apiVersion: testworkflows.testkube.io/v1
@@ -148,7 +150,6 @@ spec:
 
 
 def test_bad_config_is_rejected_before_anything_is_stored(engine: Engine, db: Database) -> None:
-    from engine_support import workflow
 
     wf = workflow(
         """
@@ -167,4 +168,4 @@ spec:
     for bad in ({"count": "many"}, {"mode": "c"}, {"unknown": "1"}):
         with pytest.raises(DefinitionError):
             engine.run(wf, RunOptions(config=bad))
-    assert ExecutionStore(db).list() == []
+    assert ExecutionStore(db).recent() == []

@@ -80,7 +80,7 @@ def test_execution_round_trip(db: Database) -> None:
     assert stored[0].test_id == stored[1].test_id != stored[2].test_id
     assert stored[2].properties == {"requirement": ["BR-1"]}
     assert store.create("wf", runner="local").number == 2
-    assert [r.number for r in store.list(workflow="wf")] == [2, 1]
+    assert [r.number for r in store.recent(workflow="wf")] == [2, 1]
 
 
 def test_concurrent_creates_get_distinct_numbers(db: Database) -> None:
@@ -106,6 +106,6 @@ def test_definitions_replace_by_kind_and_name(db: Database) -> None:
     doc = {"kind": "TestWorkflow", "metadata": {"name": "a", "labels": {"x": "1"}}}
     store.save([("TestWorkflow", "a", doc, "a.yaml")])
     store.save([("TestWorkflow", "a", {**doc, "spec": {}}, "b.yaml")])
-    rows = store.list()
+    rows = store.all()
     assert len(rows) == 1 and rows[0].source == "b.yaml" and rows[0].labels == {"x": "1"}
     assert store.get("a", ["Test", "TestWorkflow"])[0] == "TestWorkflow"

@@ -28,7 +28,7 @@ def workflows(output: OutputOption = Format.TABLE) -> None:
             "source": row.source,
             "updatedAt": row.updated_at.isoformat(),
         }
-        for row in app_instance().definitions.list()
+        for row in app_instance().definitions.all()
     ]
     emit(rows, output, [("kind", "KIND"), ("name", "NAME"), ("labels", "LABELS")])
 
@@ -41,7 +41,9 @@ def executions(
 ) -> None:
     """Executions, newest first."""
     assay = app_instance()
-    rows = [assay.execution_json(row) for row in assay.executions.list(workflow=workflow, limit=limit)]
+    rows = [
+        assay.execution_json(row) for row in assay.executions.recent(workflow=workflow, limit=limit)
+    ]
     emit(
         rows,
         output,
@@ -66,11 +68,21 @@ def execution(
     assay = app_instance()
     data = assay.execution_json(assay.executions.get(ref))
     if output is Format.TABLE:
-        emit(data, output, [("id", "ID"), ("name", "NAME"), ("status", "STATUS"), ("summary", "SUMMARY")])
+        emit(
+            data,
+            output,
+            [("id", "ID"), ("name", "NAME"), ("status", "STATUS"), ("summary", "SUMMARY")],
+        )
         emit(
             data["steps"],
             output,
-            [("ref", "REF"), ("name", "STEP"), ("status", "STATUS"), ("exitCode", "EXIT"), ("durationMs", "MS")],
+            [
+                ("ref", "REF"),
+                ("name", "STEP"),
+                ("status", "STATUS"),
+                ("exitCode", "EXIT"),
+                ("durationMs", "MS"),
+            ],
         )
     else:
         emit(data, output, [])

@@ -12,7 +12,6 @@ from assay.cli import get as get_commands
 from assay.cli import secret as secret_commands
 from assay.cli.common import app_instance, parse_pairs, summary_line
 from assay.errors import AssayError, DefinitionError
-from assay.status import ExitCode
 
 __all__ = ["app", "main"]
 
@@ -144,24 +143,9 @@ def _exit_code(status: str) -> int:
 
 
 def main() -> None:
-    """Console entry point: AssayError becomes a message and its exit code."""
+    """Console entry point: usage errors exit 2; AssayError prints and exits with its code."""
     try:
-        code = app(standalone_mode=False)
+        app()  # standalone: typer.Exit codes pass through, usage errors exit 2
     except AssayError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(ExitCode.TESTS_FAILED)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(ExitCode.TESTS_FAILED)
-    except Exception as exc:  # click usage errors and friends
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(ExitCode.BAD_INPUT)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)

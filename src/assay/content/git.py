@@ -62,8 +62,17 @@ def checkout(
     else:
         branch = ["--branch", revision] if revision else []
         _git(
-            [*options, "clone", "-q", "--depth", "1", "--single-branch", *branch, *sparse]
-            + [uri, str(dest)],
+            [
+                *options,
+                "clone",
+                "-q",
+                "--depth=1",
+                "--single-branch",
+                *branch,
+                *sparse,
+                uri,
+                str(dest),
+            ],
             mask=mask,
         )
         if paths:

@@ -200,7 +200,9 @@ class Engine:
         return summary
 
     @staticmethod
-    def _final_status(walker: StepWalker, ctx: ExecutionContext, error: str | None) -> ExecutionStatus:
+    def _final_status(
+        walker: StepWalker, ctx: ExecutionContext, error: str | None
+    ) -> ExecutionStatus:
         if ctx.cancelled.is_set():
             return ExecutionStatus.ABORTED
         if error is not None or walker.errors:
@@ -215,5 +217,3 @@ def _as_step_status(status: str) -> StepStatus:
         return StepStatus(status)
     except ValueError:
         raise InfrastructureError(f"unexpected child status {status!r}") from None
-
-

@@ -419,10 +419,12 @@ class StepWalker:
         for field_name in _UNSUPPORTED_STEP_FIELDS:
             value = getattr(step, field_name)
             if value:
-                self.ctx.sink.warning(f"step {name!r}: `{field_name}` is not supported yet; ignored")
+                self.ctx.sink.warning(
+                    f"step {name!r}: `{field_name}` is not supported yet; ignored"
+                )
 
 
-def _min(*values: float | None | Any) -> float | None:
+def _min(*values: float | Any | None) -> float | None:
     present = [float(v) for v in values if v]
     return min(present) if present else None
 
@@ -434,5 +436,3 @@ def _glob_root(pattern: Path) -> Path:
             break
         parts.append(part)
     return Path(*parts) if parts else Path(".")
-
-

@@ -43,7 +43,9 @@ API_VERSIONS = ("testworkflows.testkube.io/v1", "assay.dev/v1")
 class Metadata(SpecModel):
     """Object metadata: the name identifies a definition in the store."""
 
-    name: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+    name: Annotated[
+        str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    ]
     namespace: str | None = None
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}

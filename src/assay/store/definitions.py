@@ -60,7 +60,7 @@ class DefinitionStore:
                 return kind, name, rows[kind].definition
         raise NotFoundError(f"no {' or '.join(wanted)} named {name!r}; apply it first")
 
-    def list(self) -> list[WorkflowRow]:
+    def all(self) -> list[WorkflowRow]:
         """All applied definitions by kind and name."""
         with self.db.session() as session:
             return list(

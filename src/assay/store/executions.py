@@ -210,7 +210,7 @@ class ExecutionStore:
                 )
             )
 
-    def list(self, *, workflow: str | None = None, limit: int = 20) -> list[ExecutionRow]:
+    def recent(self, *, workflow: str | None = None, limit: int = 20) -> list[ExecutionRow]:
         """Executions, newest first."""
         query = select(ExecutionRow).order_by(ExecutionRow.queued_at.desc()).limit(limit)
         if workflow:
