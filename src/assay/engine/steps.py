@@ -397,8 +397,7 @@ class StepWalker:
                 self.ctx.sink.warning(f"{report.name}: {exc}")
             return
         for case in cases:
-            if case.attempt == 1:
-                case.attempt = attempt
+            case.attempt += attempt - 1  # reruns inside one report stay distinct attempts
             if case.message:
                 case.message = self.ctx.masker(case.message)
         with self.ctx.lock:
