@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import Select, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from assay.errors import DefinitionError, NotFoundError
@@ -20,6 +20,7 @@ from assay.store.tables import ExecutionRow, StepRow, TestCaseRow
 __all__ = ["ExecutionStore", "StepOutcome", "now"]
 
 _BATCH = 5000
+_Row = TypeVar("_Row")
 
 
 def now() -> datetime:
@@ -190,44 +191,36 @@ class ExecutionStore:
 
     def steps(self, execution_id: str) -> list[StepRow]:
         """The steps of an execution in order."""
-        with self.db.session() as session:
-            return list(
-                session.scalars(
-                    select(StepRow)
-                    .where(StepRow.execution_id == execution_id)
-                    .order_by(StepRow.position)
-                )
-            )
+        return self._all(
+            select(StepRow).where(StepRow.execution_id == execution_id).order_by(StepRow.position)
+        )
 
     def children(self, execution_id: str) -> list[ExecutionRow]:
         """Child executions (tests of a suite, workflows of an execute step)."""
-        with self.db.session() as session:
-            return list(
-                session.scalars(
-                    select(ExecutionRow)
-                    .where(ExecutionRow.parent_id == execution_id)
-                    .order_by(ExecutionRow.queued_at)
-                )
-            )
+        return self._all(
+            select(ExecutionRow)
+            .where(ExecutionRow.parent_id == execution_id)
+            .order_by(ExecutionRow.queued_at)
+        )
 
     def recent(self, *, workflow: str | None = None, limit: int = 20) -> list[ExecutionRow]:
         """Executions, newest first."""
         query = select(ExecutionRow).order_by(ExecutionRow.queued_at.desc()).limit(limit)
         if workflow:
             query = query.where(ExecutionRow.workflow == workflow)
-        with self.db.session() as session:
-            return list(session.scalars(query))
+        return self._all(query)
 
     def test_cases(self, execution_id: str) -> list[TestCaseRow]:
         """Test-case rows of an execution (every attempt)."""
+        return self._all(
+            select(TestCaseRow)
+            .where(TestCaseRow.execution_id == execution_id)
+            .order_by(TestCaseRow.id)
+        )
+
+    def _all(self, query: Select[_Row]) -> list[_Row]:
         with self.db.session() as session:
-            return list(
-                session.scalars(
-                    select(TestCaseRow)
-                    .where(TestCaseRow.execution_id == execution_id)
-                    .order_by(TestCaseRow.id)
-                )
-            )
+            return list(session.scalars(query))
 
 
 def _summary_dict(summary: Summary) -> dict[str, int]:
