@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import DefinitionError, ResultsError
+from assay.results.model import Summary
 from assay.settings import Settings
 from assay.status import ExecutionStatus
 from assay.store import Database, DefinitionStore, ExecutionStore, SecretStore
@@ -93,7 +94,7 @@ def _iso(value: Any) -> str | None:
 
 def execution_json(row: ExecutionRow, steps: Iterable[StepRow] = ()) -> dict[str, Any]:
     """An execution as a JSON-ready dict (camelCase keys)."""
-    summary = {"tests": 0, "passed": 0, "failed": 0, "skipped": 0, "errored": 0}
+    summary = Summary().as_dict()
     summary.update(row.summary or {})
     return {
         "id": row.id,

@@ -41,7 +41,15 @@ def test_examples_pass_and_fail_with_history(cli: Cli, tmp_path: Path) -> None:
         assert key in passing
     assert passing["tags"] == {"sha": "abc"}
     assert passing["config"] == {"verbosity": "-q"}
-    assert passing["summary"] == {"tests": 4, "passed": 4, "failed": 0, "skipped": 0, "errored": 0}
+    assert passing["summary"] == {
+        "tests": 4,
+        "passed": 4,
+        "failed": 0,
+        "skipped": 0,
+        "errored": 0,
+        "flaky": 0,
+        "quarantined": 0,
+    }
     assert passing["steps"][0]["exitCode"] == 0
 
     failing = executions[0]

@@ -28,11 +28,12 @@ def test_seed_tests_run_install_and_gate(cli: Cli, git_repo: GitRepo, tmp_path: 
     failing = cli("run", "backend-auth-e2e", "-o", "json", "--tag", "sha=one", check=1)
     assert SECRET not in failing.stdout + failing.stderr
     execution = cli.json("get", "executions", "--workflow", "backend-auth-e2e", "-o", "json")[0]
-    assert execution["status"] == "failed"
-    assert execution["summary"]["tests"] == 4
-    assert execution["summary"]["failed"] == 1
-    assert [s["name"] for s in execution["steps"]][:2] == ["pre-run", "test"]
     log = cli("logs", execution["id"], check=0).stdout
+    context = f"execution: {execution}\nlog:\n{log}"
+    assert execution["status"] == "failed", context
+    assert execution["summary"]["tests"] == 4, context
+    assert execution["summary"]["failed"] == 1, context
+    assert [s["name"] for s in execution["steps"]][:2] == ["pre-run", "test"], context
     assert "Dependencies installed" in log
     assert SECRET not in log and "key=***" in log
     cases = cli.json("get", "testcases", execution["id"], "-o", "json")

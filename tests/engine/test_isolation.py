@@ -120,7 +120,15 @@ spec:
     )
     cases = ExecutionStore(db).test_cases(row.id)
     assert row.status == "failed"
-    assert row.summary == {"tests": 2, "passed": 1, "failed": 1, "skipped": 0, "errored": 0}
+    assert row.summary == {
+        "tests": 2,
+        "passed": 1,
+        "failed": 1,
+        "skipped": 0,
+        "errored": 0,
+        "flaky": 0,
+        "quarantined": 0,
+    }
     assert sorted((c.name, c.attempt, c.status) for c in cases) == [
         ("test_bad", 1, "failed"),
         ("test_bad", 2, "failed"),

@@ -195,8 +195,8 @@ class Engine:
 
     def _with_children(self, execution_id: str, summary: Summary) -> Summary:
         for child in self.executions.children(execution_id):
-            for key in ("tests", "passed", "failed", "skipped", "errored"):
-                setattr(summary, key, getattr(summary, key) + int(child.summary.get(key, 0)))
+            for key, value in child.summary.items():
+                setattr(summary, key, getattr(summary, key) + int(value))
         return summary
 
     @staticmethod

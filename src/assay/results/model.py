@@ -16,6 +16,8 @@ class CaseStatus(StrEnum):
     FAILED = "failed"
     ERRORED = "errored"
     SKIPPED = "skipped"
+    QUARANTINED = "quarantined"
+    """A failure of a quarantined test: recorded and shown, but it fails nothing."""
 
 
 @dataclass(slots=True)
@@ -51,22 +53,44 @@ test_identity.__test__ = False  # type: ignore[attr-defined]
 
 @dataclass(slots=True)
 class Summary:
-    """Counts over the test cases of an execution (last attempt of each test)."""
+    """Counts over the test cases of an execution (last attempt of each test).
+
+    ``flaky`` counts tests that passed on their last attempt after failing an earlier
+    one (they are also in ``passed``); ``quarantined`` counts failures of quarantined
+    tests (not in ``failed`` nor ``errored``).
+    """
 
     tests: int = 0
     passed: int = 0
     failed: int = 0
     skipped: int = 0
     errored: int = 0
+    flaky: int = 0
+    quarantined: int = 0
 
-    def add(self, status: CaseStatus) -> None:
+    def add(self, status: CaseStatus, *, flaky: bool = False) -> None:
         """Count one test case with its final status."""
         self.tests += 1
         if status is CaseStatus.PASSED:
             self.passed += 1
+            self.flaky += flaky
         elif status is CaseStatus.FAILED:
             self.failed += 1
         elif status is CaseStatus.SKIPPED:
             self.skipped += 1
+        elif status is CaseStatus.QUARANTINED:
+            self.quarantined += 1
         else:
             self.errored += 1
+
+    def as_dict(self) -> dict[str, int]:
+        """JSON-ready counts."""
+        return {
+            "tests": self.tests,
+            "passed": self.passed,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "errored": self.errored,
+            "flaky": self.flaky,
+            "quarantined": self.quarantined,
+        }

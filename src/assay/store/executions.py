@@ -117,7 +117,7 @@ class ExecutionStore:
             row.duration_ms = int((finished - started).total_seconds() * 1000)
             row.error = error
             if summary is not None:
-                row.summary = _summary_dict(summary)
+                row.summary = summary.as_dict()
             for position, step in enumerate(steps):
                 session.add(
                     StepRow(
@@ -140,10 +140,14 @@ class ExecutionStore:
     ) -> Summary:
         """Store test-case rows in batches; return the summary over final attempts."""
         final: dict[str, CaseStatus] = {}
+        failed_before: set[str] = set()
         batch: list[dict[str, Any]] = []
         with self.db.engine.begin() as connection:
             for case in cases:
                 test_id = case.identity(workflow)
+                previous = final.get(test_id)
+                if previous in (CaseStatus.FAILED, CaseStatus.ERRORED):
+                    failed_before.add(test_id)
                 final[test_id] = case.status
                 batch.append(
                     {
@@ -168,8 +172,8 @@ class ExecutionStore:
             if batch:
                 connection.execute(insert(TestCaseRow), batch)
         summary = Summary()
-        for status in final.values():
-            summary.add(status)
+        for test_id, status in final.items():
+            summary.add(status, flaky=test_id in failed_before)
         return summary
 
     def get(self, ref: str) -> ExecutionRow:
@@ -221,13 +225,3 @@ class ExecutionStore:
     def _all(self, query: Select[_Row]) -> list[_Row]:
         with self.db.session() as session:
             return list(session.scalars(query))
-
-
-def _summary_dict(summary: Summary) -> dict[str, int]:
-    return {
-        "tests": summary.tests,
-        "passed": summary.passed,
-        "failed": summary.failed,
-        "skipped": summary.skipped,
-        "errored": summary.errored,
-    }
