@@ -13,7 +13,7 @@ from engine_support import RunWorkflow, workflow
 from assay.engine.execution import Engine, RunOptions
 from assay.settings import Settings
 from assay.store import Database, ExecutionStore, SecretStore
-from support import make_wheel
+from support import make_wheel, write_files
 
 SECRET = "s3cr3t-value-42"
 
@@ -161,3 +161,56 @@ spec:
     assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
     steps = ExecutionStore(db).steps(row.id)
     assert [s.status for s in steps] == ["aborted", "aborted"]
+
+
+FLAKY_PROJECT = {
+    "test_mix.py": (
+        "from pathlib import Path\n\n"
+        "COUNTER = Path(__file__).with_name('runs.txt')\n\n"
+        "def test_stable():\n    pass\n\n"
+        "def test_flaky():\n"
+        "    runs = int(COUNTER.read_text()) + 1 if COUNTER.exists() else 1\n"
+        "    COUNTER.write_text(str(runs))\n"
+        "    assert runs % 2 == 0, f'odd run {runs}'\n"
+    )
+}
+
+
+def _flaky_workflow(project: Path, scope: str) -> str:
+    return f"""
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {{name: retry-{scope}}}
+spec:
+  container: {{workingDir: {project}}}
+  steps:
+    - name: tests
+      retry: {{count: 2, scope: {scope}}}
+      shell: python -m pytest -q -p no:cacheprovider
+"""
+
+
+def test_retry_failed_tests_only_reruns_the_failures(
+    run: RunWorkflow, db: Database, tmp_path: Path
+) -> None:
+    project = tmp_path / "flaky"
+    write_files(project, FLAKY_PROJECT)
+    row = run(_flaky_workflow(project, "failed-tests"))
+    cases = ExecutionStore(db).test_cases(row.id)
+    assert row.status == "passed"
+    assert sorted((c.name, c.attempt, c.status) for c in cases) == [
+        ("test_flaky", 1, "failed"),
+        ("test_flaky", 2, "passed"),
+        ("test_stable", 1, "passed"),
+    ]
+    assert row.summary["flaky"] == 1 and row.summary["passed"] == 2 and row.summary["failed"] == 0
+    assert (project / "runs.txt").read_text() == "2"
+
+
+def test_retry_step_scope_reruns_everything(run: RunWorkflow, db: Database, tmp_path: Path) -> None:
+    project = tmp_path / "flaky"
+    write_files(project, FLAKY_PROJECT)
+    row = run(_flaky_workflow(project, "step"))
+    names = sorted((c.name, c.attempt) for c in ExecutionStore(db).test_cases(row.id))
+    assert names == [("test_flaky", 1), ("test_flaky", 2), ("test_stable", 1), ("test_stable", 2)]
+    assert row.summary["flaky"] == 1

@@ -14,8 +14,10 @@ from typing import Any
 
 from assay.content import checkout, write_files
 from assay.engine.context import ExecutionContext
+from assay.envvars import RERUN_ONLY
 from assay.errors import AssayError, DefinitionError, ResultsError
 from assay.results.junit import iter_junit
+from assay.results.model import CaseStatus, TestCaseResult
 from assay.runners.base import TaskResult, TaskSpec
 from assay.spec.base import parse_duration
 from assay.spec.expressions import evaluate, is_truthy, render
@@ -152,27 +154,50 @@ class StepWalker:
             self.materialise(step.content)
         attempts = (step.retry.count if step.retry else 0) + 1
         status, exit_code, attempt = StepStatus.PASSED, None, 1
+        rerun: Path | None = None
         for attempt in range(1, attempts + 1):
             deadline = _min(frame.deadline, step_timeout and time.monotonic() + step_timeout)
-            status, exit_code = self._attempt(step, replace(own, deadline=deadline), ref, attempt)
+            before = len(self.ctx.cases)
+            status, exit_code = self._attempt(
+                step, replace(own, deadline=deadline), ref, attempt, rerun
+            )
             if step.negative and status in (StepStatus.PASSED, StepStatus.FAILED):
                 status = StepStatus.FAILED if status is StepStatus.PASSED else StepStatus.PASSED
             if self._retry_done(step, status) or self.ctx.cancelled.is_set() or self._expired():
                 break
             if attempt < attempts:
                 self.ctx.write_log(ref, f"--- {name}: attempt {attempt} {status}, retrying ---")
+                rerun = self._rerun_listing(step, ref, attempt, self.ctx.cases[before:])
         if step.artifacts is not None:
             self._collect(step.artifacts, own, attempt)
         return status, exit_code, attempt
 
+    def _rerun_listing(
+        self, step: Step, ref: str, attempt: int, cases: Sequence[TestCaseResult]
+    ) -> Path | None:
+        """For ``retry.scope: failed-tests``: a file naming the tests that failed, if any."""
+        if step.retry is None or step.retry.scope != "failed-tests":
+            return None
+        failed = {
+            f"{case.classname}\t{case.name}"
+            for case in cases
+            if case.status in (CaseStatus.FAILED, CaseStatus.ERRORED)
+        }
+        if not failed:  # no test-level failure to narrow down to: re-run the step
+            return None
+        listing = self.ctx.workspace.reports / f"rerun-{ref}-{attempt}.txt"
+        listing.write_text("\n".join(sorted(failed)) + "\n", encoding="utf-8")
+        self.ctx.write_log(ref, f"--- re-running only the {len(failed)} failed test(s) ---")
+        return listing
+
     def _attempt(
-        self, step: Step, frame: Frame, ref: str, attempt: int
+        self, step: Step, frame: Frame, ref: str, attempt: int, rerun: Path | None = None
     ) -> tuple[StepStatus, int | None]:
         statuses: list[StepStatus] = []
         exit_code = None
         command = self._command(step)
         if command is not None:
-            status, exit_code = self._run_task(step, frame, ref, attempt, command)
+            status, exit_code = self._run_task(step, frame, ref, attempt, command, rerun)
             statuses.append(status)
         if step.execute is not None:
             statuses.append(self.run_children(step.execute, ref))
@@ -200,7 +225,13 @@ class StepWalker:
         return None
 
     def _run_task(
-        self, step: Step, frame: Frame, ref: str, attempt: int, command: list[str]
+        self,
+        step: Step,
+        frame: Frame,
+        ref: str,
+        attempt: int,
+        command: list[str],
+        rerun: Path | None = None,
     ) -> tuple[StepStatus, int | None]:
         run_frame = frame.merge(step.run) if step.run is not None else frame
         env = self._env(run_frame.env, strict=True)
@@ -210,7 +241,10 @@ class StepWalker:
         report = self.ctx.workspace.reports / f"{ref}-{attempt}.xml"
         report.unlink(missing_ok=True)
         addopts = f"{env.get('PYTEST_ADDOPTS', '')} --junit-xml={report}".strip()
-        process_env = self.ctx.workspace.environment({**env, "PYTEST_ADDOPTS": addopts})
+        extra = {**env, "PYTEST_ADDOPTS": addopts}
+        if rerun is not None:
+            extra[RERUN_ONLY] = str(rerun)
+        process_env = self.ctx.workspace.environment(extra)
         remaining = _min(frame.deadline, self.ctx.deadline)
         timeout = None if remaining is None else max(0.0, remaining - time.monotonic())
         spec = TaskSpec(

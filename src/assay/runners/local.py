@@ -19,12 +19,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from assay.envvars import EXIT_FILE
 from assay.errors import InfrastructureError
 from assay.runners.base import TaskHandle, TaskResult, TaskSpec
 
 __all__ = ["LocalRunner"]
 
-_WRAPPER = '"$@"; echo $? > "$ASSAY_EXIT_FILE"'
+_WRAPPER = f'"$@"; echo $? > "${EXIT_FILE}"'
 _GRACE_SECONDS = 3.0
 _POLL_SECONDS = 0.02
 
@@ -57,7 +58,7 @@ class LocalRunner:
         task_dir.mkdir(parents=True)
         log_path, exit_path = task_dir / "output.log", task_dir / "exit"
         env = dict(spec.env)
-        env["ASSAY_EXIT_FILE"] = str(exit_path)
+        env[EXIT_FILE] = str(exit_path)
         with log_path.open("wb") as log:
             try:
                 proc = subprocess.Popen(

@@ -163,10 +163,15 @@ class Artifacts(SpecModel):
 
 
 class Retry(SpecModel):
-    """Re-run a failed step up to ``count`` times (``until`` is an expression)."""
+    """Re-run a failed step up to ``count`` times (``until`` is an expression).
+
+    ``scope`` (an assay extension): ``step`` re-runs the whole step, as Testkube does;
+    ``failed-tests`` re-runs only the test cases that failed (pytest, by JUnit identity).
+    """
 
     count: Annotated[int, Field(ge=0)]
     until: str | None = None
+    scope: Literal["step", "failed-tests"] = "step"
 
 
 class TemplateRef(SpecModel):

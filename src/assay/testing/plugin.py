@@ -37,6 +37,7 @@ from assay.testing.postgres import (
 )
 from assay.testing.reporting import add_log_sections, attach_logs
 from assay.testing.requirements import MARKER_HELP, apply_requirements
+from assay.testing.rerun import select_reruns
 from assay.testing.services import HttpServices
 
 RUN_ID_ENV = "ASSAY_RUN_ID"
@@ -133,6 +134,7 @@ def pytest_collection_modifyitems(
     for report in errors:
         config.hook.pytest_collectreport(report=report)
     items[:] = kept
+    select_reruns(config, items)
 
 
 @pytest.hookimpl(wrapper=True)
