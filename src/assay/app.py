@@ -65,6 +65,11 @@ class Assay:
                 cases.extend(parse_junit(file))
             except OSError as exc:
                 raise ResultsError(f"{file}: {exc.strerror or exc}") from exc
+        from assay.store.quarantine import QuarantineStore
+
+        quarantined = QuarantineStore(self.db).active()
+        for case in cases:
+            case.apply_quarantine(workflow, quarantined)
         row = self.executions.create(
             workflow, runner="import", tags=tags, status=ExecutionStatus.RUNNING
         )

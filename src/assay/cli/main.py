@@ -8,8 +8,12 @@ from typing import Annotated
 
 import typer
 
+from assay.cli import analytics as analytics_commands
 from assay.cli import get as get_commands
+from assay.cli import quarantine as quarantine_commands
+from assay.cli import report as report_commands
 from assay.cli import secret as secret_commands
+from assay.cli import shard as shard_commands
 from assay.cli.common import app_instance, parse_pairs, summary_line
 from assay.errors import AssayError, DefinitionError
 
@@ -24,6 +28,10 @@ app = typer.Typer(
 )
 app.add_typer(get_commands.app, name="get")
 app.add_typer(secret_commands.app, name="secret")
+app.add_typer(shard_commands.app, name="shard")
+app.command("report")(report_commands.report)
+app.add_typer(quarantine_commands.app, name="quarantine")
+app.add_typer(analytics_commands.app)  # flaky, trends, trace
 
 FileOption = Annotated[
     Path, typer.Option("-f", "--file", help="A definition file or a directory of them.")

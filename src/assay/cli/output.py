@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Format", "emit"]
+__all__ = ["Format", "emit", "print_table"]
 
 
 class Format(StrEnum):
@@ -29,16 +29,24 @@ def emit(data: Any, fmt: Format, columns: Sequence[tuple[str, str]], title: str 
 
         sys.stdout.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
         return
+    print_table(data if isinstance(data, list) else [data], columns, title)
+
+
+def print_table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str = ""
+) -> None:
+    """A plain-text table: cells are never markup (``test_x[a-b]`` stays intact), and
+    output to a pipe or file is not cut to 80 columns (ids are copied from it)."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    rows = data if isinstance(data, list) else [data]
     table = Table(title=title or None, box=None, header_style="bold")
-    for _, header in columns:
-        table.add_column(header)
+    for key, header in columns:
+        table.add_column(header, no_wrap=key.endswith(("Id", "id")))
     for row in rows:
-        table.add_row(*(_cell(row, key) for key, _ in columns))
-    Console(soft_wrap=True).print(table)
+        table.add_row(*(Text(_cell(row, key)) for key, _ in columns))
+    Console(soft_wrap=True, width=None if sys.stdout.isatty() else 1000).print(table)
 
 
 def _cell(row: dict[str, Any], key: str) -> str:

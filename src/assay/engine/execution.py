@@ -26,6 +26,7 @@ from assay.spec.workflow import Execute, TestWorkflow
 from assay.status import ExecutionStatus, StepStatus
 from assay.store.database import Database
 from assay.store.executions import ExecutionStore
+from assay.store.quarantine import QuarantineStore
 from assay.store.secrets import SecretStore
 from assay.store.tables import ExecutionRow
 
@@ -56,6 +57,7 @@ class Engine:
     ) -> None:
         self.settings = settings
         self.executions = ExecutionStore(db)
+        self.quarantine = QuarantineStore(db)
         self.runner = runner
         self.catalog = catalog
         self.sink: EventSink = sink or NullSink()
@@ -118,6 +120,7 @@ class Engine:
                 artifacts_dir=out_dir / "artifacts",
                 source=options.source.resolve() if options.source else None,
                 deadline=None if deadline is None else time.monotonic() + deadline,
+                quarantined=frozenset(self.quarantine.active()),
             )
             if self._cancel.is_set():
                 ctx.cancelled.set()

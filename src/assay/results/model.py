@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -40,6 +41,12 @@ class TestCaseResult:
     def identity(self, workflow: str) -> str:
         """Stable id of this test across executions of ``workflow``."""
         return test_identity(workflow, self.suite, self.classname, self.name)
+
+    def apply_quarantine(self, workflow: str, quarantined: Collection[str]) -> None:
+        """Turn a failure or error of a quarantined test into ``quarantined``."""
+        bad = self.status in (CaseStatus.FAILED, CaseStatus.ERRORED)
+        if bad and quarantined and self.identity(workflow) in quarantined:
+            self.status = CaseStatus.QUARANTINED
 
 
 def test_identity(workflow: str, suite: str, classname: str, name: str) -> str:

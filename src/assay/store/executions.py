@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import Connection, Select, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from assay.errors import DefinitionError, NotFoundError
@@ -21,6 +24,23 @@ __all__ = ["ExecutionStore", "StepOutcome", "now"]
 
 _BATCH = 5000
 _Row = TypeVar("_Row")
+_CASE_COLUMNS = (
+    "execution_id",
+    "test_id",
+    "workflow",
+    "suite",
+    "classname",
+    "name",
+    "file",
+    "line",
+    "status",
+    "duration_ms",
+    "message",
+    "attempt",
+    "properties",
+)
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+_SQLITE_BULK_CACHE_KIB = 64 * 1024
 
 
 def now() -> datetime:
@@ -82,6 +102,8 @@ class ExecutionStore:
                         summary={},
                         parent_id=parent_id,
                         queued_at=now(),
+                        sha=(tags or {}).get("sha", "")[:255] or None,
+                        branch=(tags or {}).get("branch", "")[:255] or None,
                     )
                     session.add(row)
                 return row
@@ -138,39 +160,60 @@ class ExecutionStore:
     def add_test_cases(
         self, execution_id: str, workflow: str, cases: Iterable[TestCaseResult]
     ) -> Summary:
-        """Store test-case rows in batches; return the summary over final attempts."""
+        """Store test-case rows in one transaction; return the summary over final attempts.
+
+        The ingest hot path (see bench/ingest.py): rows reach the driver as plain tuples
+        through one prepared INSERT (``executemany``), test ids are hashed from a per-class
+        prefix and properties are serialised here, since SQLAlchemy's ``insert()`` with a
+        dict per row cost more than SQLite's own work.  On SQLite the connection's page cache
+        is raised for the transaction, so that the random inserts into the indexes keyed by
+        test id stay in memory.
+        """
         final: dict[str, CaseStatus] = {}
         failed_before: set[str] = set()
-        batch: list[dict[str, Any]] = []
-        with self.db.engine.begin() as connection:
+        failing = (CaseStatus.FAILED, CaseStatus.ERRORED)
+        prefixes: dict[tuple[str, str], str] = {}
+        sha1 = hashlib.sha1
+        dumps = json.dumps
+        with self.db.engine.begin() as connection, _bulk_insert(connection) as store_rows:
+            rows: list[tuple[Any, ...]] = []
+            append = rows.append
             for case in cases:
-                test_id = case.identity(workflow)
+                suite, classname, name, status = case.suite, case.classname, case.name, case.status
+                prefix = prefixes.get((suite, classname))
+                if prefix is None:  # the key of test_identity(), less the name
+                    prefix = prefixes[(suite, classname)] = (
+                        f"{workflow}\x1f{suite}\x1f{classname}\x1f"
+                    )
+                test_id = sha1((prefix + name).encode(), usedforsecurity=False).hexdigest()[:16]
                 previous = final.get(test_id)
-                if previous in (CaseStatus.FAILED, CaseStatus.ERRORED):
+                if previous is not None and previous in failing:
                     failed_before.add(test_id)
-                final[test_id] = case.status
-                batch.append(
-                    {
-                        "execution_id": execution_id,
-                        "test_id": test_id,
-                        "workflow": workflow,
-                        "suite": case.suite,
-                        "classname": case.classname,
-                        "name": case.name,
-                        "file": case.file,
-                        "line": case.line,
-                        "status": case.status.value,
-                        "duration_ms": case.duration_ms,
-                        "message": case.message,
-                        "attempt": case.attempt,
-                        "properties": case.properties or None,
-                    }
+                final[test_id] = status
+                properties = case.properties
+                append(
+                    (
+                        execution_id,
+                        test_id,
+                        workflow,
+                        suite,
+                        classname,
+                        name,
+                        case.file,
+                        case.line,
+                        status.value,
+                        case.duration_ms,
+                        case.message,
+                        case.attempt,
+                        dumps(properties) if properties else None,
+                    )
                 )
-                if len(batch) >= _BATCH:
-                    connection.execute(insert(TestCaseRow), batch)
-                    batch = []
-            if batch:
-                connection.execute(insert(TestCaseRow), batch)
+                if len(rows) >= _BATCH:
+                    store_rows(rows)
+                    rows = []
+                    append = rows.append
+            if rows:
+                store_rows(rows)
         summary = Summary()
         for test_id, status in final.items():
             summary.add(status, flaky=test_id in failed_before)
@@ -225,3 +268,38 @@ class ExecutionStore:
     def _all(self, query: Select[_Row]) -> list[_Row]:
         with self.db.session() as session:
             return list(session.scalars(query))
+
+
+@contextmanager
+def _bulk_insert(connection: Connection) -> Iterator[Callable[[list[tuple[Any, ...]]], None]]:
+    """A function storing test-case tuples (in ``_CASE_COLUMNS`` order) on ``connection``."""
+    dialect = connection.dialect
+    mark = _PLACEHOLDERS.get(dialect.paramstyle)
+    if mark is None:  # a driver with named or numeric parameters: the Core insert
+
+        def store_dicts(rows: list[tuple[Any, ...]]) -> None:
+            records = [dict(zip(_CASE_COLUMNS, row, strict=True)) for row in rows]
+            for record in records:
+                if record["properties"] is not None:
+                    record["properties"] = json.loads(record["properties"])
+            connection.execute(insert(TestCaseRow), records)
+
+        yield store_dicts
+        return
+    sql = (
+        f"INSERT INTO {TestCaseRow.__tablename__} ({', '.join(_CASE_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(_CASE_COLUMNS))})"
+    )
+
+    def store_tuples(rows: list[tuple[Any, ...]]) -> None:
+        connection.exec_driver_sql(sql, rows)
+
+    if dialect.name != "sqlite":
+        yield store_tuples
+        return
+    cache = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size=-{_SQLITE_BULK_CACHE_KIB}")
+    try:
+        yield store_tuples
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size={int(cache or -2000)}")

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "ExecutionRow", "StepRow", "TestCaseRow", "WorkflowRow"]
+__all__ = ["Base", "ExecutionRow", "QuarantineRow", "StepRow", "TestCaseRow", "WorkflowRow"]
 
 
 class Base(DeclarativeBase):
@@ -57,6 +57,10 @@ class ExecutionRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duration_ms: Mapped[int | None]
+    sha: Mapped[str | None] = mapped_column(String(255), index=True)
+    """The commit under test (tag ``sha``): same-commit flakiness."""
+    branch: Mapped[str | None] = mapped_column(String(255), index=True)
+    """The branch under test (tag ``branch``): comparisons against the base branch."""
 
 
 class StepRow(Base):
@@ -81,7 +85,18 @@ class TestCaseRow(Base):
     """One attempt of one test case, keyed by a test identity across executions."""
 
     __tablename__ = "test_cases"
-    __table_args__ = (Index("ix_test_cases_test_execution", "test_id", "execution_id"),)
+    __table_args__ = (
+        Index("ix_test_cases_test_execution", "test_id", "execution_id"),
+        # analytics read the recent executions' rows from this index alone (no table lookups)
+        Index(
+            "ix_test_cases_execution_cover",
+            "execution_id",
+            "test_id",
+            "attempt",
+            "status",
+            "duration_ms",
+        ),
+    )
     __test__ = False
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -98,3 +113,18 @@ class TestCaseRow(Base):
     message: Mapped[str | None] = mapped_column(Text)
     attempt: Mapped[int] = mapped_column(default=1)
     properties: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class QuarantineRow(Base):
+    """A quarantined test: its failures are recorded but fail nothing until ``until``."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    test_id: Mapped[str] = mapped_column(String(16), unique=True)
+    workflow: Mapped[str] = mapped_column(String(253))
+    classname: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

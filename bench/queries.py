@@ -1,0 +1,249 @@
+"""Latency of the results analytics (`assay flaky`, `assay trends`, `assay trace`) over a large
+history: by default 1,000,000 stored test-case rows in SQLite.
+
+Usage: python bench/queries.py [--rows N] [--workflows N] [--tests N] [--runs N]
+                               [--url URL | --db PATH] [--explain]
+
+The history is generated once with executemany on the real schema (`Database(url)` creates
+it; a file given with --db is reused when it already holds the rows), then each query is
+timed --runs times after one warm-up, in-process (no CLI start-up), and p50/p95 printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select, text
+
+from assay.results.flaky import find_flaky
+from assay.results.history import attempts_query
+from assay.results.model import test_identity
+from assay.results.traceability import trace
+from assay.results.trends import newly_failing, slowest_tests, trend_points
+from assay.store import Database
+from assay.store.tables import ExecutionRow, TestCaseRow
+
+GOAL_P95_MS = 300.0
+
+
+def _hex(*parts: object) -> str:
+    return hashlib.sha1("/".join(map(str, parts)).encode(), usedforsecurity=False).hexdigest()
+
+
+def generate(db: Database, rows: int, workflows: int, tests: int, seed: int = 7) -> int:
+    """Fill the store with ~``rows`` test-case rows; return the number written."""
+    rng = random.Random(seed)
+    per_workflow = max(1, rows // (workflows * tests))
+    start = datetime.now(UTC) - timedelta(days=90)
+    step = timedelta(days=90) / (per_workflow * workflows)
+    kinds = rng.choices(
+        ["stable", "flaky", "failing", "skipped", "rare"], [90, 3, 1, 2, 4], k=workflows * tests
+    )
+    base_ms = [int(rng.lognormvariate(4, 1.2)) + 1 for _ in range(workflows * tests)]
+    written = 0
+    with db.engine.begin() as connection:
+        for e in range(per_workflow):
+            executions: list[dict[str, Any]] = []
+            cases: list[dict[str, Any]] = []
+            for w in range(workflows):
+                workflow = f"bench-{w}"
+                queued = start + step * (e * workflows + w)
+                execution_id = _hex("execution", w, e)[:32]
+                sha, branch = _hex("commit", w, e // 3)[:40], "main" if e % 4 else f"pr-{e // 4}"
+                counts = dict.fromkeys(
+                    ("tests", "passed", "failed", "skipped", "errored", "flaky", "quarantined"), 0
+                )
+                for t in range(tests):
+                    index = w * tests + t
+                    kind = kinds[index]
+                    statuses = [_status(kind, rng)]
+                    if statuses[0] == "failed" and w % 2 == 0:  # half the workflows retry once
+                        statuses.append(_status(kind, rng))
+                    for attempt, status in enumerate(statuses, start=1):
+                        cases.append(
+                            {
+                                "execution_id": execution_id,
+                                "test_id": test_identity(
+                                    workflow, "pytest", f"m{t // 20}", f"t{t}"
+                                ),
+                                "workflow": workflow,
+                                "suite": "pytest",
+                                "classname": f"m{t // 20}",
+                                "name": f"t{t}",
+                                "file": f"tests/m{t // 20}.py",
+                                "line": 1 + 4 * (t % 20),
+                                "status": status,
+                                "duration_ms": int(base_ms[index] * rng.uniform(0.7, 1.4)),
+                                "message": "AssertionError: boom" if status == "failed" else None,
+                                "attempt": attempt,
+                                "properties": (
+                                    {"requirement": [f"BR-{w}-{t // 10:03d}"]}
+                                    if t % 10 == 0
+                                    else None
+                                ),
+                            }
+                        )
+                    final = statuses[-1]
+                    counts["tests"] += 1
+                    counts[final if final != "failed" else "failed"] += 1
+                    counts["flaky"] += final == "passed" and len(statuses) > 1
+                duration = int(sum(base_ms[w * tests : (w + 1) * tests]) * rng.uniform(0.8, 1.3))
+                executions.append(
+                    {
+                        "id": execution_id,
+                        "workflow": workflow,
+                        "number": e + 1,
+                        "name": f"{workflow}-{e + 1}",
+                        "status": "failed" if counts["failed"] else "passed",
+                        "runner": "bench",
+                        "tags": {"sha": sha, "branch": branch},
+                        "config": {},
+                        "summary": counts,
+                        "error": None,
+                        "parent_id": None,
+                        "queued_at": queued,
+                        "started_at": queued,
+                        "finished_at": queued + timedelta(milliseconds=duration),
+                        "duration_ms": duration,
+                        "sha": sha,
+                        "branch": branch,
+                    }
+                )
+            connection.execute(insert(ExecutionRow), executions)
+            connection.execute(insert(TestCaseRow), cases)
+            written += len(cases)
+    return written
+
+
+def _status(kind: str, rng: random.Random) -> str:
+    if kind == "flaky":
+        return "failed" if rng.random() < 0.3 else "passed"
+    if kind == "failing":
+        return "failed"
+    if kind == "skipped":
+        return "skipped"
+    if kind == "rare":
+        return "failed" if rng.random() < 0.02 else "passed"
+    return "passed"
+
+
+def measure(
+    label: str, call: Callable[[], object], runs: int, *, goal: bool = True
+) -> tuple[float, float]:
+    call()  # warm-up
+    samples = []
+    for _ in range(runs):
+        begin = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - begin) * 1000)
+    samples.sort()
+    p50 = statistics.median(samples)
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+    verdict = ("ok" if p95 < GOAL_P95_MS else "OVER GOAL") if goal else "(no goal)"
+    print(f"{label:<34} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   {verdict}")
+    return p50, p95
+
+
+def explain(db: Database) -> None:
+    """Print SQLite's plan of the window query the analytics share."""
+    query = attempts_query(None, 20)
+    compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+    with db.engine.connect() as connection:
+        for row in connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}")):
+            print("   ", row[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--workflows", type=int, default=5)
+    parser.add_argument("--tests", type=int, default=400)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--db", type=Path, help="SQLite file to create or reuse")
+    parser.add_argument("--url", help="any database URL (e.g. PostgreSQL) instead of --db")
+    parser.add_argument("--explain", action="store_true", help="print the query plan")
+    args = parser.parse_args()
+    scratch: Path | None = None
+    if args.url:
+        url = args.url
+    elif args.db:
+        url = f"sqlite:///{args.db}"
+    else:
+        scratch = Path(tempfile.mkdtemp(prefix="assay-bench-"))
+        url = f"sqlite:///{scratch / 'assay.db'}"
+    try:
+        run(Database(url), url, args)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run(db: Database, url: str, args: argparse.Namespace) -> None:
+    with db.engine.connect() as connection:
+        existing = connection.execute(select(func.count()).select_from(TestCaseRow)).scalar_one()
+    if existing < args.rows * 0.9:
+        begin = time.perf_counter()
+        written = generate(db, args.rows, args.workflows, args.tests)
+        print(f"generated {written:,} test-case rows in {time.perf_counter() - begin:.1f} s")
+        existing += written
+    with db.engine.connect() as connection:
+        executions = connection.execute(select(func.count()).select_from(ExecutionRow)).scalar_one()
+    print(f"store: {url}\n{existing:,} test-case rows, {executions:,} executions\n")
+    if args.explain:
+        explain(db)
+    one = "bench-0"
+    results = {
+        "flaky (all workflows)": measure(
+            "flaky (all workflows)", lambda: find_flaky(db), args.runs
+        ),
+        "flaky --workflow": measure(
+            "flaky --workflow", lambda: find_flaky(db, workflow=one), args.runs
+        ),
+        "trends (all workflows)": measure(
+            "trends (all workflows)",
+            lambda: (trend_points(db), slowest_tests(db), newly_failing(db)),
+            args.runs,
+        ),
+        "trends --workflow": measure(
+            "trends --workflow",
+            lambda: (
+                trend_points(db, workflow=one),
+                slowest_tests(db, workflow=one),
+                newly_failing(db, workflow=one),
+            ),
+            args.runs,
+        ),
+        "trace (all workflows)": measure(
+            "trace (all workflows)", lambda: trace(db), args.runs, goal=False
+        ),
+    }
+    flaky = find_flaky(db)
+    reasons = sorted({reason for test in flaky for reason in test.as_dict()["reasons"]})
+    print(f"\n{len(flaky)} flaky tests found; reasons seen: {', '.join(reasons) or '-'}")
+    over = [
+        label
+        for label, (_, p95) in results.items()
+        if p95 >= GOAL_P95_MS and not label.startswith("trace")
+    ]
+    print(
+        json.dumps({k: {"p50": round(v[0], 1), "p95": round(v[1], 1)} for k, v in results.items()})
+    )
+    db.close()
+    if over:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""``assay quarantine``: tests whose failures are shown but fail nothing, until expiry."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from assay.cli.common import app_instance
+from assay.cli.output import Format, emit, print_table
+from assay.errors import DefinitionError
+from assay.store.quarantine import QuarantineStore
+
+__all__ = ["app", "parse_until"]
+
+app = typer.Typer(
+    help="Quarantine tests: their failures are recorded as `quarantined` and do not fail "
+    "the execution until the quarantine expires or is removed.",
+    no_args_is_help=True,
+)
+
+TestIds = Annotated[
+    list[str], typer.Argument(help="Test ids, as shown by `assay get testcases` or `assay flaky`.")
+]
+
+_RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_until(value: str, *, at: datetime | None = None) -> datetime:
+    """An expiry as aware UTC: ``YYYY-MM-DD`` (through that day, UTC), an ISO datetime
+    (naive = UTC), or a duration from now such as ``30m``, ``12h``, ``7d``, ``2w``."""
+    text = value.strip()
+    relative = _RELATIVE.match(text)
+    if relative:
+        amount, unit = int(relative.group(1)), _UNITS[relative.group(2)]
+        return (at or datetime.now(UTC)) + timedelta(**{unit: amount})
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise DefinitionError(
+            f"--until {value!r}: expected YYYY-MM-DD, an ISO date-time, or 30m/12h/7d/2w"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _store() -> QuarantineStore:
+    return QuarantineStore(app_instance().db)
+
+
+@app.command("add")
+def add(
+    test_ids: TestIds,
+    reason: Annotated[str | None, typer.Option(help="Why (shown in lists and reports).")] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Expiry: YYYY-MM-DD (through that day, UTC), ISO date-time, or 7d."),
+    ] = None,
+    output: Annotated[Format, typer.Option("-o", "--output", help="table, json or yaml")] = (
+        Format.TABLE
+    ),
+) -> None:
+    """Quarantine tests (known from stored results); again replaces reason and expiry."""
+    expiry = parse_until(until) if until else None
+    store = _store()
+    entries = [store.add(test_id, reason=reason, until=expiry) for test_id in test_ids]
+    if output is not Format.TABLE:
+        emit([entry.as_dict() for entry in entries], output, [])
+        return
+    for entry in entries:
+        label = f"{entry.classname}::{entry.name}" if entry.classname else entry.name
+        ends = f"until {entry.until.isoformat()}" if entry.until else "until removed"
+        typer.echo(f"quarantined {entry.test_id} ({entry.workflow}: {label}) {ends}")
+        if not entry.active():
+            typer.echo(f"note: the quarantine of {entry.test_id} has already expired", err=True)
+
+
+@app.command("remove")
+def remove(test_ids: TestIds) -> None:
+    """End the quarantine of tests."""
+    store = _store()
+    for test_id in test_ids:
+        store.remove(test_id)
+        typer.echo(f"removed {test_id} from quarantine")
+
+
+@app.command("list")
+def list_(
+    all_entries: Annotated[bool, typer.Option("--all", help="Include expired entries.")] = False,
+    output: Annotated[Format, typer.Option("-o", "--output", help="table, json or yaml")] = (
+        Format.TABLE
+    ),
+) -> None:
+    """Quarantined tests (active ones; --all adds expired ones)."""
+    rows = [entry.as_dict() for entry in _store().list(include_expired=all_entries)]
+    if output is Format.TABLE and not rows:
+        typer.echo("no quarantined tests")
+        return
+    if output is not Format.TABLE:
+        emit(rows, output, [])
+        return
+    print_table(
+        rows,
+        [
+            ("testId", "TEST ID"),
+            ("workflow", "WORKFLOW"),
+            ("classname", "CLASS"),
+            ("name", "NAME"),
+            ("until", "UNTIL"),
+            ("active", "ACTIVE"),
+            ("reason", "REASON"),
+        ],
+    )

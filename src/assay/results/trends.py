@@ -1,0 +1,367 @@
+"""Trends: pass rate, duration and test count per workflow over time; the slowest tests;
+tests newly failing against the latest execution on the base branch.
+
+Points come from the ``executions`` table alone (its stored summary), so they cost one row per
+execution. The slowest tests and the comparison with the base branch read test-case rows of a
+few recent executions through the covering index.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+
+from assay.errors import DefinitionError
+from assay.results.history import (
+    FAILING,
+    RecentExecution,
+    TestInfo,
+    attempts_query,
+    describe_tests,
+    percentile,
+    recent_executions,
+    utc,
+)
+from assay.results.model import CaseStatus
+from assay.status import ExecutionStatus
+from assay.store.database import Database
+from assay.store.executions import now
+from assay.store.tables import ExecutionRow, TestCaseRow
+
+__all__ = [
+    "BUCKETS",
+    "Comparison",
+    "NewFailure",
+    "SlowTest",
+    "TrendPoint",
+    "newly_failing",
+    "slowest_tests",
+    "trend_points",
+]
+
+BUCKETS = ("day", "week")
+_UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """One period of one workflow."""
+
+    workflow: str
+    period: str
+    executions: int
+    passed: int
+    tests: int
+    """Test count of the period's latest execution."""
+    test_pass_rate: float | None
+    duration_p50_ms: float | None
+    duration_p95_ms: float | None
+
+    @property
+    def pass_rate(self) -> float:
+        """Passed executions / finished executions."""
+        return self.passed / self.executions if self.executions else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (camelCase)."""
+        return {
+            "workflow": self.workflow,
+            "period": self.period,
+            "executions": self.executions,
+            "passed": self.passed,
+            "passRate": round(self.pass_rate, 3),
+            "testPassRate": _round(self.test_pass_rate, 3),
+            "durationP50Ms": _ms(self.duration_p50_ms),
+            "durationP95Ms": _ms(self.duration_p95_ms),
+            "tests": self.tests,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SlowTest:
+    """A test with its duration over the window."""
+
+    test: TestInfo
+    mean_ms: float
+    max_ms: int
+    results: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (camelCase)."""
+        return {
+            **self.test.as_dict(),
+            "meanMs": round(self.mean_ms),
+            "maxMs": self.max_ms,
+            "results": self.results,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NewFailure:
+    """A test failing in the execution compared that did not fail on the base branch."""
+
+    test: TestInfo
+    status: str
+    base_status: str | None
+    """Its status on the base branch; None when the test did not run there."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (camelCase)."""
+        return {**self.test.as_dict(), "status": self.status, "baseStatus": self.base_status}
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """The latest execution of a workflow against the latest one on the base branch."""
+
+    workflow: str
+    execution: RecentExecution
+    base: RecentExecution | None
+    failures: list[NewFailure] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (camelCase)."""
+        return {
+            "workflow": self.workflow,
+            "executionId": self.execution.id,
+            "execution": self.execution.name,
+            "branch": self.execution.branch,
+            "baseExecutionId": self.base.id if self.base else None,
+            "baseExecution": self.base.name if self.base else None,
+            "tests": [failure.as_dict() for failure in self.failures],
+        }
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _ms(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+def _period(moment: datetime, bucket: str) -> str:
+    if bucket == "week":
+        year, week, _ = moment.isocalendar()
+        return f"{year}-W{week:02d}"
+    return moment.date().isoformat()
+
+
+def trend_points(
+    db: Database,
+    *,
+    workflow: str | None = None,
+    days: int = 30,
+    bucket: str = "day",
+    until: datetime | None = None,
+) -> list[TrendPoint]:
+    """Per workflow and period (``day`` or ``week``, UTC) over the last ``days`` days."""
+    if bucket not in BUCKETS:
+        raise DefinitionError(f"bucket must be one of {', '.join(BUCKETS)}, got {bucket!r}")
+    end = utc(until or now())
+    query = (
+        select(
+            ExecutionRow.workflow,
+            ExecutionRow.queued_at,
+            ExecutionRow.status,
+            ExecutionRow.duration_ms,
+            ExecutionRow.summary,
+        )
+        .where(
+            ExecutionRow.queued_at >= end - timedelta(days=days),
+            ExecutionRow.queued_at <= end,
+            ExecutionRow.status.not_in(_UNFINISHED),
+        )
+        .order_by(ExecutionRow.queued_at)
+    )
+    if workflow is not None:
+        query = query.where(ExecutionRow.workflow == workflow)
+    groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    with db.engine.connect() as connection:
+        for row in connection.execute(query):
+            groups[(row.workflow, _period(utc(row.queued_at), bucket))].append(row)
+    points = []
+    for (name, period), rows in sorted(groups.items()):
+        summaries = [row.summary or {} for row in rows]
+        counted = sum(int(s.get("tests", 0)) - int(s.get("skipped", 0)) for s in summaries)
+        passed_tests = sum(int(s.get("passed", 0)) for s in summaries)
+        durations = [float(row.duration_ms) for row in rows if row.duration_ms is not None]
+        points.append(
+            TrendPoint(
+                workflow=name,
+                period=period,
+                executions=len(rows),
+                passed=sum(row.status == ExecutionStatus.PASSED.value for row in rows),
+                tests=int(summaries[-1].get("tests", 0)),
+                test_pass_rate=passed_tests / counted if counted else None,
+                duration_p50_ms=percentile(durations, 0.5),
+                duration_p95_ms=percentile(durations, 0.95),
+            )
+        )
+    return points
+
+
+def slowest_tests(
+    db: Database, *, workflow: str | None = None, window: int = 20, top: int = 10
+) -> list[SlowTest]:
+    """The ``top`` tests by mean duration over the last ``window`` executions per workflow."""
+    attempts = attempts_query(workflow, window).subquery("attempts")
+    mean = func.avg(attempts.c.duration_ms).label("mean")
+    query = (
+        select(
+            attempts.c.test_id,
+            mean,
+            func.max(attempts.c.duration_ms),
+            func.count(),
+            func.max(attempts.c.id),
+        )
+        .where(attempts.c.status != CaseStatus.SKIPPED.value)
+        .group_by(attempts.c.test_id)
+        .order_by(mean.desc(), attempts.c.test_id)
+        .limit(top)
+    )
+    with db.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    info = describe_tests(db, (row[4] for row in rows))
+    return [
+        SlowTest(info[row[0]], float(row[1]), int(row[2]), int(row[3]))
+        for row in rows
+        if row[0] in info
+    ]
+
+
+def newly_failing(
+    db: Database,
+    *,
+    workflow: str | None = None,
+    base: str = "main",
+    execution: ExecutionRow | None = None,
+) -> list[Comparison]:
+    """Compare the latest execution of each workflow (or ``execution``) with the latest
+    other execution on branch ``base`` queued before it; list tests failing now that did
+    not fail there."""
+    if execution is not None:
+        target = _recent(execution)
+        pairs = [(target, _base_execution(db, target, base))]
+    else:
+        targets = recent_executions(db, workflow=workflow, window=1)
+        pairs = _base_executions(db, targets, base, workflow)
+    finals = _final_statuses(db, [e.id for pair in pairs for e in pair if e is not None])
+    comparisons = []
+    found: list[tuple[Comparison, str, str, str | None, int]] = []
+    for target, reference in pairs:
+        comparison = Comparison(target.workflow, target, reference)
+        comparisons.append(comparison)
+        if reference is None:
+            continue
+        base_final = finals.get(reference.id, {})
+        for test_id, (status, row_id) in finals.get(target.id, {}).items():
+            before = base_final[test_id][0] if test_id in base_final else None
+            if status in FAILING and before not in FAILING:
+                found.append((comparison, test_id, status, before, row_id))
+    info = describe_tests(db, (row_id for *_, row_id in found))
+    for comparison, test_id, status, before, _ in found:
+        if test_id in info:
+            comparison.failures.append(NewFailure(info[test_id], status, before))
+    for comparison in comparisons:
+        comparison.failures.sort(key=lambda f: (f.test.classname, f.test.name))
+    return comparisons
+
+
+def _recent(row: ExecutionRow) -> RecentExecution:
+    return RecentExecution(
+        row.id, row.workflow, row.name, row.status, row.sha, row.branch, utc(row.queued_at), 0
+    )
+
+
+def _on_branch(branch: str) -> list[ColumnElement[bool]]:
+    return [
+        ExecutionRow.branch == branch,
+        ExecutionRow.status.not_in(_UNFINISHED),
+        ExecutionRow.summary["tests"].as_integer() > 0,
+    ]
+
+
+def _base_execution(db: Database, target: RecentExecution, branch: str) -> RecentExecution | None:
+    query = (
+        select(ExecutionRow)
+        .where(
+            ExecutionRow.workflow == target.workflow,
+            ExecutionRow.id != target.id,
+            ExecutionRow.queued_at <= target.queued_at,
+            *_on_branch(branch),
+        )
+        .order_by(ExecutionRow.queued_at.desc())
+        .limit(1)
+    )
+    with db.session() as session:
+        row = session.scalars(query).first()
+    return None if row is None else _recent(row)
+
+
+def _base_executions(
+    db: Database, targets: list[RecentExecution], branch: str, workflow: str | None
+) -> list[tuple[RecentExecution, RecentExecution | None]]:
+    """For the newest execution of each workflow, the newest other one on ``branch`` (one
+    query: the two newest on the branch per workflow)."""
+    rank = (
+        func.row_number()
+        .over(partition_by=ExecutionRow.workflow, order_by=ExecutionRow.queued_at.desc())
+        .label("rank")
+    )
+    inner = select(ExecutionRow.id, rank).where(*_on_branch(branch))
+    if workflow is not None:
+        inner = inner.where(ExecutionRow.workflow == workflow)
+    ranked = inner.subquery("ranked")
+    query = (
+        select(ExecutionRow)
+        .join(ranked, ranked.c.id == ExecutionRow.id)
+        .where(ranked.c.rank <= 2)
+        .order_by(ExecutionRow.queued_at.desc())
+    )
+    candidates: dict[str, list[RecentExecution]] = defaultdict(list)
+    with db.session() as session:
+        for row in session.scalars(query):
+            candidates[row.workflow].append(_recent(row))
+    return [
+        (
+            target,
+            next(
+                (
+                    c
+                    for c in candidates[target.workflow]
+                    if c.id != target.id and c.queued_at <= target.queued_at
+                ),
+                None,
+            ),
+        )
+        for target in targets
+    ]
+
+
+def _final_statuses(
+    db: Database, execution_ids: list[str]
+) -> dict[str, dict[str, tuple[str, int]]]:
+    """Execution id -> test id -> (status of its last attempt, row id)."""
+    final: dict[str, dict[str, tuple[int, str, int]]] = defaultdict(dict)
+    with db.engine.connect() as connection:
+        for start in range(0, len(execution_ids), 500):
+            query = select(
+                TestCaseRow.execution_id,
+                TestCaseRow.test_id,
+                TestCaseRow.attempt,
+                TestCaseRow.status,
+                TestCaseRow.id,
+            ).where(TestCaseRow.execution_id.in_(execution_ids[start : start + 500]))
+            for execution_id, test_id, attempt, status, row_id in connection.execute(query):
+                tests = final[execution_id]
+                if test_id not in tests or attempt >= tests[test_id][0]:
+                    tests[test_id] = (attempt, status, row_id)
+    return {
+        execution_id: {test_id: (status, row_id) for test_id, (_, status, row_id) in tests.items()}
+        for execution_id, tests in final.items()
+    }

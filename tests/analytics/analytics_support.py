@@ -1,0 +1,126 @@
+"""Helpers for analytics tests: a synthetic history writer and the real `assay` CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text, update
+
+from assay.results.model import CaseStatus, TestCaseResult, test_identity
+from assay.status import ExecutionStatus
+from assay.store import Database, ExecutionStore
+from assay.store.tables import ExecutionRow
+from assay.testing import PostgresService
+
+ASSAY = str(Path(sys.executable).parent / "assay")
+
+Statuses = str | Sequence[str]
+
+
+class History:
+    """Writes executions with chosen test outcomes through the real ExecutionStore."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.store = ExecutionStore(db)
+
+    def run(
+        self,
+        workflow: str,
+        results: dict[str, Statuses],
+        *,
+        sha: str | None = None,
+        branch: str | None = None,
+        at: datetime | None = None,
+        durations: dict[str, int] | None = None,
+        requirements: dict[str, list[str]] | None = None,
+        duration_ms: int | None = None,
+    ) -> ExecutionRow:
+        """One finished execution; ``results`` maps a test name to its status, or to the
+        statuses of its attempts."""
+        tags = {key: value for key, value in (("sha", sha), ("branch", branch)) if value}
+        row = self.store.create(workflow, runner="fake", tags=tags)
+        self.store.start(row.id)
+        cases = []
+        for name, statuses in results.items():
+            attempts = [statuses] if isinstance(statuses, str) else list(statuses)
+            for attempt, status in enumerate(attempts, start=1):
+                cases.append(
+                    TestCaseResult(
+                        "suite",
+                        "mod",
+                        name,
+                        CaseStatus(status),
+                        duration_ms=(durations or {}).get(name, 10),
+                        attempt=attempt,
+                        properties={"requirement": requirements[name]}
+                        if requirements and name in requirements
+                        else {},
+                    )
+                )
+        summary = self.store.add_test_cases(row.id, workflow, cases)
+        failing = summary.failed + summary.errored
+        done = self.store.finish(
+            row.id, ExecutionStatus.FAILED if failing else ExecutionStatus.PASSED, summary=summary
+        )
+        values: dict[str, Any] = {}
+        if at is not None:
+            values["queued_at"] = at
+        if duration_ms is not None:
+            values["duration_ms"] = duration_ms
+        if values:
+            with self.db.engine.begin() as connection:
+                connection.execute(
+                    update(ExecutionRow).where(ExecutionRow.id == row.id).values(**values)
+                )
+        return self.store.get(done.id)
+
+
+def tid(workflow: str, name: str) -> str:
+    """The test id History gives ``name`` in ``workflow``."""
+    return test_identity(workflow, "suite", "mod", name)
+
+
+class Cli:
+    """Runs the real `assay` console script in a subprocess with a private home."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = env
+        self.cwd = cwd
+
+    def __call__(self, *args: str, check: int | None = None) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [ASSAY, *args], env=self.env, cwd=self.cwd, capture_output=True, text=True, timeout=300
+        )
+        if check is not None:
+            assert done.returncode == check, (
+                f"assay {' '.join(args)} exited {done.returncode}, expected {check}\n"
+                f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+            )
+        return done
+
+    def json(self, *args: str, check: int = 0) -> Any:
+        return json.loads(self(*args, "-o", "json", check=check).stdout)
+
+
+def postgres_database(request: pytest.FixtureRequest) -> str:
+    """URL of a new empty database on the test PostgreSQL server."""
+    server: PostgresService = request.getfixturevalue("postgres_service")
+    name = f"assay_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_url(server, server.dbname), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return _url(server, name)
+
+
+def _url(server: PostgresService, dbname: str) -> str:
+    return f"postgresql+psycopg://{server.user}@{server.host}:{server.port}/{dbname}"

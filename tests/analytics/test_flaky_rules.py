@@ -1,0 +1,169 @@
+"""Flaky-test rules on stored histories (SQLite and PostgreSQL): each verdict with evidence."""
+
+from __future__ import annotations
+
+import pytest
+from analytics_support import History, tid
+
+import assay.results.history as history_module
+from assay.results.flaky import Reason, Thresholds, Verdict, find_flaky
+
+WF = "wf"
+
+
+def by_name(history: History, **kwargs: object) -> dict[str, dict[str, object]]:
+    found = find_flaky(history.db, **kwargs)  # type: ignore[arg-type]
+    return {test.test.name: test.as_dict() for test in found}
+
+
+def test_same_commit_pass_and_fail_is_flaky(history: History) -> None:
+    first = history.run(WF, {"t": "failed", "ok": "passed"}, sha="abc")
+    second = history.run(WF, {"t": "passed", "ok": "passed"}, sha="abc")
+    history.run(WF, {"t": "failed", "ok": "passed"}, sha="def")  # another commit: no evidence
+    found = by_name(history)
+    assert list(found) == ["t"]
+    test = found["t"]
+    assert test["testId"] == tid(WF, "t")
+    assert (test["verdict"], test["reasons"]) == ("flaky", ["same-commit"])
+    (evidence,) = test["evidence"]  # type: ignore[misc]
+    assert evidence["sha"] == "abc"
+    assert evidence["executionIds"] == [first.id, second.id]
+    assert [(r["execution"], r["attempt"], r["status"]) for r in evidence["results"]] == [
+        (first.name, 1, "failed"),
+        (second.name, 1, "passed"),
+    ]
+
+
+def test_retry_that_passes_is_flaky_and_a_retry_that_fails_is_not(history: History) -> None:
+    retried = history.run(WF, {"t": ["failed", "passed"], "broken": ["failed", "failed"]})
+    assert (retried.summary["flaky"], retried.summary["failed"]) == (1, 1)
+    found = by_name(history, include_all=True)
+    assert found["t"]["verdict"] == "flaky" and found["t"]["reasons"] == ["retry"]
+    (evidence,) = found["t"]["evidence"]  # type: ignore[misc]
+    assert evidence == {
+        "reason": "retry",
+        "executionIds": [retried.id],
+        "results": [
+            {
+                "executionId": retried.id,
+                "execution": retried.name,
+                "attempt": 1,
+                "status": "failed",
+            },
+            {
+                "executionId": retried.id,
+                "execution": retried.name,
+                "attempt": 2,
+                "status": "passed",
+            },
+        ],
+    }
+    assert found["broken"]["verdict"] == "failing" and found["broken"]["reasons"] == []
+
+
+def test_flip_rate_over_the_window(history: History) -> None:
+    runs = [
+        history.run(WF, {"t": status})
+        for status in ["passed", "failed", "passed", "failed", "passed"]
+    ]
+    test = by_name(history)["t"]
+    assert test["reasons"] == ["flip-rate", "failure-rate"]
+    assert (test["results"], test["failures"], test["flips"]) == (5, 2, 4)
+    assert (test["flipRate"], test["failureRate"]) == (0.8, 0.4)
+    flips = test["evidence"][0]  # type: ignore[index]
+    assert flips["reason"] == "flip-rate"
+    assert flips["executionIds"] == [run.id for run in runs[1:]]
+    failures = test["evidence"][1]  # type: ignore[index]
+    assert failures["executionIds"] == [runs[1].id, runs[3].id]
+
+
+def test_failure_rate_alone_and_thresholds_as_options(history: History) -> None:
+    for status in ["passed"] * 4 + ["failed"] * 5 + ["passed"]:
+        history.run(WF, {"t": status})
+    test = by_name(history)["t"]
+    assert test["reasons"] == ["failure-rate"]  # 2 flips / 10 < 0.3
+    assert (test["flipRate"], test["failureRate"]) == (0.2, 0.5)
+    assert by_name(history, thresholds=Thresholds(failure_threshold=0.6)) == {}
+    stricter = by_name(history, thresholds=Thresholds(flip_threshold=0.2))
+    assert stricter["t"]["reasons"] == ["flip-rate", "failure-rate"]
+
+
+def test_rates_need_min_results(history: History) -> None:
+    for status in ["passed", "failed", "passed", "failed"]:
+        history.run(WF, {"t": status})
+    assert by_name(history) == {}
+    assert by_name(history, thresholds=Thresholds(min_results=4))["t"]["reasons"] == [
+        "flip-rate",
+        "failure-rate",
+    ]
+
+
+def test_only_the_window_counts(history: History) -> None:
+    for status in ["failed", "passed", "failed", "passed", "failed"] + ["passed"] * 20:
+        history.run(WF, {"t": status})
+    assert by_name(history) == {}  # the last 20 executions all passed
+    wider = Thresholds(window=25, flip_threshold=0.2)  # 5 flips / 25 results
+    assert by_name(history, thresholds=wider)["t"]["reasons"] == ["flip-rate"]
+
+
+def test_quarantined_and_errored_count_as_failures_skipped_is_ignored(history: History) -> None:
+    for q, e, s in zip(
+        ["passed", "quarantined", "passed", "quarantined", "passed"],
+        ["passed", "errored", "passed", "errored", "passed"],
+        ["passed", "skipped", "passed", "skipped", "passed"],
+        strict=True,
+    ):
+        history.run(WF, {"q": q, "e": e, "s": s})
+    found = by_name(history, include_all=True)
+    assert found["q"]["reasons"] == ["flip-rate", "failure-rate"]
+    assert found["e"]["reasons"] == ["flip-rate", "failure-rate"]
+    assert (found["s"]["verdict"], found["s"]["results"]) == ("stable", 3)
+
+
+def test_always_failing_is_failing_not_flaky(history: History) -> None:
+    for _ in range(6):
+        history.run(WF, {"t": "failed", "ok": "passed"})
+    assert by_name(history) == {}
+    everything = by_name(history, include_all=True)
+    assert everything["t"]["verdict"] == Verdict.FAILING.value
+    assert everything["ok"]["verdict"] == Verdict.STABLE.value
+    assert everything["ok"]["results"] == 6
+    assert list(everything) == ["t", "ok"]  # failing before stable
+
+
+def test_workflow_filter_and_order(history: History) -> None:
+    history.run("other", {"x": ["failed", "passed"]}, sha="s1")
+    history.run("other", {"x": "passed"}, sha="s1")
+    history.run(WF, {"t": ["failed", "passed"]})
+    assert list(by_name(history, workflow=WF)) == ["t"]
+    found = find_flaky(history.db)
+    assert [t.test.name for t in found] == ["x", "t"]  # two reasons before one
+    assert found[0].reasons == [Reason.SAME_COMMIT, Reason.RETRY]
+    assert found[0].test.workflow == "other"
+    assert set(found[0].as_dict()) >= {
+        "testId",
+        "name",
+        "verdict",
+        "reasons",
+        "flipRate",
+        "failureRate",
+        "evidence",
+    }
+
+
+def test_unfinished_executions_are_not_analysed(history: History) -> None:
+    history.run(WF, {"t": ["failed", "passed"]})
+    running = history.store.create(WF, runner="fake")
+    history.store.start(running.id)
+    assert list(by_name(history)) == ["t"]
+
+
+def test_many_candidates_take_the_subquery_path(
+    history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for status in ["passed", "failed", "passed", "failed", "passed"]:
+        history.run(WF, {"t": status, "u": ["failed", "passed"], "ok": "passed"})
+    listed = by_name(history, include_all=True)
+    monkeypatch.setattr(history_module, "_MAX_LISTED", 0)
+    assert by_name(history, include_all=True) == listed
+    assert [name for name, t in listed.items() if t["verdict"] == "flaky"] == ["u", "t"]

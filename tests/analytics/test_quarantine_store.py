@@ -1,0 +1,69 @@
+"""The quarantine list (SQLite and PostgreSQL) and parsing of --until."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from analytics_support import History, tid
+
+from assay.cli.quarantine import parse_until
+from assay.errors import DefinitionError, NotFoundError
+from assay.store.quarantine import QuarantineStore
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def test_add_list_active_remove(history: History) -> None:
+    history.run("wf", {"flaky": "failed", "steady": "passed"})
+    store = QuarantineStore(history.db)
+    with pytest.raises(NotFoundError, match="no test 'feedfacefeedface'"):
+        store.add("feedfacefeedface")
+    entry = store.add(tid("wf", "flaky"), reason="races the cache", until=NOW + timedelta(days=1))
+    assert (entry.workflow, entry.classname, entry.name) == ("wf", "mod", "flaky")
+    assert entry.until == NOW + timedelta(days=1) and entry.until.tzinfo is not None
+    assert store.active(NOW) == {tid("wf", "flaky")}
+    assert store.active(NOW + timedelta(days=1)) == set()  # expiry honoured
+    assert store.active(NOW + timedelta(days=2)) == set()
+    permanent = store.add(tid("wf", "steady"))
+    assert permanent.until is None and permanent.active(NOW + timedelta(days=3650))
+    assert store.active(NOW + timedelta(days=2)) == {tid("wf", "steady")}
+
+    listed = store.list(at=NOW + timedelta(days=2))
+    assert [e.name for e in listed] == ["steady"]
+    every = store.list(include_expired=True, at=NOW + timedelta(days=2))
+    assert [(e.name, e.active(NOW + timedelta(days=2))) for e in every] == [
+        ("flaky", False),
+        ("steady", True),
+    ]
+    assert every[0].as_dict(NOW)["reason"] == "races the cache"
+    assert every[0].as_dict(NOW)["active"] is True
+
+    renewed = store.add(tid("wf", "flaky"), until=NOW + timedelta(days=30))
+    assert renewed.reason is None and store.get(tid("wf", "flaky")) == renewed
+    assert len(store.list(include_expired=True)) == 2
+
+    store.remove(tid("wf", "flaky"))
+    assert store.get(tid("wf", "flaky")) is None
+    with pytest.raises(NotFoundError, match="not quarantined"):
+        store.remove(tid("wf", "flaky"))
+
+
+def test_active_defaults_to_now(history: History) -> None:
+    history.run("wf", {"t": "failed"})
+    store = QuarantineStore(history.db)
+    store.add(tid("wf", "t"), until=datetime.now(UTC) + timedelta(minutes=5))
+    assert store.active() == {tid("wf", "t")}
+    store.add(tid("wf", "t"), until=datetime.now(UTC) - timedelta(seconds=1))
+    assert store.active() == set()
+
+
+def test_parse_until() -> None:
+    assert parse_until("2026-12-31") == datetime(2027, 1, 1, tzinfo=UTC)  # through that day
+    assert parse_until("2026-12-31T08:30") == datetime(2026, 12, 31, 8, 30, tzinfo=UTC)
+    assert parse_until("2026-12-31T08:30+02:00") == datetime(2026, 12, 31, 6, 30, tzinfo=UTC)
+    assert parse_until("7d", at=NOW) == NOW + timedelta(days=7)
+    assert parse_until("12h", at=NOW) == NOW + timedelta(hours=12)
+    assert parse_until("2w", at=NOW) == NOW + timedelta(weeks=2)
+    with pytest.raises(DefinitionError, match="--until 'soon'"):
+        parse_until("soon")
