@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
 
 GitRepo = Callable[[dict[str, str]], Path]
+ASSAY = str(Path(sys.executable).parent / "assay")
+
+
+class Cli:
+    """Runs the real `assay` console script in a subprocess with a private home."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = env
+        self.cwd = cwd
+
+    def __call__(self, *args: str, check: int | None = None) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [ASSAY, *args], env=self.env, cwd=self.cwd, capture_output=True, text=True, timeout=300
+        )
+        if check is not None:
+            assert done.returncode == check, (
+                f"assay {' '.join(args)} exited {done.returncode}, expected {check}\n"
+                f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+            )
+        return done
+
+    def json(self, *args: str, check: int = 0) -> Any:
+        """Parsed JSON output (``-o json`` is added unless given)."""
+        extra = () if "-o" in args else ("-o", "json")
+        return json.loads(self(*args, *extra, check=check).stdout)
 
 
 def git(cwd: Path, *args: str) -> str:

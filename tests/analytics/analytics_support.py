@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +15,7 @@ from assay.status import ExecutionStatus
 from assay.store import Database, ExecutionStore
 from assay.store.tables import ExecutionRow
 from assay.testing import PostgresService
-
-ASSAY = str(Path(sys.executable).parent / "assay")
+from support import ASSAY, Cli  # noqa: F401 (re-exported for tests)
 
 Statuses = str | Sequence[str]
 
@@ -87,28 +82,6 @@ class History:
 def tid(workflow: str, name: str) -> str:
     """The test id History gives ``name`` in ``workflow``."""
     return test_identity(workflow, "suite", "mod", name)
-
-
-class Cli:
-    """Runs the real `assay` console script in a subprocess with a private home."""
-
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env = env
-        self.cwd = cwd
-
-    def __call__(self, *args: str, check: int | None = None) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [ASSAY, *args], env=self.env, cwd=self.cwd, capture_output=True, text=True, timeout=300
-        )
-        if check is not None:
-            assert done.returncode == check, (
-                f"assay {' '.join(args)} exited {done.returncode}, expected {check}\n"
-                f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
-            )
-        return done
-
-    def json(self, *args: str, check: int = 0) -> Any:
-        return json.loads(self(*args, "-o", "json", check=check).stdout)
 
 
 def postgres_database(request: pytest.FixtureRequest) -> str:

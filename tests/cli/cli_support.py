@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-ASSAY = str(Path(sys.executable).parent / "assay")
+from support import ASSAY, Cli  # noqa: F401 (re-exported for tests)
+
 WHEELHOUSE = Path(__file__).resolve().parents[2] / ".cache" / "wheelhouse"
-
-
-class Cli:
-    """Runs the real `assay` console script in a subprocess with a private home."""
-
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env = env
-        self.cwd = cwd
-
-    def __call__(self, *args: str, check: int | None = None) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [ASSAY, *args], env=self.env, cwd=self.cwd, capture_output=True, text=True, timeout=300
-        )
-        if check is not None:
-            assert done.returncode == check, (
-                f"assay {' '.join(args)} exited {done.returncode}, expected {check}\n"
-                f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
-            )
-        return done
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args, check=0).stdout)
 
 
 def insteadof(cli: Cli, local: Path, remote: str) -> None:
