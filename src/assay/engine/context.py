@@ -39,7 +39,6 @@ class ExecutionContext:
     cancelled: threading.Event = field(default_factory=threading.Event)
     cases: list[TestCaseResult] = field(default_factory=list)
     quarantined: frozenset[str] = frozenset()
-    active: set[str] = field(default_factory=set)
     handles: dict[str, TaskHandle] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -135,7 +135,7 @@ class Engine:
                     walker.materialise(spec.content)
                 if ctx.source is not None and not (spec.content and spec.content.git):
                     walker.mount_source(workspace.resolve("/data/repo"))
-                frame = self._root_frame(workflow, workspace, ctx)
+                frame = self._root_frame(workflow, workspace)
                 walker.run_steps([*spec.setup, *spec.steps], frame)
                 walker.run_steps(spec.after, frame)
             except AssayError as exc:
@@ -158,9 +158,7 @@ class Engine:
         self.sink.execution_finished(row.id, status)
         return finished
 
-    def _root_frame(
-        self, workflow: TestWorkflow, workspace: Workspace, ctx: ExecutionContext
-    ) -> Frame:
+    def _root_frame(self, workflow: TestWorkflow, workspace: Workspace) -> Frame:
         spec = workflow.spec
         repo = workspace.resolve(
             (spec.content.git.mount_path or "/data/repo")

@@ -72,10 +72,6 @@ class Catalog:
 
 
 def _model(kind: str, raw: Mapping[str, Any]) -> Any:
-    from assay.spec.legacy import LegacyTest, LegacyTestSuite
+    from assay.spec.loader import KINDS
 
-    if kind == "Test":
-        return LegacyTest.model_validate(raw)
-    if kind == "TestSuite":
-        return LegacyTestSuite.model_validate(raw)
-    return TestWorkflow.model_validate(raw)
+    return KINDS[kind][1].model_validate(raw)

@@ -33,7 +33,7 @@ _FAILURE_RANK = {
     StepStatus.ERROR: 3,
     StepStatus.ABORTED: 4,
 }
-_UNSUPPORTED_STEP_FIELDS = ("services", "paused", "pure", "use", "template")
+_UNSUPPORTED_STEP_FIELDS = ("services", "paused", "pure")
 
 ChildRunner = Callable[[Execute, str], StepStatus]
 
