@@ -100,7 +100,8 @@ class TestCaseRow(Base):
     __test__ = False
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"), index=True)
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"))
+    """Looked up through ``ix_test_cases_execution_cover``, which starts with it."""
     test_id: Mapped[str] = mapped_column(String(16))
     workflow: Mapped[str] = mapped_column(String(253))
     suite: Mapped[str] = mapped_column(Text)
