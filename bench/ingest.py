@@ -14,7 +14,9 @@ short trace, 3% skipped, the rest passing, exponential durations) is read by:
   (test ids, the summary with flaky counting, one committed transaction).
 
 For reference it also times SQLite alone inserting the same rows, prebuilt, into the same
-schema with the store's settings: the floor of any store path on this machine.
+schema with the store's settings (``executemany`` from Python), and SQLite's engine alone
+copying them from a staging table (``INSERT ... SELECT``, no Python at all): the floor of
+any per-row store on this machine.
 
 Each is run ``--runs`` times, interleaved, after one warm-up; medians are printed, then the
 ratio ingest / junitparser (goal: below 1.0).
@@ -133,6 +135,8 @@ class SqliteFloor:
         self.work = work
         self.runs = 0
         self.rows: list[tuple[object, ...]] | None = None
+        self.elapsed = 0.0
+        self.engine_elapsed = 0.0
 
     def __call__(self, path: Path) -> int:
         import sqlite3
@@ -174,6 +178,14 @@ class SqliteFloor:
             )
             connection.commit()
             self.elapsed = time.perf_counter() - start
+            # the engine alone: the same rows copied by SQLite itself from a staging table
+            connection.execute(f"CREATE TEMP TABLE staging AS SELECT {columns} FROM test_cases")
+            connection.execute("DELETE FROM test_cases")
+            connection.commit()
+            start = time.perf_counter()
+            connection.execute(f"INSERT INTO test_cases ({columns}) SELECT * FROM staging")
+            connection.commit()
+            self.engine_elapsed = time.perf_counter() - start
         finally:
             connection.close()
         return len(self.rows)
@@ -198,6 +210,7 @@ def main() -> None:
         ingest = Ingest(work)
         floor = SqliteFloor(work)
         floor_times: list[float] = []
+        engine_times: list[float] = []
         contenders: dict[str, Callable[[Path], int]] = {
             "junitparser (fromfile + read every case)": junitparser_parse,
             "assay ingest (parse_junit + add_test_cases)": ingest,
@@ -219,6 +232,7 @@ def main() -> None:
                 times[name].append(timed(func, report))
             floor(report)
             floor_times.append(floor.elapsed)
+            engine_times.append(floor.engine_elapsed)
         size = report.stat().st_size / 1e6
     medians = {name: statistics.median(values) for name, values in times.items()}
     print(f"{args.cases} test cases, {size:.1f} MB, median of {args.runs} runs")
@@ -227,6 +241,7 @@ def main() -> None:
     print(f"    of which parse_junit                          {_median(ingest.parse_times):7.3f} s")
     print(f"    of which add_test_cases (SQLite)              {_median(ingest.store_times):7.3f} s")
     print(f"  SQLite alone, prebuilt rows (reference floor)    {_median(floor_times):7.3f} s")
+    print(f"  SQLite engine alone, INSERT ... SELECT (no Python) {_median(engine_times):5.3f} s")
     ratio = (
         medians["assay ingest (parse_junit + add_test_cases)"]
         / medians["junitparser (fromfile + read every case)"]
