@@ -1,15 +1,18 @@
-"""``assay run``: pick the definition, build the engine, handle Ctrl-C."""
+"""``assay run``: pick the definition, build the engine, handle Ctrl-C; then the gates."""
 
 from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.cli.common import app_instance
 from assay.errors import DefinitionError
 
-__all__ = ["run_definition"]
+if TYPE_CHECKING:
+    from assay.ci.gates import Gates, Verdict
+
+__all__ = ["judge_run", "notify_run", "run_definition"]
 
 
 def run_definition(
@@ -59,3 +62,23 @@ def run_definition(
     finally:
         signal.signal(signal.SIGINT, previous)
     return assay.execution_json(row)
+
+
+def judge_run(result: dict[str, Any], gates: Gates) -> Verdict:
+    """The verdict on one finished execution (its JSON) under ``gates``."""
+    from assay.ci.gates import ExecutionState, Totals, judge
+
+    summary = result.get("summary") or {}
+    failing = int(summary.get("failed", 0)) + int(summary.get("errored", 0))
+    state = ExecutionState(result["name"], result["status"], failing)
+    return judge([state], Totals.from_summary(summary, result.get("durationMs")), gates)
+
+
+def notify_run(webhook: str, result: dict[str, Any], verdict: Verdict) -> None:
+    """Slack on failure or recovery of the execution just run."""
+    from assay.cli.ci_options import notify_slack
+    from assay.results.report_data import collect_report
+
+    store = app_instance().executions
+    report = collect_report(store, [result["id"]], with_base=False)
+    notify_slack(webhook, store, report, verdict)

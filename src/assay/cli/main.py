@@ -14,6 +14,16 @@ from assay.cli import quarantine as quarantine_commands
 from assay.cli import report as report_commands
 from assay.cli import secret as secret_commands
 from assay.cli import shard as shard_commands
+from assay.cli.ci_options import (
+    FailOnFlaky,
+    MaxDuration,
+    MaxFailures,
+    MinPassRate,
+    MinTests,
+    SlackWebhook,
+    echo_verdict,
+    parse_gates,
+)
 from assay.cli.common import app_instance, parse_pairs, summary_line
 from assay.errors import AssayError, DefinitionError
 
@@ -74,12 +84,25 @@ def run(
     runner: Annotated[str, typer.Option(help="Where steps run.")] = "local",
     output: Annotated[str, typer.Option("-o", "--output", help="text or json")] = "text",
     keep_workspace: Annotated[bool, typer.Option(help="Keep the scratch workspace.")] = False,
+    min_tests: MinTests = None,
+    max_failures: MaxFailures = None,
+    min_pass_rate: MinPassRate = None,
+    max_duration: MaxDuration = None,
+    fail_on_flaky: FailOnFlaky = False,
+    slack_webhook: SlackWebhook = None,
 ) -> None:
-    """Run a workflow, test or suite; exit 0 passed, 1 failed, 2 bad input, 3 infrastructure."""
-    from assay.cli.execute import run_definition
+    """Run a workflow, test or suite; exit 0 passed, 1 failed (tests or a gate), 2 bad input,
+    3 infrastructure."""
+    from assay.cli.execute import judge_run, notify_run, run_definition
 
     if source is not None and not source.is_dir():
         raise DefinitionError(f"--source {source}: not a directory")
+    gates = parse_gates(min_tests, max_failures, min_pass_rate, max_duration, fail_on_flaky)
+    webhook = None
+    if slack_webhook:
+        from assay.ci.slack import check_webhook
+
+        webhook = check_webhook(slack_webhook)
     result = run_definition(
         name=name,
         file=file,
@@ -90,15 +113,23 @@ def run(
         runner_name=runner,
         keep_workspace=keep_workspace,
     )
+    verdict = judge_run(result, gates)
     if output == "json":
         import json
 
+        if gates.any:
+            result["gates"] = [gate.as_dict() for gate in verdict.gates]
+            result["verdict"] = {"status": verdict.status, "reasons": verdict.reasons}
         typer.echo(json.dumps(result, indent=2))
     else:
         typer.echo(summary_line(result))
         if result.get("error"):
             typer.echo(f"error: {result['error']}", err=True)
-    raise typer.Exit(_exit_code(result["status"]))
+    if gates.any:
+        echo_verdict(verdict)
+    if webhook is not None:
+        notify_run(webhook, result, verdict)
+    raise typer.Exit(int(verdict.exit_code))
 
 
 @app.command("import")
