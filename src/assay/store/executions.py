@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select, func, insert, or_, select
@@ -24,7 +22,7 @@ from assay.store.tables import ExecutionRow, StepRow, TestCaseRow
 
 __all__ = ["ExecutionStore", "StepOutcome", "now"]
 
-_BATCH = 50_000
+_BATCH = 5000
 _Row = TypeVar("_Row")
 _CASE_COLUMNS = (
     "execution_id",
@@ -43,7 +41,6 @@ _CASE_COLUMNS = (
 )
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 _SQLITE_BULK_CACHE_KIB = 64 * 1024
-_SQLITE_MAX_VARIABLES = 32_766
 
 
 def now() -> datetime:
@@ -166,7 +163,7 @@ class ExecutionStore:
         """Store test-case rows in one transaction; return the summary over final attempts.
 
         The ingest hot path (see bench/ingest.py): rows reach the driver as plain tuples
-        (see ``_bulk_insert``), test ids are hashed from a per-class
+        through one prepared INSERT (``executemany``), test ids are hashed from a per-class
         prefix and properties are serialised here, since SQLAlchemy's ``insert()`` with a
         dict per row cost more than SQLite's own work.  On SQLite the connection's page cache
         is raised for the transaction, so that the random inserts into the indexes keyed by
@@ -275,16 +272,10 @@ class ExecutionStore:
 
 @contextmanager
 def _bulk_insert(connection: Connection) -> Iterator[Callable[[list[tuple[Any, ...]]], None]]:
-    """A function storing test-case tuples (in ``_CASE_COLUMNS`` order) on ``connection``.
-
-    SQLite gets multi-row ``INSERT ... VALUES (...), (...)`` statements: one statement per
-    few thousand rows instead of one step per row.  Rows keep the report's order (row ids
-    order the attempts of a test and the listings).  Other drivers get ``executemany``
-    (psycopg pipelines it), or the Core insert for drivers with named parameters.
-    """
+    """A function storing test-case tuples (in ``_CASE_COLUMNS`` order) on ``connection``."""
     dialect = connection.dialect
     mark = _PLACEHOLDERS.get(dialect.paramstyle)
-    if mark is None:
+    if mark is None:  # a driver with named or numeric parameters: the Core insert
 
         def store_dicts(rows: list[tuple[Any, ...]]) -> None:
             records = [dict(zip(_CASE_COLUMNS, row, strict=True)) for row in rows]
@@ -295,35 +286,20 @@ def _bulk_insert(connection: Connection) -> Iterator[Callable[[list[tuple[Any, .
 
         yield store_dicts
         return
-    head = f"INSERT INTO {TestCaseRow.__tablename__} ({', '.join(_CASE_COLUMNS)}) VALUES "
-    values = f"({', '.join([mark] * len(_CASE_COLUMNS))})"
+    sql = (
+        f"INSERT INTO {TestCaseRow.__tablename__} ({', '.join(_CASE_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(_CASE_COLUMNS))})"
+    )
+
+    def store_tuples(rows: list[tuple[Any, ...]]) -> None:
+        connection.exec_driver_sql(sql, rows)
+
     if dialect.name != "sqlite":
-
-        def store_tuples(rows: list[tuple[Any, ...]]) -> None:
-            connection.exec_driver_sql(head + values, rows)
-
         yield store_tuples
         return
-    per_statement = _sqlite_variable_limit(connection) // len(_CASE_COLUMNS)
-    full = head + ", ".join([values] * per_statement)
-
-    def store_chunks(rows: list[tuple[Any, ...]]) -> None:
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            sql = full if len(chunk) == per_statement else head + ", ".join([values] * len(chunk))
-            connection.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))
-
     cache = connection.exec_driver_sql("PRAGMA cache_size").scalar()
     connection.exec_driver_sql(f"PRAGMA cache_size=-{_SQLITE_BULK_CACHE_KIB}")
     try:
-        yield store_chunks
+        yield store_tuples
     finally:
         connection.exec_driver_sql(f"PRAGMA cache_size={int(cache or -2000)}")
-
-
-def _sqlite_variable_limit(connection: Connection) -> int:
-    """How many ``?`` one SQLite statement may hold (999 before SQLite 3.32, 32766 since)."""
-    raw = connection.connection.dbapi_connection
-    if isinstance(raw, sqlite3.Connection):
-        return min(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), _SQLITE_MAX_VARIABLES)
-    return 999
