@@ -1,5 +1,6 @@
-"""Migration 0002 on SQLite and PostgreSQL: upgrade from 0001 with data, backfill of
-sha/branch from tags, schema equal to the tables, downgrade and upgrade again."""
+"""Migrations 0002 and 0003 on SQLite and PostgreSQL: upgrade from 0001 with data, backfill
+of sha/branch from tags, schema equal to the tables (0003's dropped index included),
+downgrade and upgrade again."""
 
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ def test_upgrade_from_0001_backfills_and_matches_the_tables(url: str) -> None:
     assert diff == []
     indexes = {ix["name"] for ix in inspect(db.engine).get_indexes("test_cases")}
     assert "ix_test_cases_execution_cover" in indexes
+    assert "ix_test_cases_execution_id" not in indexes  # 0003: the covering index serves
     db.close()
 
     _alembic(url, "0001", down=True)
