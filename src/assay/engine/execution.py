@@ -15,6 +15,7 @@ from assay.engine.config import masked_config, resolve_config
 from assay.engine.context import ExecutionContext
 from assay.engine.events import EventSink, NullSink
 from assay.engine.masking import Masker
+from assay.engine.parallel import check_parallel, recorded_history
 from assay.engine.resolve import Catalog
 from assay.engine.steps import Frame, StepWalker, worst
 from assay.engine.workspace import Workspace
@@ -78,6 +79,7 @@ class Engine:
         options = options or RunOptions()
         spec = workflow.spec
         config = resolve_config(spec.config, options.config)
+        check_parallel(workflow, config)
         masker = Masker()
         for name, param in spec.config.items():
             if param.sensitive:
@@ -127,7 +129,11 @@ class Engine:
             self._contexts.append(ctx)
             self.executions.start(row.id)
             self.sink.execution_started(row.id, row.name)
-            walker = StepWalker(ctx, lambda execute, ref: self._children(ctx, execute, ref))
+            walker = StepWalker(
+                ctx,
+                lambda execute, ref: self._children(ctx, execute, ref),
+                history=recorded_history(self.executions, ctx.workflow, row.id),
+            )
             error: str | None = None
             try:
                 workspace.create()

@@ -7,7 +7,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -78,9 +78,15 @@ class Frame:
 class StepWalker:
     """Runs steps in order, recording one :class:`StepOutcome` per step."""
 
-    def __init__(self, ctx: ExecutionContext, run_children: ChildRunner) -> None:
+    def __init__(
+        self,
+        ctx: ExecutionContext,
+        run_children: ChildRunner,
+        history: Callable[[], Mapping[str, float]] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.run_children = run_children
+        self.history = history  # recorded test durations (ms), for balanced `parallel` shards
         self.outcomes: list[StepOutcome] = []
         self.failed = False
         self.blocked = False
@@ -102,10 +108,12 @@ class StepWalker:
 
     # -- one step -------------------------------------------------------------------------
 
-    def run_step(self, step: Step, frame: Frame, prefix: str) -> StepStatus:
-        """Run one step (its action, then nested steps), with retries."""
-        self._refs += 1
-        ref = f"{prefix}{self._refs}"
+    def run_step(self, step: Step, frame: Frame, prefix: str, ref: str | None = None) -> StepStatus:
+        """Run one step (its action, then nested steps), with retries; ``ref`` overrides
+        the numbering (a `parallel` worker's step is ``<ref>.w<index>``)."""
+        if ref is None:
+            self._refs += 1
+            ref = f"{prefix}{self._refs}"
         name = self._name(step)
         started_at, started = now(), time.monotonic()
         outcome = StepOutcome(ref=ref, name=name, status=StepStatus.SKIPPED, started_at=started_at)
@@ -221,11 +229,13 @@ class StepWalker:
             statuses.append(status)
         if step.execute is not None:
             statuses.append(self.run_children(step.execute, ref))
+        if step.parallel is not None and (not statuses or statuses[-1] is StepStatus.PASSED):
+            from assay.engine.parallel import run_parallel  # it imports this module
+
+            statuses.append(run_parallel(self, step.parallel, frame, ref, attempt, rerun))
         children = [*step.setup, *step.steps]
         if children and (not statuses or statuses[-1] is StepStatus.PASSED):
             statuses.append(self.run_steps(children, frame, f"{ref}."))
-        if step.parallel is not None:
-            raise DefinitionError(f"step {ref}: `parallel` is not supported by this runner yet")
         return worst(statuses), exit_code
 
     # -- tasks ----------------------------------------------------------------------------
