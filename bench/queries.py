@@ -2,11 +2,12 @@
 history: by default 1,000,000 stored test-case rows in SQLite.
 
 Usage: python bench/queries.py [--rows N] [--workflows N] [--tests N] [--runs N]
-                               [--url URL | --db PATH] [--explain]
+                               [--url URL | --db PATH]
 
-The history is generated once with executemany on the real schema (`Database(url)` creates
-it; a file given with --db is reused when it already holds the rows), then each query is
-timed --runs times after one warm-up, in-process (no CLI start-up), and p50/p95 printed.
+The history is generated once through the store's own writer (`write_cases`, one transaction
+per batch of executions; a file given with --db is reused when it already holds the rows),
+then each query is timed --runs times after one warm-up, in-process (no CLI start-up), and
+p50/p95 printed.
 """
 
 from __future__ import annotations
@@ -23,17 +24,16 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, update
 
 from assay.results.flaky import find_flaky
-from assay.results.history import attempts_query
-from assay.results.model import test_identity
+from assay.results.model import CaseStatus, TestCaseResult
 from assay.results.traceability import trace
 from assay.results.trends import newly_failing, slowest_tests, trend_points
 from assay.store import Database
-from assay.store.tables import ExecutionRow, TestCaseRow
+from assay.store.tables import ExecutionRow, TestResultsRow
+from assay.store.test_cases import write_cases
 
 GOAL_P95_MS = 300.0
 
@@ -43,7 +43,7 @@ def _hex(*parts: object) -> str:
 
 
 def generate(db: Database, rows: int, workflows: int, tests: int, seed: int = 7) -> int:
-    """Fill the store with ~``rows`` test-case rows; return the number written."""
+    """Fill the store with ~``rows`` test-case attempts; return the number written."""
     rng = random.Random(seed)
     per_workflow = max(1, rows // (workflows * tests))
     start = datetime.now(UTC) - timedelta(days=90)
@@ -53,78 +53,74 @@ def generate(db: Database, rows: int, workflows: int, tests: int, seed: int = 7)
     )
     base_ms = [int(rng.lognormvariate(4, 1.2)) + 1 for _ in range(workflows * tests)]
     written = 0
-    with db.engine.begin() as connection:
-        for e in range(per_workflow):
-            executions: list[dict[str, Any]] = []
-            cases: list[dict[str, Any]] = []
+    for e in range(per_workflow):
+        with db.engine.begin() as connection:
             for w in range(workflows):
                 workflow = f"bench-{w}"
-                queued = start + step * (e * workflows + w)
+                cases = _cases(rng, kinds, base_ms, w, tests)
                 execution_id = _hex("execution", w, e)[:32]
+                queued = start + step * (e * workflows + w)
                 sha, branch = _hex("commit", w, e // 3)[:40], "main" if e % 4 else f"pr-{e // 4}"
-                counts = dict.fromkeys(
-                    ("tests", "passed", "failed", "skipped", "errored", "flaky", "quarantined"), 0
-                )
-                for t in range(tests):
-                    index = w * tests + t
-                    kind = kinds[index]
-                    statuses = [_status(kind, rng)]
-                    if statuses[0] == "failed" and w % 2 == 0:  # half the workflows retry once
-                        statuses.append(_status(kind, rng))
-                    for attempt, status in enumerate(statuses, start=1):
-                        cases.append(
-                            {
-                                "execution_id": execution_id,
-                                "test_id": test_identity(
-                                    workflow, "pytest", f"m{t // 20}", f"t{t}"
-                                ),
-                                "workflow": workflow,
-                                "suite": "pytest",
-                                "classname": f"m{t // 20}",
-                                "name": f"t{t}",
-                                "file": f"tests/m{t // 20}.py",
-                                "line": 1 + 4 * (t % 20),
-                                "status": status,
-                                "duration_ms": int(base_ms[index] * rng.uniform(0.7, 1.4)),
-                                "message": "AssertionError: boom" if status == "failed" else None,
-                                "attempt": attempt,
-                                "properties": (
-                                    {"requirement": [f"BR-{w}-{t // 10:03d}"]}
-                                    if t % 10 == 0
-                                    else None
-                                ),
-                            }
-                        )
-                    final = statuses[-1]
-                    counts["tests"] += 1
-                    counts[final if final != "failed" else "failed"] += 1
-                    counts["flaky"] += final == "passed" and len(statuses) > 1
                 duration = int(sum(base_ms[w * tests : (w + 1) * tests]) * rng.uniform(0.8, 1.3))
-                executions.append(
-                    {
-                        "id": execution_id,
-                        "workflow": workflow,
-                        "number": e + 1,
-                        "name": f"{workflow}-{e + 1}",
-                        "status": "failed" if counts["failed"] else "passed",
-                        "runner": "bench",
-                        "tags": {"sha": sha, "branch": branch},
-                        "config": {},
-                        "summary": counts,
-                        "error": None,
-                        "parent_id": None,
-                        "queued_at": queued,
-                        "started_at": queued,
-                        "finished_at": queued + timedelta(milliseconds=duration),
-                        "duration_ms": duration,
-                        "sha": sha,
-                        "branch": branch,
-                    }
+                execution = {
+                    "id": execution_id,
+                    "workflow": workflow,
+                    "number": e + 1,
+                    "name": f"{workflow}-{e + 1}",
+                    "status": "passed",
+                    "runner": "bench",
+                    "tags": {"sha": sha, "branch": branch},
+                    "config": {},
+                    "summary": {},
+                    "error": None,
+                    "parent_id": None,
+                    "queued_at": queued,
+                    "started_at": queued,
+                    "finished_at": queued + timedelta(milliseconds=duration),
+                    "duration_ms": duration,
+                    "sha": sha,
+                    "branch": branch,
+                }
+                connection.execute(insert(ExecutionRow), execution)
+                summary = write_cases(connection, execution_id, workflow, cases)
+                connection.execute(
+                    update(ExecutionRow)
+                    .where(ExecutionRow.id == execution_id)
+                    .values(
+                        summary=summary.as_dict(),
+                        status="failed" if summary.failed else "passed",
+                    )
                 )
-            connection.execute(insert(ExecutionRow), executions)
-            connection.execute(insert(TestCaseRow), cases)
-            written += len(cases)
+                written += len(cases)
     return written
+
+
+def _cases(
+    rng: random.Random, kinds: list[str], base_ms: list[int], w: int, tests: int
+) -> list[TestCaseResult]:
+    """One execution's attempts: half the workflows retry a failed test once."""
+    cases = []
+    for t in range(tests):
+        index = w * tests + t
+        statuses = [_status(kinds[index], rng)]
+        if statuses[0] == "failed" and w % 2 == 0:
+            statuses.append(_status(kinds[index], rng))
+        for attempt, status in enumerate(statuses, start=1):
+            cases.append(
+                TestCaseResult(
+                    suite="pytest",
+                    classname=f"m{t // 20}",
+                    name=f"t{t}",
+                    status=CaseStatus(status),
+                    duration_ms=int(base_ms[index] * rng.uniform(0.7, 1.4)),
+                    file=f"tests/m{t // 20}.py",
+                    line=1 + 4 * (t % 20),
+                    message="AssertionError: boom" if status == "failed" else None,
+                    attempt=attempt,
+                    properties=({"requirement": [f"BR-{w}-{t // 10:03d}"]} if t % 10 == 0 else {}),
+                )
+            )
+    return cases
 
 
 def _status(kind: str, rng: random.Random) -> str:
@@ -156,15 +152,6 @@ def measure(
     return p50, p95
 
 
-def explain(db: Database) -> None:
-    """Print SQLite's plan of the window query the analytics share."""
-    query = attempts_query(None, 20)
-    compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
-    with db.engine.connect() as connection:
-        for row in connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}")):
-            print("   ", row[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -173,7 +160,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--db", type=Path, help="SQLite file to create or reuse")
     parser.add_argument("--url", help="any database URL (e.g. PostgreSQL) instead of --db")
-    parser.add_argument("--explain", action="store_true", help="print the query plan")
     args = parser.parse_args()
     scratch: Path | None = None
     if args.url:
@@ -192,17 +178,15 @@ def main() -> None:
 
 def run(db: Database, url: str, args: argparse.Namespace) -> None:
     with db.engine.connect() as connection:
-        existing = connection.execute(select(func.count()).select_from(TestCaseRow)).scalar_one()
+        existing = connection.execute(select(func.sum(TestResultsRow.cases))).scalar() or 0
     if existing < args.rows * 0.9:
         begin = time.perf_counter()
         written = generate(db, args.rows, args.workflows, args.tests)
-        print(f"generated {written:,} test-case rows in {time.perf_counter() - begin:.1f} s")
+        print(f"generated {written:,} test-case attempts in {time.perf_counter() - begin:.1f} s")
         existing += written
     with db.engine.connect() as connection:
         executions = connection.execute(select(func.count()).select_from(ExecutionRow)).scalar_one()
-    print(f"store: {url}\n{existing:,} test-case rows, {executions:,} executions\n")
-    if args.explain:
-        explain(db)
+    print(f"store: {url}\n{existing:,} test-case attempts, {executions:,} executions\n")
     one = "bench-0"
     results = {
         "flaky (all workflows)": measure(

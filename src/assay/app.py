@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.errors import DefinitionError, ResultsError
 from assay.results.model import Summary
 from assay.settings import Settings
 from assay.status import ExecutionStatus
 from assay.store import Database, DefinitionStore, ExecutionStore, SecretStore
-from assay.store.tables import ExecutionRow, StepRow, TestCaseRow
+from assay.store.tables import ExecutionRow, StepRow
+
+if TYPE_CHECKING:
+    from assay.store.test_cases import StoredCase
 
 __all__ = ["Assay", "execution_json", "testcase_json"]
 
@@ -132,8 +135,8 @@ def execution_json(row: ExecutionRow, steps: Iterable[StepRow] = ()) -> dict[str
     }
 
 
-def testcase_json(row: TestCaseRow) -> dict[str, Any]:
-    """A test-case row as a JSON-ready dict."""
+def testcase_json(row: StoredCase) -> dict[str, Any]:
+    """A stored test-case attempt as a JSON-ready dict."""
     return {
         "testId": row.test_id,
         "suite": row.suite,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
 from analytics_support import History, tid
 
-import assay.results.history as history_module
 from assay.results.flaky import Reason, Thresholds, Verdict, find_flaky
 
 WF = "wf"
@@ -158,12 +156,17 @@ def test_unfinished_executions_are_not_analysed(history: History) -> None:
     assert list(by_name(history)) == ["t"]
 
 
-def test_many_candidates_take_the_subquery_path(
-    history: History, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_same_names_in_two_workflows_are_two_tests(history: History) -> None:
     for status in ["passed", "failed", "passed", "failed", "passed"]:
         history.run(WF, {"t": status, "u": ["failed", "passed"], "ok": "passed"})
-    listed = by_name(history, include_all=True)
-    monkeypatch.setattr(history_module, "_MAX_LISTED", 0)
-    assert by_name(history, include_all=True) == listed
-    assert [name for name, t in listed.items() if t["verdict"] == "flaky"] == ["u", "t"]
+        history.run("other", {"t": "passed", "u": "passed"})
+    listed = find_flaky(history.db, include_all=True)
+    verdicts = {(t.test.workflow, t.test.name): t.verdict.value for t in listed}
+    assert verdicts == {
+        (WF, "u"): "flaky",
+        (WF, "t"): "flaky",
+        (WF, "ok"): "stable",
+        ("other", "t"): "stable",
+        ("other", "u"): "stable",
+    }
+    assert [t.test.name for t in listed[:2]] == ["u", "t"]

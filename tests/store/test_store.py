@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-from sqlalchemy import create_engine, text
 
 from assay.results.model import CaseStatus, TestCaseResult
 from assay.status import ExecutionStatus, StepStatus
 from assay.store import Database, DefinitionStore, ExecutionStore, StepOutcome
 from assay.store.database import HEAD_REVISION
-from assay.testing import PostgresService
 
 
 def test_head_revision_matches_migration_scripts() -> None:
@@ -26,26 +20,6 @@ def test_head_revision_matches_migration_scripts() -> None:
     config = Config()
     config.set_main_option("script_location", str(Path(database.__file__).with_name("migrations")))
     assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    else:
-        server: PostgresService = request.getfixturevalue("postgres_service")
-        name = f"assay_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(_url(server, server.dbname), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        database = Database(_url(server, name))
-    yield database
-    database.close()
-
-
-def _url(server: PostgresService, dbname: str) -> str:
-    return f"postgresql+psycopg://{server.user}@{server.host}:{server.port}/{dbname}"
 
 
 def test_execution_round_trip(db: Database) -> None:

@@ -29,10 +29,8 @@ from assay.results.history import (
     Attempt,
     RecentExecution,
     TestInfo,
+    Window,
     describe_tests,
-    failing_attempts,
-    recent_executions,
-    result_counts,
 )
 from assay.results.model import CaseStatus
 from assay.store.database import Database
@@ -167,27 +165,25 @@ def find_flaky(
     Flaky tests come first, most reasons and highest flip rate first.
     """
     limits = thresholds or Thresholds()
-    executions = {
-        row.id: row for row in recent_executions(db, workflow=workflow, window=limits.window)
-    }
-    judged: list[tuple[str, int, Verdict, int, int, int, tuple[Evidence, ...]]] = []
-    attempts = failing_attempts(db, workflow=workflow, window=limits.window)
-    for test_id, group in groupby(attempts, key=lambda a: a.test_id):
-        series = [a for a in group if a.execution_id in executions and a.status != _SKIPPED]
-        if not series:  # its executions finished after the window was read
+    recent = Window.load(db, workflow=workflow, window=limits.window)
+    executions = {row.id: row for row in recent.executions}
+    judged: list[tuple[str, RecentExecution, Verdict, int, int, int, tuple[Evidence, ...]]] = []
+    for test_id, group in groupby(recent.failing_attempts(), key=lambda a: a.test_id):
+        series = [a for a in group if a.status != _SKIPPED]
+        if not series:
             continue
         verdict, results, failures, flips, evidence = _judge(series, executions, limits)
         if include_all or verdict is Verdict.FLAKY:
-            judged.append((test_id, series[-1].row_id, verdict, results, failures, flips, evidence))
+            newest = executions[series[-1].execution_id]
+            judged.append((test_id, newest, verdict, results, failures, flips, evidence))
     if include_all:
         seen = {item[0] for item in judged}
-        counts = result_counts(db, workflow=workflow, window=limits.window)
         judged.extend(
-            (test_id, row_id, Verdict.STABLE, min(n, limits.window), 0, 0, ())
-            for test_id, (n, row_id) in counts.items()
+            (test_id, newest, Verdict.STABLE, min(n, limits.window), 0, 0, ())
+            for test_id, (n, newest) in recent.result_counts().items()
             if test_id not in seen
         )
-    info = describe_tests(db, (row_id for _, row_id, *_ in judged))
+    info = describe_tests(db, {test_id: newest for test_id, newest, *_ in judged})
     found = [
         FlakyTest(info[test_id], verdict, results, failures, flips, evidence)
         for test_id, _, verdict, results, failures, flips, evidence in judged

@@ -1,39 +1,49 @@
-"""Test history: the recent executions of each workflow and the test-case rows they hold.
+"""Test history: the recent executions of each workflow and the attempts they recorded.
 
 Every analytic (flaky, trends, traceability) looks at a bounded window: the last ``window``
 finished executions of each workflow that recorded test cases. Those executions are picked
 with a window function over ``executions`` (index ``ix_executions_workflow_queued``) and
-their rows read from ``ix_test_cases_execution_cover`` alone, so the cost follows the window,
-not the millions of rows of history behind it.
+their attempts read column-wise (:mod:`assay.store.test_cases`) into numpy arrays, so the
+cost follows the window, not the millions of attempts of history behind it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import func, select
 from sqlalchemy.sql import Subquery
 
 from assay.results.model import CaseStatus
 from assay.status import ExecutionStatus
 from assay.store.database import Database
-from assay.store.tables import ExecutionRow, TestCaseRow
+from assay.store.tables import ExecutionRow
+from assay.store.test_cases import (
+    CASE_STATUSES,
+    CaseColumns,
+    id_hex,
+    positions_of,
+    read_columns,
+    read_names,
+    status_codes,
+)
 
 __all__ = [
     "FAILING",
     "Attempt",
     "RecentExecution",
     "TestInfo",
-    "attempts_query",
+    "Window",
     "describe_tests",
-    "failing_attempts",
-    "latest_attempts",
+    "final_attempts",
     "percentile",
     "recent_executions",
-    "result_counts",
     "utc",
 ]
 
@@ -41,6 +51,9 @@ FAILING = frozenset(
     {CaseStatus.FAILED.value, CaseStatus.ERRORED.value, CaseStatus.QUARANTINED.value}
 )
 """Statuses that count as a failure in analytics (a quarantined failure is still a failure)."""
+
+FAILING_CODES = np.array(status_codes(sorted(FAILING)), dtype=np.int64)
+SKIPPED_CODE = status_codes([CaseStatus.SKIPPED.value])[0]
 
 _UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
 
@@ -69,9 +82,10 @@ class RecentExecution:
 class Attempt:
     """One stored attempt of one test in a recent execution."""
 
-    row_id: int
     test_id: str
     execution_id: str
+    position: int
+    """Index of the attempt within its execution."""
     attempt: int
     status: str
     duration_ms: int
@@ -155,104 +169,111 @@ def recent_executions(
     ]
 
 
-def attempts_query(workflow: str | None, window: int) -> Select[int, str, str, int, str, int, int]:
-    """Attempts of every test in the window, with the rank of their execution (read from the
-    covering index ``ix_test_cases_execution_cover`` alone)."""
-    recent = _window(workflow, window)
-    return select(
-        TestCaseRow.id,
-        TestCaseRow.test_id,
-        TestCaseRow.execution_id,
-        TestCaseRow.attempt,
-        TestCaseRow.status,
-        TestCaseRow.duration_ms,
-        recent.c.rank,
-    ).join(recent, recent.c.id == TestCaseRow.execution_id)
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The recent executions of each workflow and every attempt they recorded."""
+
+    executions: list[RecentExecution]
+    """Oldest first; ``columns.execution`` indexes this list."""
+    columns: CaseColumns
+
+    @property
+    def by_id(self) -> dict[str, RecentExecution]:
+        """The executions by id."""
+        return {execution.id: execution for execution in self.executions}
+
+    @classmethod
+    def load(cls, db: Database, *, workflow: str | None = None, window: int = 20) -> Window:
+        """The last ``window`` executions (with test cases) of each workflow."""
+        executions = recent_executions(db, workflow=workflow, window=window)
+        with db.engine.connect() as connection:
+            columns = read_columns(connection, [e.id for e in executions])
+        return cls(executions, columns)
+
+    def failing_attempts(self) -> list[Attempt]:
+        """Every attempt of the tests that failed at least once in the window (the only tests
+        any flakiness rule can fire on): per test (by id), oldest execution first, then by
+        attempt number."""
+        columns = self.columns
+        failed = np.unique(columns.test_id[np.isin(columns.status, FAILING_CODES)])
+        chosen = columns.take(np.flatnonzero(np.isin(columns.test_id, failed)))
+        order = np.lexsort((chosen.position, chosen.attempt, chosen.execution, chosen.test_id))
+        return self.attempts(chosen.take(order))
+
+    def attempts(self, columns: CaseColumns) -> list[Attempt]:
+        """``columns`` (of this window) as :class:`Attempt` objects, in their order."""
+        ids = [execution.id for execution in self.executions]
+        test_ids = columns.test_id.tolist()
+        hexes = {test_id: id_hex(test_id) for test_id in set(test_ids)}
+        return [
+            Attempt(hexes[test_id], ids[execution], position, attempt, _STATUS[status], ms)
+            for test_id, execution, position, attempt, status, ms in zip(
+                test_ids,
+                columns.execution.tolist(),
+                columns.position.tolist(),
+                columns.attempt.tolist(),
+                columns.status.tolist(),
+                columns.duration_ms.tolist(),
+                strict=True,
+            )
+        ]
+
+    def result_counts(self) -> dict[str, tuple[int, RecentExecution]]:
+        """Per test: (attempts that were not skipped, the newest execution that ran it)."""
+        columns = self.columns
+        ids, inverse = np.unique(columns.test_id, return_inverse=True)
+        counted = np.bincount(inverse, weights=columns.status != SKIPPED_CODE, minlength=len(ids))
+        newest = np.zeros(len(ids), dtype=np.int64)
+        np.maximum.at(newest, inverse, columns.execution)
+        return {
+            id_hex(test_id): (int(n), self.executions[e])
+            for test_id, n, e in zip(ids.tolist(), counted.tolist(), newest.tolist(), strict=True)
+        }
+
+    def latest(self) -> CaseColumns:
+        """Per test, its last attempt in the newest execution of the window that ran it."""
+        columns = self.columns
+        order = np.lexsort((columns.position, columns.attempt, columns.execution, columns.test_id))
+        return columns.take(order[_last_of_each(columns.test_id[order])])
 
 
-def failing_attempts(
-    db: Database, *, workflow: str | None = None, window: int = 20
-) -> list[Attempt]:
-    """Every attempt in the window of the tests that failed at least once in it (the only
-    tests any flakiness rule can fire on), oldest first per test."""
-    recent = _window(workflow, window)
-    failed = (
-        select(TestCaseRow.test_id)
-        .join(recent, recent.c.id == TestCaseRow.execution_id)
-        .where(TestCaseRow.status.in_(FAILING))
-        .distinct()
-    )
-    with db.engine.connect() as connection:
-        candidates = connection.execute(failed).scalars().all()
-        if not candidates:
-            return []
-        query = attempts_query(workflow, window)
-        # `test_id || ''` keeps SQLite on the covering index by execution (one pass over the
-        # window, filtered by the list) instead of probing every (execution, test) pair
-        chosen = (TestCaseRow.test_id + "").in_(candidates)
-        if len(candidates) > _MAX_LISTED:
-            chosen = TestCaseRow.test_id.in_(failed)
-        columns = query.selected_columns
-        query = query.where(chosen).order_by(columns.test_id, columns.rank.desc(), columns.attempt)
-        return [Attempt(*row[:6]) for row in connection.execute(query).all()]
+_STATUS = [status.value for status in CASE_STATUSES]
 
 
-_MAX_LISTED = 5000
+def _last_of_each(sorted_ids: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
+    """Indexes of the last entry of each run of equal values in ``sorted_ids``."""
+    if not len(sorted_ids):
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero(np.append(sorted_ids[1:] != sorted_ids[:-1], True))
 
 
-def latest_attempts(workflow: str | None, window: int) -> Subquery:
-    """Per test, its last attempt in the newest execution of the window that ran it
-    (columns of :func:`attempts_query`)."""
-    attempts = attempts_query(workflow, window).subquery("attempts")
-    pick = (
-        func.row_number()
-        .over(
-            partition_by=attempts.c.test_id,
-            order_by=(attempts.c.rank, attempts.c.attempt.desc()),
-        )
-        .label("pick")
-    )
-    picked = select(*attempts.c, pick).subquery("picked")
-    return (
-        select(*(picked.c[name] for name in (*_ATTEMPT_COLUMNS, "rank")))
-        .where(picked.c.pick == 1)
-        .subquery("latest")
-    )
+def final_attempts(columns: CaseColumns) -> CaseColumns:
+    """The last attempt of each test in each execution (by attempt number, then position)."""
+    order = np.lexsort((columns.position, columns.attempt, columns.test_id, columns.execution))
+    ordered = columns.take(order)
+    execution, test_id = ordered.execution, ordered.test_id
+    same = (execution[1:] == execution[:-1]) & (test_id[1:] == test_id[:-1])
+    return ordered.take(np.flatnonzero(np.append(~same, True)))
 
 
-def result_counts(
-    db: Database, *, workflow: str | None = None, window: int = 20
-) -> dict[str, tuple[int, int]]:
-    """Per test in the window: (attempts that were not skipped, id of one of its rows)."""
-    attempts = attempts_query(workflow, window).subquery("attempts")
-    query = select(
-        attempts.c.test_id,
-        func.sum(case((attempts.c.status == CaseStatus.SKIPPED.value, 0), else_=1)),
-        func.max(attempts.c.id),
-    ).group_by(attempts.c.test_id)
-    with db.engine.connect() as connection:
-        return {test_id: (int(n), row_id) for test_id, n, row_id in connection.execute(query)}
-
-
-_ATTEMPT_COLUMNS = ("id", "test_id", "execution_id", "attempt", "status", "duration_ms")
-
-
-def describe_tests(db: Database, row_ids: Iterable[int]) -> dict[str, TestInfo]:
-    """Identity fields of tests, read from one stored row of each (by primary key)."""
-    ids = sorted(set(row_ids))
+def describe_tests(db: Database, wanted: Mapping[str, RecentExecution]) -> dict[str, TestInfo]:
+    """Identity fields of tests (by id), read from the names stored with the given execution
+    of each."""
+    by_execution: dict[str, dict[int, str]] = defaultdict(dict)
+    workflows: dict[str, str] = {}
+    for test_id, execution in wanted.items():
+        by_execution[execution.id][int(test_id, 16)] = test_id
+        workflows[execution.id] = execution.workflow
     found: dict[str, TestInfo] = {}
     with db.engine.connect() as connection:
-        for start in range(0, len(ids), 500):
-            query = select(
-                TestCaseRow.test_id,
-                TestCaseRow.workflow,
-                TestCaseRow.suite,
-                TestCaseRow.classname,
-                TestCaseRow.name,
-                TestCaseRow.file,
-            ).where(TestCaseRow.id.in_(ids[start : start + 500]))
-            for row in connection.execute(query):
-                found[row.test_id] = TestInfo(*row)
+        for execution_id, tests in by_execution.items():
+            names = read_names(connection, execution_id)
+            for number, position in positions_of(names.test_ids, tests).items():
+                suite, classname, name, file, _ = names.identity(position)
+                hex_id = tests[number]
+                found[hex_id] = TestInfo(
+                    hex_id, workflows[execution_id], suite, classname, name, file
+                )
     return found
 
 

@@ -1,8 +1,8 @@
 """What reports need from the store: executions, their tests with every attempt, the base.
 
-A report covers one or more executions.  For each one it gathers the test-case rows of the
-execution and of its child executions (a suite's tests run as children, and the parent's
-summary already counts them), groups the rows of each test (one ``test_id``) into a
+A report covers one or more executions.  For each one it gathers the test-case attempts of
+the execution and of its child executions (a suite's tests run as children, and the parent's
+summary already counts them), groups the attempts of each test (one ``test_id``) into a
 :class:`TestOutcome` with its attempts in order, and counts them into :class:`Counts`.
 
 The *base* of an execution is the latest finished execution of the same workflow whose
@@ -17,12 +17,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+import numpy as np
+from sqlalchemy import select
 
 from assay.results.model import CaseStatus
 from assay.status import ExecutionStatus
 from assay.store.executions import ExecutionStore, now
-from assay.store.tables import ExecutionRow, TestCaseRow
+from assay.store.tables import ExecutionRow
+from assay.store.test_cases import (
+    CASE_STATUSES,
+    CaseColumns,
+    CaseNames,
+    id_hex,
+    read_columns,
+    read_details,
+    read_names,
+)
 
 __all__ = [
     "FAILING",
@@ -48,6 +58,7 @@ NOT_PASSING = FAILING | {CaseStatus.QUARANTINED.value}
 """Final statuses of a test that does not pass (a quarantined failure still fails to pass)."""
 
 _FINISHED = tuple(s.value for s in ExecutionStatus if s.finished)
+_STATUS_VALUES = tuple(status.value for status in CASE_STATUSES)
 _PAGE = 100
 _MAX_DEPTH = 8
 
@@ -323,13 +334,13 @@ def load_history(store: ExecutionStore, workflow: str, limit: int) -> list[Histo
         imported = [row.id for row in rows if row.runner == "import" or row.duration_ms is None]
         test_time: dict[str, int] = {}
         if imported:
+            columns = read_columns(session.connection(), imported)
+            totals = np.bincount(
+                columns.execution, weights=columns.duration_ms, minlength=len(imported)
+            )
             test_time = {
-                execution_id: int(total or 0)
-                for execution_id, total in session.execute(
-                    select(TestCaseRow.execution_id, func.sum(TestCaseRow.duration_ms))
-                    .where(TestCaseRow.execution_id.in_(imported))
-                    .group_by(TestCaseRow.execution_id)
-                )
+                execution_id: int(total)
+                for execution_id, total in zip(columns.execution_ids, totals.tolist(), strict=True)
             }
     return [
         HistoryPoint(
@@ -370,30 +381,23 @@ def find_base(
 def load_tests(store: ExecutionStore, execution: ExecutionRow) -> list[TestOutcome]:
     """The tests of an execution and of its descendants, attempts grouped, in stored order."""
     names = _with_descendants(store, execution)
-    columns = (
-        TestCaseRow.execution_id,
-        TestCaseRow.test_id,
-        TestCaseRow.suite,
-        TestCaseRow.classname,
-        TestCaseRow.name,
-        TestCaseRow.file,
-        TestCaseRow.line,
-        TestCaseRow.attempt,
-        TestCaseRow.status,
-        TestCaseRow.duration_ms,
-        TestCaseRow.message,
-        TestCaseRow.properties,
-    )
-    tests: dict[tuple[str, str], TestOutcome] = {}
+    tests: dict[tuple[str, int], TestOutcome] = {}
     with store.db.engine.connect() as connection:
-        for execution_id, name in names.items():
-            result = connection.execute(
-                select(*columns)
-                .where(TestCaseRow.execution_id == execution_id)
-                .order_by(TestCaseRow.id)
+        columns = read_columns(connection, list(names))
+        details = read_details(connection, columns.execution_ids)
+        bounds = np.searchsorted(columns.execution, np.arange(len(columns.execution_ids) + 1))
+        for index, execution_id in enumerate(columns.execution_ids):
+            start, end = int(bounds[index]), int(bounds[index + 1])
+            if start == end:
+                continue
+            _add_execution(
+                tests,
+                execution_id,
+                names[execution_id],
+                columns.take(np.arange(start, end)),
+                read_names(connection, execution_id),
+                details,
             )
-            for row in result:
-                _add_row(tests, name, row)
     outcomes = list(tests.values())
     for outcome in outcomes:
         # stable: equal attempt numbers keep their stored order, the later one last
@@ -401,22 +405,41 @@ def load_tests(store: ExecutionStore, execution: ExecutionRow) -> list[TestOutco
     return outcomes
 
 
-def _add_row(tests: dict[tuple[str, str], TestOutcome], execution: str, row: Any) -> None:
-    key = (row.execution_id, row.test_id)
-    outcome = tests.get(key)
-    if outcome is None:
-        outcome = tests[key] = TestOutcome(
-            test_id=row.test_id,
-            execution=execution,
-            suite=row.suite,
-            classname=row.classname,
-            name=row.name,
-            file=row.file,
-            line=row.line,
-        )
-    outcome.attempts.append(
-        Attempt(row.attempt, row.status, row.duration_ms or 0, row.message, row.properties)
+def _add_execution(
+    tests: dict[tuple[str, int], TestOutcome],
+    execution_id: str,
+    execution: str,
+    columns: CaseColumns,
+    names: CaseNames,
+    details: dict[tuple[str, int], tuple[str | None, dict[str, Any] | None]],
+) -> None:
+    """Group the attempts of one execution (``columns``, in stored order) into ``tests``."""
+    rows = zip(
+        columns.test_id.tolist(),
+        columns.position.tolist(),
+        columns.attempt.tolist(),
+        columns.status.tolist(),
+        columns.duration_ms.tolist(),
+        strict=True,
     )
+    for test_id, position, attempt, status, duration_ms in rows:
+        key = (execution_id, test_id)
+        outcome = tests.get(key)
+        if outcome is None:
+            suite, classname, name, file, line = names.identity(position)
+            outcome = tests[key] = TestOutcome(
+                test_id=id_hex(test_id),
+                execution=execution,
+                suite=suite,
+                classname=classname,
+                name=name,
+                file=file,
+                line=line,
+            )
+        message, properties = details.get((execution_id, position), (None, None))
+        outcome.attempts.append(
+            Attempt(attempt, _STATUS_VALUES[status], duration_ms, message, properties)
+        )
 
 
 def _with_descendants(store: ExecutionStore, execution: ExecutionRow) -> dict[str, str]:

@@ -31,17 +31,27 @@ from __future__ import annotations
 
 import heapq
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, select
 
 from assay.errors import DefinitionError
 from assay.results.model import CaseStatus
 from assay.results.report_data import display_name
 from assay.status import ExecutionStatus
 from assay.store.executions import ExecutionStore
-from assay.store.tables import ExecutionRow, TestCaseRow
+from assay.store.tables import ExecutionRow
+from assay.store.test_cases import (
+    CaseColumns,
+    positions_of,
+    read_columns,
+    read_names,
+    status_codes,
+)
 
 __all__ = [
     "HistoricalDurations",
@@ -64,6 +74,7 @@ DEFAULT_EXECUTIONS = 30
 
 _FINISHED = tuple(s.value for s in ExecutionStatus if s.finished)
 _TIMED = (CaseStatus.PASSED.value, CaseStatus.FAILED.value, CaseStatus.QUARANTINED.value)
+_TIMED_CODES = status_codes(_TIMED)
 _UNKNOWN_DEFAULT_MS = 1.0
 
 
@@ -206,7 +217,11 @@ def historical_durations(
     executions: int = DEFAULT_EXECUTIONS,
     exclude: Sequence[str] = (),
 ) -> HistoricalDurations:
-    """Median of each test's last ``samples`` timed attempts in the latest ``executions``."""
+    """Median of each test's last ``samples`` timed attempts in the latest ``executions``.
+
+    Attempts are taken newest execution first and, within one, latest attempts first (by
+    attempt number, then stored order); tests are told apart by :func:`display_name`.
+    """
     with store.db.session() as session:
         rows = list(
             session.execute(
@@ -220,48 +235,101 @@ def historical_durations(
                 .limit(executions)
             )
         )
-    picked: dict[str, list[float]] = {}
-    seen: set[str] = set()
     with store.db.engine.connect() as connection:
-        for execution_id, _ in rows:  # newest first; within one, latest attempts first
-            result = connection.execute(
-                select(
-                    TestCaseRow.classname,
-                    TestCaseRow.name,
-                    TestCaseRow.status,
-                    TestCaseRow.duration_ms,
-                )
-                .where(TestCaseRow.execution_id == execution_id)
-                .order_by(TestCaseRow.attempt.desc(), TestCaseRow.id.desc())
-            )
-            for classname, name, status, duration in result:
-                test = display_name(classname, name)
-                seen.add(test)
-                if status in _TIMED:
-                    values = picked.setdefault(test, [])
-                    if len(values) < samples:
-                        values.append(float(duration or 0))
-    return HistoricalDurations(
-        {test: statistics.median(values) for test, values in picked.items()},
-        tuple(name for _, name in rows),
-        frozenset(seen),
-    )
+        columns = read_columns(connection, [execution_id for execution_id, _ in rows])
+        labels, label = _labels(connection, columns)
+    timed = np.isin(columns.status, _TIMED_CODES)
+    durations: dict[str, float] = {}
+    if np.any(timed):
+        if samples < 1:  # every timed test has no sample, as before: no median
+            raise statistics.StatisticsError("no median for empty data")
+        durations = _medians(columns.take(timed), label[timed], labels, samples)
+    return HistoricalDurations(durations, tuple(name for _, name in rows), frozenset(labels))
+
+
+def _medians(
+    columns: CaseColumns, label: npt.NDArray[np.int64], labels: list[str], samples: int
+) -> dict[str, float]:
+    """The median of the first ``samples`` durations of each label, attempts taken newest
+    execution first, then highest attempt number, then latest stored; labels in the order
+    that walk first meets them."""
+    # the walk: newest execution first (columns list them so), latest attempts first
+    walk = np.lexsort((-columns.position, -columns.attempt, columns.execution))
+    # each label's attempts in walk order, then its first ``samples`` of them
+    order = walk[np.argsort(label[walk], kind="stable")]
+    grouped = label[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    counts = np.diff(np.r_[starts, len(grouped)])
+    rank = np.arange(len(grouped)) - np.repeat(starts, counts)
+    kept = order[rank < samples]
+    kept_label = label[kept]
+    values = columns.duration_ms[kept].astype(np.float64)
+    by_value = np.lexsort((values, kept_label))
+    values, kept_label = values[by_value], kept_label[by_value]
+    first = np.flatnonzero(np.r_[True, kept_label[1:] != kept_label[:-1]])
+    sizes = np.diff(np.r_[first, len(kept_label)])
+    # statistics.median: the middle value, or the mean of the two middle values
+    medians = (values[first + (sizes - 1) // 2] + values[first + sizes // 2]) / 2
+    met = np.empty(len(walk), dtype=np.int64)
+    met[walk] = np.arange(len(walk))
+    first_met = np.full(len(labels), len(walk), dtype=np.int64)
+    np.minimum.at(first_met, label, met)
+    median_of = dict(zip(kept_label[first].tolist(), medians.tolist(), strict=True))
+    return {
+        labels[index]: median_of[index]
+        for index in np.argsort(first_met, kind="stable").tolist()
+        if index in median_of
+    }
 
 
 def recorded_durations(store: ExecutionStore, execution_ids: Iterable[str]) -> dict[str, float]:
-    """What the given executions spent on each test: the sum of all its attempts (ms)."""
-    spent: dict[str, float] = {}
+    """What the given executions spent on each test: the sum of all its attempts (ms).
+
+    An execution named twice is counted twice.
+    """
+    wanted = list(execution_ids)
     with store.db.engine.connect() as connection:
-        for execution_id in execution_ids:
-            result = connection.execute(
-                select(TestCaseRow.classname, TestCaseRow.name, TestCaseRow.duration_ms).where(
-                    TestCaseRow.execution_id == execution_id
-                )
-            )
-            for classname, name, duration in result:
-                key = display_name(classname, name)
-                spent[key] = spent.get(key, 0.0) + float(duration or 0)
-    return spent
+        columns = read_columns(connection, wanted)
+        labels, label = _labels(connection, columns)
+    if not len(columns):
+        return {}
+    times = Counter(wanted)
+    weight = np.array([times[e] for e in columns.execution_ids], dtype=np.float64)
+    spent = np.bincount(
+        label,
+        weights=columns.duration_ms.astype(np.float64) * weight[columns.execution],
+        minlength=len(labels),
+    )
+    # labels are numbered in the order the attempts list them: that of the old dict
+    return dict(zip(labels, spent.tolist(), strict=True))
+
+
+def _labels(
+    connection: Connection, columns: CaseColumns
+) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """The :func:`display_name` of the attempts' tests, and the index in it of each attempt's.
+
+    Names are numbered in the order the attempts first list them; only the executions that
+    hold a test not yet named have their names read.
+    """
+    ids, first, inverse = np.unique(columns.test_id, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    label_of_id = np.full(len(ids), -1, dtype=np.int64)
+    labels: dict[str, int] = {}
+    bounds = np.searchsorted(columns.execution, np.arange(len(columns.execution_ids) + 1))
+    for index, execution_id in enumerate(columns.execution_ids):
+        present = np.unique(inverse[bounds[index] : bounds[index + 1]])
+        missing = present[label_of_id[present] < 0]
+        if not len(missing):
+            continue
+        names = read_names(connection, execution_id)
+        positions = positions_of(names.test_ids, ids[missing].tolist())
+        # name them in the order the attempts first list them
+        for id_index in missing[np.argsort(first[missing], kind="stable")].tolist():
+            _, classname, name, _, _ = names.identity(positions[int(ids[id_index])])
+            label = display_name(classname, name)
+            label_of_id[id_index] = labels.setdefault(label, len(labels))
+    return list(labels), label_of_id[inverse]
 
 
 def normalize_test_name(text: str) -> str:

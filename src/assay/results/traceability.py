@@ -9,18 +9,15 @@ of each workflow) in which it ran, with the requirements that result carried.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Text, cast, select
-
-from assay.results.history import RecentExecution, TestInfo, latest_attempts, recent_executions
+from assay.results.history import RecentExecution, TestInfo, Window, describe_tests
 from assay.results.model import CaseStatus
 from assay.store.database import Database
-from assay.store.tables import TestCaseRow
+from assay.store.test_cases import read_details
 
 __all__ = ["PROPERTY", "Coverage", "Requirement", "TracedTest", "trace"]
 
@@ -88,34 +85,24 @@ def trace(
 ) -> list[Requirement]:
     """The requirement matrix, sorted by requirement id; ``requirements`` are always listed
     (``untested`` when no test names them)."""
-    executions = {row.id: row for row in recent_executions(db, workflow=workflow, window=window)}
-    latest = latest_attempts(workflow, window)
-    properties = cast(TestCaseRow.properties, Text)
-    query = (
-        select(
-            TestCaseRow.test_id,
-            TestCaseRow.workflow,
-            TestCaseRow.suite,
-            TestCaseRow.classname,
-            TestCaseRow.name,
-            TestCaseRow.file,
-            latest.c.status,
-            latest.c.execution_id,
-            properties,
-        )
-        .join(latest, latest.c.id == TestCaseRow.id)
-        .where(properties.like(f'%"{PROPERTY}"%'))
-    )
-    matrix: dict[str, Requirement] = {rid: Requirement(rid) for rid in requirements}
+    recent = Window.load(db, workflow=workflow, window=window)
+    latest = recent.latest()
     with db.engine.connect() as connection:
-        rows = connection.execute(query).all()
-    for row in rows:
-        execution = executions.get(row.execution_id)
-        if execution is None:
+        details = read_details(connection, latest.execution_ids, with_properties=True)
+    traced: dict[str, tuple[RecentExecution, str, list[str]]] = {}
+    for attempt in recent.attempts(latest):
+        _, properties = details.get((attempt.execution_id, attempt.position), (None, None))
+        ids = _requirement_ids(properties)
+        if ids:
+            traced[attempt.test_id] = (recent.by_id[attempt.execution_id], attempt.status, ids)
+    info = describe_tests(db, {test_id: found[0] for test_id, found in traced.items()})
+    matrix: dict[str, Requirement] = {rid: Requirement(rid) for rid in requirements}
+    for test_id, (execution, status, ids) in traced.items():
+        if test_id not in info:
             continue
-        traced = TracedTest(TestInfo(*row[:6]), row.status, execution)
-        for rid in _requirement_ids(json.loads(row[8])):
-            matrix.setdefault(rid, Requirement(rid)).tests.append(traced)
+        test = TracedTest(info[test_id], status, execution)
+        for rid in ids:
+            matrix.setdefault(rid, Requirement(rid)).tests.append(test)
     for requirement in matrix.values():
         requirement.tests.sort(key=lambda t: (t.test.workflow, t.test.classname, t.test.name))
     return [matrix[rid] for rid in sorted(matrix)]

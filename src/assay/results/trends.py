@@ -2,8 +2,8 @@
 tests newly failing against the latest execution on the base branch.
 
 Points come from the ``executions`` table alone (its stored summary), so they cost one row per
-execution. The slowest tests and the comparison with the base branch read test-case rows of a
-few recent executions through the covering index.
+execution. The slowest tests and the comparison with the base branch read the stored attempts
+of a few recent executions (column-wise, see :mod:`assay.store.test_cases`).
 """
 
 from __future__ import annotations
@@ -13,24 +13,27 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import ColumnElement, func, select
 
 from assay.errors import DefinitionError
 from assay.results.history import (
-    FAILING,
+    FAILING_CODES,
+    SKIPPED_CODE,
     RecentExecution,
     TestInfo,
-    attempts_query,
+    Window,
     describe_tests,
+    final_attempts,
     percentile,
     recent_executions,
     utc,
 )
-from assay.results.model import CaseStatus
 from assay.status import ExecutionStatus
 from assay.store.database import Database
 from assay.store.executions import now
-from assay.store.tables import ExecutionRow, TestCaseRow
+from assay.store.tables import ExecutionRow
+from assay.store.test_cases import CASE_STATUSES, id_hex, read_columns
 
 __all__ = [
     "BUCKETS",
@@ -209,28 +212,26 @@ def slowest_tests(
     db: Database, *, workflow: str | None = None, window: int = 20, top: int = 10
 ) -> list[SlowTest]:
     """The ``top`` tests by mean duration over the last ``window`` executions per workflow."""
-    attempts = attempts_query(workflow, window).subquery("attempts")
-    mean = func.avg(attempts.c.duration_ms).label("mean")
-    query = (
-        select(
-            attempts.c.test_id,
-            mean,
-            func.max(attempts.c.duration_ms),
-            func.count(),
-            func.max(attempts.c.id),
-        )
-        .where(attempts.c.status != CaseStatus.SKIPPED.value)
-        .group_by(attempts.c.test_id)
-        .order_by(mean.desc(), attempts.c.test_id)
-        .limit(top)
+    recent = Window.load(db, workflow=workflow, window=window)
+    columns = recent.columns.take(recent.columns.status != SKIPPED_CODE)
+    if not len(columns):
+        return []
+    ids, inverse = np.unique(columns.test_id, return_inverse=True)
+    counts = np.bincount(inverse, minlength=len(ids))
+    means = np.bincount(inverse, weights=columns.duration_ms, minlength=len(ids)) / counts
+    longest = np.zeros(len(ids), dtype=np.int64)
+    np.maximum.at(longest, inverse, columns.duration_ms)
+    newest = np.zeros(len(ids), dtype=np.int64)
+    np.maximum.at(newest, inverse, columns.execution)
+    top_rows = np.lexsort((ids, -means))[:top]  # slowest first, ties by test id
+    picked = {id_hex(int(ids[i])): int(i) for i in top_rows}
+    info = describe_tests(
+        db, {test_id: recent.executions[int(newest[i])] for test_id, i in picked.items()}
     )
-    with db.engine.connect() as connection:
-        rows = connection.execute(query).all()
-    info = describe_tests(db, (row[4] for row in rows))
     return [
-        SlowTest(info[row[0]], float(row[1]), int(row[2]), int(row[3]))
-        for row in rows
-        if row[0] in info
+        SlowTest(info[test_id], float(means[i]), int(longest[i]), int(counts[i]))
+        for test_id, i in picked.items()
+        if test_id in info
     ]
 
 
@@ -252,21 +253,28 @@ def newly_failing(
         pairs = _base_executions(db, targets, base, workflow)
     finals = _final_statuses(db, [e.id for pair in pairs for e in pair if e is not None])
     comparisons = []
-    found: list[tuple[Comparison, str, str, str | None, int]] = []
+    found: dict[str, RecentExecution] = {}
+    failures: list[tuple[Comparison, str, str, str | None]] = []
     for target, reference in pairs:
         comparison = Comparison(target.workflow, target, reference)
         comparisons.append(comparison)
         if reference is None:
             continue
-        base_final = finals.get(reference.id, {})
-        for test_id, (status, row_id) in finals.get(target.id, {}).items():
-            before = base_final[test_id][0] if test_id in base_final else None
-            if status in FAILING and before not in FAILING:
-                found.append((comparison, test_id, status, before, row_id))
-    info = describe_tests(db, (row_id for *_, row_id in found))
-    for comparison, test_id, status, before, _ in found:
+        now_ids, now_codes = finals.get(target.id, _NONE)
+        base_ids, base_codes = finals.get(reference.id, _NONE)
+        failing = np.isin(now_codes, FAILING_CODES)
+        was_failing = np.isin(now_ids, base_ids[np.isin(base_codes, FAILING_CODES)])
+        before = dict(zip(base_ids.tolist(), base_codes.tolist(), strict=True))
+        for i in np.flatnonzero(failing & ~was_failing).tolist():
+            old = before.get(int(now_ids[i]))
+            was = None if old is None else _STATUS[old]
+            hex_id = id_hex(int(now_ids[i]))
+            failures.append((comparison, hex_id, _STATUS[int(now_codes[i])], was))
+            found[hex_id] = target
+    info = describe_tests(db, found)
+    for comparison, test_id, status, old_status in failures:
         if test_id in info:
-            comparison.failures.append(NewFailure(info[test_id], status, before))
+            comparison.failures.append(NewFailure(info[test_id], status, old_status))
     for comparison in comparisons:
         comparison.failures.sort(key=lambda f: (f.test.classname, f.test.name))
     return comparisons
@@ -343,25 +351,18 @@ def _base_executions(
     ]
 
 
+_STATUS = [status.value for status in CASE_STATUSES]
+_NONE = (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64))
+
+
 def _final_statuses(
     db: Database, execution_ids: list[str]
-) -> dict[str, dict[str, tuple[str, int]]]:
-    """Execution id -> test id -> (status of its last attempt, row id)."""
-    final: dict[str, dict[str, tuple[int, str, int]]] = defaultdict(dict)
+) -> dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+    """Execution id -> (test ids, status code of each test's last attempt)."""
     with db.engine.connect() as connection:
-        for start in range(0, len(execution_ids), 500):
-            query = select(
-                TestCaseRow.execution_id,
-                TestCaseRow.test_id,
-                TestCaseRow.attempt,
-                TestCaseRow.status,
-                TestCaseRow.id,
-            ).where(TestCaseRow.execution_id.in_(execution_ids[start : start + 500]))
-            for execution_id, test_id, attempt, status, row_id in connection.execute(query):
-                tests = final[execution_id]
-                if test_id not in tests or attempt >= tests[test_id][0]:
-                    tests[test_id] = (attempt, status, row_id)
-    return {
-        execution_id: {test_id: (status, row_id) for test_id, (_, status, row_id) in tests.items()}
-        for execution_id, tests in final.items()
-    }
+        columns = final_attempts(read_columns(connection, execution_ids))
+    finals = {}
+    for index, execution_id in enumerate(columns.execution_ids):
+        mine = columns.execution == index
+        finals[execution_id] = (columns.test_id[mine], columns.status[mine])
+    return finals

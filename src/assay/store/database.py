@@ -14,7 +14,7 @@ from assay.errors import InfrastructureError
 
 __all__ = ["HEAD_REVISION", "Database", "run_migrations"]
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 """Newest Alembic revision; a test checks it against the migration scripts."""
 
 _MIGRATIONS = Path(__file__).with_name("migrations")

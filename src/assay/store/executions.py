@@ -2,45 +2,27 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Select, func, insert, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from assay.errors import DefinitionError, NotFoundError
-from assay.results.model import CaseStatus, Summary, TestCaseResult
+from assay.results.model import Summary, TestCaseResult
 from assay.status import ExecutionStatus, StepStatus
 from assay.store.database import Database
-from assay.store.tables import ExecutionRow, StepRow, TestCaseRow
+from assay.store.tables import ExecutionRow, StepRow
+
+if TYPE_CHECKING:
+    from assay.store.test_cases import StoredCase
 
 __all__ = ["ExecutionStore", "StepOutcome", "now"]
 
-_BATCH = 5000
 _Row = TypeVar("_Row")
-_CASE_COLUMNS = (
-    "execution_id",
-    "test_id",
-    "workflow",
-    "suite",
-    "classname",
-    "name",
-    "file",
-    "line",
-    "status",
-    "duration_ms",
-    "message",
-    "attempt",
-    "properties",
-)
-_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
-_SQLITE_BULK_CACHE_KIB = 64 * 1024
 
 
 def now() -> datetime:
@@ -160,64 +142,12 @@ class ExecutionStore:
     def add_test_cases(
         self, execution_id: str, workflow: str, cases: Iterable[TestCaseResult]
     ) -> Summary:
-        """Store test-case rows in one transaction; return the summary over final attempts.
+        """Store test-case attempts in one transaction; return the summary over final attempts
+        (storage layout: :mod:`assay.store.test_cases`)."""
+        from assay.store.test_cases import write_cases  # numpy: loaded when first needed
 
-        The ingest hot path (see bench/ingest.py): rows reach the driver as plain tuples
-        through one prepared INSERT (``executemany``), test ids are hashed from a per-class
-        prefix and properties are serialised here, since SQLAlchemy's ``insert()`` with a
-        dict per row cost more than SQLite's own work.  On SQLite the connection's page cache
-        is raised for the transaction, so that the random inserts into the indexes keyed by
-        test id stay in memory.
-        """
-        final: dict[str, CaseStatus] = {}
-        failed_before: set[str] = set()
-        failing = (CaseStatus.FAILED, CaseStatus.ERRORED)
-        prefixes: dict[tuple[str, str], str] = {}
-        sha1 = hashlib.sha1
-        dumps = json.dumps
-        with self.db.engine.begin() as connection, _bulk_insert(connection) as store_rows:
-            rows: list[tuple[Any, ...]] = []
-            append = rows.append
-            for case in cases:
-                suite, classname, name, status = case.suite, case.classname, case.name, case.status
-                prefix = prefixes.get((suite, classname))
-                if prefix is None:  # the key of test_identity(), less the name
-                    prefix = prefixes[(suite, classname)] = (
-                        f"{workflow}\x1f{suite}\x1f{classname}\x1f"
-                    )
-                test_id = sha1((prefix + name).encode(), usedforsecurity=False).hexdigest()[:16]
-                previous = final.get(test_id)
-                if previous is not None and previous in failing:
-                    failed_before.add(test_id)
-                final[test_id] = status
-                properties = case.properties
-                append(
-                    (
-                        execution_id,
-                        test_id,
-                        workflow,
-                        suite,
-                        classname,
-                        name,
-                        case.file,
-                        case.line,
-                        status.value,
-                        case.duration_ms,
-                        case.message,
-                        case.attempt,
-                        dumps(properties) if properties else None,
-                    )
-                )
-                if len(rows) >= _BATCH:
-                    store_rows(rows)
-                    rows = []
-                    append = rows.append
-            if rows:
-                store_rows(rows)
-        summary = Summary()
-        for test_id, status in final.items():
-            summary.add(status, flaky=test_id in failed_before)
-        return summary
+        with self.db.engine.begin() as connection:
+            return write_cases(connection, execution_id, workflow, cases)
 
     def get(self, ref: str) -> ExecutionRow:
         """Find an execution by id, unique id prefix, or name (``workflow-number``)."""
@@ -257,49 +187,13 @@ class ExecutionStore:
             query = query.where(ExecutionRow.workflow == workflow)
         return self._all(query)
 
-    def test_cases(self, execution_id: str) -> list[TestCaseRow]:
-        """Test-case rows of an execution (every attempt)."""
-        return self._all(
-            select(TestCaseRow)
-            .where(TestCaseRow.execution_id == execution_id)
-            .order_by(TestCaseRow.id)
-        )
+    def test_cases(self, execution_id: str) -> list[StoredCase]:
+        """Test-case attempts of an execution (every attempt), in stored order."""
+        from assay.store.test_cases import read_cases
+
+        with self.db.engine.connect() as connection:
+            return read_cases(connection, execution_id)
 
     def _all(self, query: Select[_Row]) -> list[_Row]:
         with self.db.session() as session:
             return list(session.scalars(query))
-
-
-@contextmanager
-def _bulk_insert(connection: Connection) -> Iterator[Callable[[list[tuple[Any, ...]]], None]]:
-    """A function storing test-case tuples (in ``_CASE_COLUMNS`` order) on ``connection``."""
-    dialect = connection.dialect
-    mark = _PLACEHOLDERS.get(dialect.paramstyle)
-    if mark is None:  # a driver with named or numeric parameters: the Core insert
-
-        def store_dicts(rows: list[tuple[Any, ...]]) -> None:
-            records = [dict(zip(_CASE_COLUMNS, row, strict=True)) for row in rows]
-            for record in records:
-                if record["properties"] is not None:
-                    record["properties"] = json.loads(record["properties"])
-            connection.execute(insert(TestCaseRow), records)
-
-        yield store_dicts
-        return
-    sql = (
-        f"INSERT INTO {TestCaseRow.__tablename__} ({', '.join(_CASE_COLUMNS)}) "
-        f"VALUES ({', '.join([mark] * len(_CASE_COLUMNS))})"
-    )
-
-    def store_tuples(rows: list[tuple[Any, ...]]) -> None:
-        connection.exec_driver_sql(sql, rows)
-
-    if dialect.name != "sqlite":
-        yield store_tuples
-        return
-    cache = connection.exec_driver_sql("PRAGMA cache_size").scalar()
-    connection.exec_driver_sql(f"PRAGMA cache_size=-{_SQLITE_BULK_CACHE_KIB}")
-    try:
-        yield store_tuples
-    finally:
-        connection.exec_driver_sql(f"PRAGMA cache_size={int(cache or -2000)}")

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from assay.errors import NotFoundError
 from assay.store.database import Database
 from assay.store.executions import now
-from assay.store.tables import QuarantineRow, TestCaseRow
+from assay.store.tables import QuarantineRow
 
 __all__ = ["QuarantineEntry", "QuarantineStore"]
 
@@ -81,12 +81,10 @@ class QuarantineStore:
     ) -> QuarantineEntry:
         """Quarantine a test known from stored results (NotFoundError otherwise); adding it
         again replaces the reason and the expiry."""
+        from assay.store.test_cases import find_test  # numpy: loaded when first needed
+
         with self.db.session() as session:
-            known = session.execute(
-                select(TestCaseRow.workflow, TestCaseRow.classname, TestCaseRow.name)
-                .where(TestCaseRow.test_id == test_id)
-                .limit(1)
-            ).first()
+            known = find_test(session.connection(), test_id)
             if known is None:
                 raise NotFoundError(
                     f"no test {test_id!r} in stored results (see `assay get testcases EXECUTION`)"
@@ -97,7 +95,7 @@ class QuarantineStore:
             if row is None:
                 row = QuarantineRow(test_id=test_id, created_at=now())
                 session.add(row)
-            row.workflow, row.classname, row.name = known
+            row.workflow, _, row.classname, row.name = known
             row.reason = reason
             row.until = _maybe_aware(until)
             session.flush()

@@ -5,10 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "ExecutionRow", "QuarantineRow", "StepRow", "TestCaseRow", "WorkflowRow"]
+__all__ = [
+    "Base",
+    "ExecutionRow",
+    "QuarantineRow",
+    "StepRow",
+    "TestCaseDetailRow",
+    "TestResultsRow",
+    "WorkflowRow",
+]
 
 
 class Base(DeclarativeBase):
@@ -81,39 +99,41 @@ class StepRow(Base):
     message: Mapped[str | None] = mapped_column(Text)
 
 
-class TestCaseRow(Base):
-    """One attempt of one test case, keyed by a test identity across executions."""
+class TestResultsRow(Base):
+    """Test-case attempts of one execution, column-wise (see :mod:`assay.store.test_cases`).
 
-    __tablename__ = "test_cases"
-    __table_args__ = (
-        Index("ix_test_cases_test_execution", "test_id", "execution_id"),
-        # analytics read the recent executions' rows from this index alone (no table lookups)
-        Index(
-            "ix_test_cases_execution_cover",
-            "execution_id",
-            "test_id",
-            "attempt",
-            "status",
-            "duration_ms",
-        ),
-    )
+    An execution's attempts are one or more segments (one per ingest), read in order.
+    """
+
+    __tablename__ = "test_results"
     __test__ = False
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"))
-    """Looked up through ``ix_test_cases_execution_cover``, which starts with it."""
-    test_id: Mapped[str] = mapped_column(String(16))
-    workflow: Mapped[str] = mapped_column(String(253))
-    suite: Mapped[str] = mapped_column(Text)
-    classname: Mapped[str] = mapped_column(Text)
-    name: Mapped[str] = mapped_column(Text)
-    file: Mapped[str | None] = mapped_column(Text)
-    line: Mapped[int | None]
-    status: Mapped[str] = mapped_column(String(20))
-    duration_ms: Mapped[int] = mapped_column(default=0)
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"), primary_key=True)
+    segment: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    cases: Mapped[int]
+    """Number of attempts in the segment (the length of every array)."""
+    test_ids: Mapped[bytes] = mapped_column(LargeBinary)
+    attempts: Mapped[bytes] = mapped_column(LargeBinary)
+    statuses: Mapped[bytes] = mapped_column(LargeBinary)
+    durations: Mapped[bytes] = mapped_column(LargeBinary)
+    lines: Mapped[bytes] = mapped_column(LargeBinary)
+    groups: Mapped[bytes] = mapped_column(LargeBinary)
+    classes: Mapped[bytes] = mapped_column(LargeBinary)
+    names: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TestCaseDetailRow(Base):
+    """The message and properties of an attempt that has any (few do)."""
+
+    __tablename__ = "test_case_details"
+    __test__ = False
+
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """Index of the attempt among all of its execution's attempts, in stored order."""
     message: Mapped[str | None] = mapped_column(Text)
-    attempt: Mapped[int] = mapped_column(default=1)
-    properties: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    properties: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    """None is stored as SQL NULL, not as the JSON text `null`."""
 
 
 class QuarantineRow(Base):
