@@ -21,7 +21,7 @@ Workers
     workers start and ``artifacts`` are collected once after they end (each file once, with
     every worker's paths), since the workers share the workspace.  The group's status is
     the worst of its workers'.  (This module is the walker's own: it uses its rendering,
-    working-directory and artifact helpers.)
+    working-directory and artifact helpers, public for this reason.)
 
 Balanced shards (assay extension)
     When the workflow has recorded durations, the items of each ``shards`` list that match
@@ -301,7 +301,7 @@ def _check_steps(
         ref = f"{prefix}{next(numbers)}"
         if step.parallel is not None:
             group = step.parallel
-            resolve_params(group, _where(ref, StepWalker._name(step)), context, partial=True)
+            resolve_params(group, _where(ref, StepWalker.step_name(step)), context, partial=True)
             inner = itertools.count(1)
             _check_steps([*group.setup, *group.steps], f"{ref}.w0.", inner, context)
             _check_steps(group.after, f"{ref}.w0.", inner, context)
@@ -499,7 +499,7 @@ def run_parallel(
         if group.content is not None:
             walker.materialise(group.content)
     own = frame.merge(group.container, group.working_dir)  # holds for every worker step
-    context = walker._expr(walker._env(own.env, strict=False))
+    context = walker.expression_context(walker.task_env(own.env, strict=False))
     functions = {"glob": _glob_function(walker, own, context)}
     params = resolve_params(group, _where(ref, name), context, functions=functions)
     assert params is not None
@@ -619,7 +619,7 @@ def _make_worker(
 def _worker_step(group: Parallel, worker: _Worker) -> Step:
     description = group.description or group.name
     if description:
-        description = render(description, worker.walker._expr({}), strict=False)
+        description = render(description, worker.walker.expression_context({}), strict=False)
     name = f"worker {worker.index}" + (f": {description}" if description else "")
     return Step(name=name, **{key: getattr(group, key) for key in _TEMPLATE_FIELDS})
 
@@ -675,7 +675,7 @@ def _glob_function(
         texts = [to_string(p) for p in patterns]
         if not [t for t in texts if not t.startswith("!")]:
             raise ExpressionError("glob() needs at least one pattern that is not `!...`")
-        base = walker._working_dir(frame, dict(context))
+        base = walker.resolve_working_dir(frame, dict(context))
         found: set[Path] = set()
         excluded: set[Path] = set()
         for text in texts:
@@ -700,7 +700,7 @@ def _collect(
     """Collect the group's artifacts once, with the paths of every worker (each file once)."""
     by_dir: dict[str | None, list[str]] = {}
     for worker in workers:
-        variables = worker.walker._expr({})
+        variables = worker.walker.expression_context({})
         working_dir = artifacts.working_dir and render(artifacts.working_dir, variables)
         paths = by_dir.setdefault(working_dir, [])
         for pattern in artifacts.paths:
@@ -708,7 +708,7 @@ def _collect(
             if rendered not in paths:
                 paths.append(rendered)
     for working_dir, paths in by_dir.items():
-        walker._collect(
+        walker.collect_artifacts(
             artifacts.model_copy(update={"working_dir": working_dir, "paths": paths}),
             frame,
             attempt,

@@ -114,7 +114,7 @@ class StepWalker:
         if ref is None:
             self._refs += 1
             ref = f"{prefix}{self._refs}"
-        name = self._name(step)
+        name = self.step_name(step)
         started_at, started = now(), time.monotonic()
         outcome = StepOutcome(ref=ref, name=name, status=StepStatus.SKIPPED, started_at=started_at)
         self.outcomes.append(outcome)
@@ -124,7 +124,7 @@ class StepWalker:
         if self._expired():
             outcome.message = "execution deadline exceeded before the step started"
             return outcome.status
-        env_now = self._env(frame.merge(step.container).env, strict=False)
+        env_now = self.task_env(frame.merge(step.container).env, strict=False)
         if not self._should_run(step, env_now):
             self.ctx.sink.step_finished(ref, name, StepStatus.SKIPPED, 0.0)
             return StepStatus.SKIPPED
@@ -152,11 +152,13 @@ class StepWalker:
     def _run_with_retry(
         self, step: Step, frame: Frame, ref: str, name: str
     ) -> tuple[StepStatus, int | None, int]:
-        delay = step.delay and parse_duration(render(step.delay, self._expr({})))
+        delay = step.delay and parse_duration(render(step.delay, self.expression_context({})))
         if delay:
             self.ctx.cancelled.wait(delay)
         own = frame.merge(step.container, step.working_dir)
-        step_timeout = step.timeout and parse_duration(render(step.timeout, self._expr({})))
+        step_timeout = step.timeout and parse_duration(
+            render(step.timeout, self.expression_context({}))
+        )
         self._warn_unsupported(step, name)
         if step.content is not None:
             self.materialise(step.content)
@@ -179,7 +181,7 @@ class StepWalker:
                 rerun = self._rerun_listing(step, ref, attempt, self.ctx.cases[before:])
         if step.artifacts is not None:
             before = len(self.ctx.cases)
-            self._collect(step.artifacts, own, attempt)
+            self.collect_artifacts(step.artifacts, own, attempt)
             status = self._forgive_quarantined(status, self.ctx.cases[before:], ref)
         return status, exit_code, attempt
 
@@ -264,10 +266,10 @@ class StepWalker:
         rerun: Path | None = None,
     ) -> tuple[StepStatus, int | None]:
         run_frame = frame.merge(step.run) if step.run is not None else frame
-        env = self._env(run_frame.env, strict=True)
-        expr = self._expr(env)
+        env = self.task_env(run_frame.env, strict=True)
+        expr = self.expression_context(env)
         argv = [self.ctx.workspace.map_text(render(part, expr)) for part in command]
-        working_dir = self._working_dir(run_frame, expr)
+        working_dir = self.resolve_working_dir(run_frame, expr)
         report = self.ctx.workspace.reports / f"{ref}-{attempt}.xml"
         report.unlink(missing_ok=True)
         addopts = f"{env.get('PYTEST_ADDOPTS', '')} --junit-xml={report}".strip()
@@ -322,7 +324,7 @@ class StepWalker:
                 self.ctx.handles.pop(handle.task_id, None)
         return result
 
-    def _working_dir(self, frame: Frame, expr: dict[str, Any]) -> Path:
+    def resolve_working_dir(self, frame: Frame, expr: dict[str, Any]) -> Path:
         if frame.working_dir:
             path = self.ctx.workspace.resolve(render(frame.working_dir, expr), frame.default_dir)
         else:
@@ -331,7 +333,7 @@ class StepWalker:
             raise DefinitionError(f"working directory {path} does not exist")
         return path
 
-    def _env(self, variables: Sequence[EnvVar], *, strict: bool) -> dict[str, str]:
+    def task_env(self, variables: Sequence[EnvVar], *, strict: bool) -> dict[str, str]:
         env: dict[str, str] = {}
         for var in variables:
             if var.value_from is not None:
@@ -346,12 +348,12 @@ class StepWalker:
                 self.ctx.masker.add(value)
                 env[var.name] = value
             elif var.value is not None:
-                expr = self._expr({**os.environ, **env})
+                expr = self.expression_context({**os.environ, **env})
                 text = render(var.value, expr, strict=strict)
                 env[var.name] = self.ctx.workspace.map_text(text)
         return env
 
-    def _expr(self, env: dict[str, str], **extra: Any) -> dict[str, Any]:
+    def expression_context(self, env: dict[str, str], **extra: Any) -> dict[str, Any]:
         return self.ctx.expression_context({**os.environ, **env}, **extra)
 
     # -- conditions -----------------------------------------------------------------------
@@ -368,14 +370,18 @@ class StepWalker:
             return False
         value = evaluate(
             condition,
-            self._expr(env, passed=not self.failed, failed=self.failed, always=True, never=False),
+            self.expression_context(
+                env, passed=not self.failed, failed=self.failed, always=True, never=False
+            ),
         )
         return is_truthy(value)
 
     def _retry_done(self, step: Step, status: StepStatus) -> bool:
         if step.retry is None or step.retry.until is None:
             return status is StepStatus.PASSED
-        context = self._expr({}, passed=status is StepStatus.PASSED, failed=status in _FAILURE_RANK)
+        context = self.expression_context(
+            {}, passed=status is StepStatus.PASSED, failed=status in _FAILURE_RANK
+        )
         return is_truthy(evaluate(step.retry.until, context))
 
     def _expired(self) -> bool:
@@ -390,7 +396,7 @@ class StepWalker:
     def materialise(self, content: Content) -> None:
         """Check out git content and write inline files into the workspace."""
         ws = self.ctx.workspace
-        expr = self._expr({})
+        expr = self.expression_context({})
         if content.git is not None:
             git = content.git
             dest = ws.resolve(git.mount_path or "/data/repo")
@@ -434,9 +440,9 @@ class StepWalker:
         if not dest.exists():
             dest.symlink_to(self.ctx.source, target_is_directory=True)
 
-    def _collect(self, artifacts: Artifacts, frame: Frame, attempt: int) -> None:
-        expr = self._expr({})
-        base = self._working_dir(frame.merge(None, artifacts.working_dir), expr)
+    def collect_artifacts(self, artifacts: Artifacts, frame: Frame, attempt: int) -> None:
+        expr = self.expression_context({})
+        base = self.resolve_working_dir(frame.merge(None, artifacts.working_dir), expr)
         for pattern in artifacts.paths:
             mapped = self.ctx.workspace.resolve(render(pattern, expr), base)
             root = _glob_root(mapped)
@@ -469,7 +475,7 @@ class StepWalker:
             self.ctx.cases.extend(cases)
 
     @staticmethod
-    def _name(step: Step) -> str:
+    def step_name(step: Step) -> str:
         if step.name:
             return step.name
         shell = step.shell or (step.run.shell if step.run else None)
