@@ -390,6 +390,7 @@ def test_odd_attributes_are_tolerated() -> None:
     assert rows["no time"].duration_ms == 0
     assert rows["no time"].line is None  # line="-5"
     assert rows["negative time"].duration_ms == 0
+    assert rows["negative time"].line is None  # line="99999999999", past 2**31 - 1
     assert rows["not a number"].duration_ms == 0
     assert rows["decimal comma"].duration_ms == 250
     assert rows["plain"].duration_ms == 2001

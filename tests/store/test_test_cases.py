@@ -123,6 +123,19 @@ def test_a_single_test_with_an_empty_name(db: Database) -> None:
     ]
 
 
+def test_out_of_range_numbers_are_clipped_not_refused(db: Database) -> None:
+    store = ExecutionStore(db)
+    execution_id = _execution(store)
+    huge = TestCaseResult("s", "c", "slow", P, 10**12, line=10**10, attempt=70_000)
+    negative = TestCaseResult("s", "c", "odd", P, -5, line=-1, attempt=0)
+    store.add_test_cases(execution_id, "wf", [huge, negative])
+    stored = store.test_cases(execution_id)
+    assert [(c.duration_ms, c.line, c.attempt) for c in stored] == [
+        (2**32 - 1, 2**32 - 1, 2**16 - 1),
+        (0, None, 0),
+    ]
+
+
 def test_an_empty_list_of_cases(db: Database) -> None:
     store = ExecutionStore(db)
     execution_id = _execution(store)

@@ -620,6 +620,9 @@ def _lenient_seconds(text: str) -> float:
         return 0.0
 
 
+_MAX_LINE = 2**31 - 1
+
+
 def _line_number(text: str | None) -> int | None:
     if text is None:
         return None
@@ -627,4 +630,4 @@ def _line_number(text: str | None) -> int | None:
         line = int(text)
     except ValueError:
         return None
-    return line if line >= 0 else None
+    return line if 0 <= line <= _MAX_LINE else None

@@ -212,10 +212,10 @@ def write_cases(
             "segment": segment,
             "cases": len(ids),
             "test_ids": test_ids.tobytes(),
-            "attempts": np.array(attempts, dtype="<u2").tobytes(),
+            "attempts": _packed(attempts, "<u2"),
             "statuses": statuses.tobytes(),
-            "durations": np.array(durations, dtype="<u4").tobytes(),
-            "lines": np.array(lines, dtype="<u4").tobytes(),
+            "durations": _packed(durations, "<u4"),
+            "lines": _packed(lines, "<u4"),
             "groups": np.array(groups, dtype="<u4").tobytes(),
             "classes": _pack_text(classes),
             "names": _pack_text(names),
@@ -235,6 +235,13 @@ def write_cases(
             ],
         )
     return _summary(test_ids, statuses)
+
+
+def _packed(values: list[int], stored: str) -> bytes:
+    """``values`` as the stored unsigned type, clipped to its range (a duration of 50 days or
+    more is stored as 49.7 days rather than refused)."""
+    array = np.array(values, dtype=np.int64)
+    return np.clip(array, 0, np.iinfo(stored).max).astype(stored).tobytes()
 
 
 def _pack_text(values: Sequence[str]) -> bytes:
