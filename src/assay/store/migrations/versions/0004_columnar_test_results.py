@@ -57,6 +57,7 @@ _executions = sa.table(
     "executions",
     sa.column("id", sa.String()),
     sa.column("workflow", sa.String()),
+    sa.column("queued_at", sa.DateTime()),
 )
 _test_cases = sa.table(
     "test_cases",
@@ -343,15 +344,26 @@ def _pack_text(values: Sequence[str]) -> bytes:
 
 
 def _explode_test_results(connection: sa.Connection) -> None:
-    """Every attempt of every segment as a test_cases row, each execution's in order."""
+    """Every attempt of every segment as a test_cases row, each execution's in order, the
+    executions in the order they were recorded (so that row ids grow with time, as they did
+    before 0004: the per-row analytics of 0003 describe a test by its highest row id)."""
     rows: list[dict[str, Any]] = []
-    for execution_id in _execution_ids(connection, _test_results.c.execution_id):
+    for execution_id in _recorded_order(connection):
         rows.extend(_unpacked(connection, execution_id))
         if len(rows) >= _BATCH:
             connection.execute(_test_cases.insert(), rows)
             rows.clear()
     if rows:
         connection.execute(_test_cases.insert(), rows)
+
+
+def _recorded_order(connection: sa.Connection) -> list[str]:
+    """Ids of the executions holding segments, oldest first."""
+    e, r = _executions.c, _test_results.c
+    query = (
+        sa.select(e.id).where(sa.exists().where(r.execution_id == e.id)).order_by(e.queued_at, e.id)
+    )
+    return list(connection.execute(query).scalars())
 
 
 def _unpacked(connection: sa.Connection, execution_id: str) -> Iterator[dict[str, Any]]:
