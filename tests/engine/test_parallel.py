@@ -15,13 +15,9 @@ import pytest
 from engine_support import RunWorkflow, workflow
 
 from assay.engine.execution import Engine, RunOptions
-from assay.engine.parallel import (
-    assign_shards,
-    even_split,
-    item_durations,
-    resolve_params,
-)
+from assay.engine.parallel_params import resolve_params
 from assay.engine.resolve import Catalog
+from assay.engine.shard_balance import assign_shards, even_split, item_durations
 from assay.errors import DefinitionError
 from assay.results.model import CaseStatus, TestCaseResult
 from assay.runners import LocalRunner

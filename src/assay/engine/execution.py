@@ -15,8 +15,9 @@ from assay.engine.config import masked_config, resolve_config
 from assay.engine.context import ExecutionContext
 from assay.engine.events import EventSink, NullSink
 from assay.engine.masking import Masker
-from assay.engine.parallel import check_parallel, recorded_history
+from assay.engine.parallel_params import check_parallel
 from assay.engine.resolve import Catalog
+from assay.engine.shard_balance import recorded_history
 from assay.engine.steps import Frame, StepWalker, worst
 from assay.engine.workspace import Workspace
 from assay.errors import AssayError, DefinitionError, InfrastructureError

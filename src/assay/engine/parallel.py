@@ -23,63 +23,34 @@ Workers
     the worst of its workers'.  (This module is the walker's own: it uses its rendering,
     working-directory and artifact helpers, public for this reason.)
 
-Balanced shards (assay extension)
-    When the workflow has recorded durations, the items of each ``shards`` list that match
-    them are planned with :func:`~assay.results.sharding.plan_shards` (longest first onto
-    the least-loaded shard, unknown items get the mean) instead of Testkube's even split, so
-    that workers end together.  An item matches as a test name (``classname::name``), a
-    pytest node id, or a file or directory path: the sum of the recorded tests whose module
-    path starts with it (``tests/test_a.py`` is ``tests.test_a``; for an absolute path the
-    longest trailing part that matches, as pytest names modules from its rootdir).  A list
-    whose items match nothing keeps Testkube's split.  After the workers end, the planned
-    makespan, its lower bound and the actual one (the slowest worker's wall time) are logged
-    and kept as the step's message.
+Balanced shards
+    With recorded durations, ``shards`` items are split so that workers end together
+    (:mod:`assay.engine.shard_balance`); what the group asks for is resolved and checked
+    by :mod:`assay.engine.parallel_params`.
 """
 
 from __future__ import annotations
 
 import glob as globlib
-import itertools
-import math
-import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from assay.engine.context import ExecutionContext
+from assay.engine.parallel_params import Params, group_where, resolve_params
+from assay.engine.shard_balance import ShardAssignment, assign_shards, shards_line
 from assay.engine.steps import Frame, StepWalker, worst
 from assay.envvars import RERUN_ONLY
-from assay.errors import DefinitionError, ExpressionError
-from assay.spec.expressions import evaluate, references, render, simplify, to_string
-from assay.spec.workflow import Artifacts, EnvVar, Parallel, Step, TestWorkflow
+from assay.errors import ExpressionError
+from assay.spec.expressions import render, to_string
+from assay.spec.workflow import Artifacts, EnvVar, Parallel, Step
 from assay.status import StepStatus
 from assay.store.executions import StepOutcome
 
-if TYPE_CHECKING:
-    from assay.results.sharding import ShardPlan
-    from assay.store.executions import ExecutionStore
-
-__all__ = [
-    "DEFAULT_PARALLELISM",
-    "MAX_WORKERS",
-    "Params",
-    "ShardAssignment",
-    "assign_shards",
-    "check_parallel",
-    "even_split",
-    "item_durations",
-    "recorded_history",
-    "resolve_params",
-    "run_parallel",
-]
-
-DEFAULT_PARALLELISM = 1000
-"""Workers running at once when ``parallelism`` is not given (Testkube's default)."""
-MAX_WORKERS = 1000
-"""Most workers one group may ask for on the local runner."""
+__all__ = ["run_parallel"]
 
 _TEMPLATE_FIELDS = (
     "condition",
@@ -106,334 +77,6 @@ _IGNORED = {
     "paused": "workers start as soon as a slot is free",
     "pure": "not supported by the local runner",
 }
-_INTEGER = re.compile(r"\s*-?\d+\s*")
-_RUN_TIME_NAMES = frozenset(
-    {"env", "execution", "workflow", "resource", "services", "passed", "failed", "always"}
-    | {"index", "count", "matrix", "matrixIndex", "matrixCount"}
-    | {"shard", "shardIndex", "shardCount"}
-)
-"""Variables that only the running execution (or an enclosing worker) defines."""
-
-
-# --------------------------------------------------------------------------- parameters
-
-
-@dataclass(frozen=True)
-class Params:
-    """The resolved shape of a parallel group."""
-
-    shard_count: int
-    matrix: dict[str, list[Any]]
-    shards: dict[str, list[Any]]
-    parallelism: int
-
-    @property
-    def combinations(self) -> int:
-        """Number of matrix combinations (1 without a matrix)."""
-        return math.prod(len(values) for values in self.matrix.values())
-
-    @property
-    def count(self) -> int:
-        """Number of workers."""
-        return self.shard_count * self.combinations
-
-    def matrix_at(self, index: int) -> dict[str, Any]:
-        """The matrix values of worker ``index`` (the first key varies slowest)."""
-        combination = index // self.shard_count
-        values: dict[str, Any] = {}
-        for key in reversed(list(self.matrix)):
-            items = self.matrix[key]
-            values[key] = items[combination % len(items)]
-            combination //= len(items)
-        return {key: values[key] for key in self.matrix}
-
-
-class _Resolver:
-    """Evaluates the fields of one group; ``partial`` skips what needs the running execution."""
-
-    def __init__(
-        self,
-        where: str,
-        context: Mapping[str, Any],
-        functions: Mapping[str, Callable[..., Any]] | None,
-        partial: bool,
-    ) -> None:
-        self.where = where
-        self.context = context
-        self.functions = functions
-        self.partial = partial
-        self.pending = False
-
-    def fail(self, name: str, message: str) -> DefinitionError:
-        return DefinitionError(f"{self.where}: parallel.{name}: {message}")
-
-    def value(self, name: str, raw: Any) -> tuple[bool, Any]:
-        """(known, value) of a field; strings are expressions (``{{ }}`` optional)."""
-        if not isinstance(raw, str):
-            return True, raw
-        try:
-            if self.partial:
-                _, resolved, value = simplify(raw, self.context, functions=self.functions)
-                if not resolved:
-                    self._check_names(raw)
-                    self.pending = True
-                return resolved, value
-            return True, evaluate(raw, self.context, functions=self.functions)
-        except ExpressionError as exc:
-            raise self.fail(name, str(exc)) from None
-
-    def _check_names(self, raw: str) -> None:
-        """Before the run: a variable that no execution will ever define is an error."""
-        for path in sorted(references(raw, template=False)):
-            root = path.split(".", 1)[0]
-            if root not in self.context and root not in _RUN_TIME_NAMES:
-                raise ExpressionError(f"expression {raw!r}: unknown variable {path!r}")
-
-    def integer(self, name: str, raw: int | str | None) -> int | None:
-        """A positive integer field; None when absent (or, partially, not known yet)."""
-        if raw is None:
-            return None
-        known, value = self.value(name, raw)
-        if not known:
-            return None
-        number: int | None = None
-        if isinstance(value, int) and not isinstance(value, bool):
-            number = value
-        elif (isinstance(value, float) and value.is_integer()) or (
-            isinstance(value, str) and _INTEGER.fullmatch(value)
-        ):
-            number = int(value)
-        if number is None:
-            raise self.fail(name, f"must be an integer, got {to_string(value)!r}")
-        if number < 1:
-            raise self.fail(name, f"must be at least 1, got {number}")
-        return number
-
-    def lists(self, name: str, raw: Mapping[str, Any]) -> dict[str, list[Any]]:
-        """``matrix`` or ``shards``: each key a list; keys not known yet are left out."""
-        result: dict[str, list[Any]] = {}
-        for key, spec in raw.items():
-            where = f"{name}.{key}"
-            if isinstance(spec, list):
-                result[key] = spec if self.partial else [self.item(where, i) for i in spec]
-                continue
-            if not isinstance(spec, str):
-                raise self.fail(where, f"must be a list or an expression giving one, got {spec!r}")
-            known, value = self.value(where, spec)
-            if not known:
-                continue
-            if not isinstance(value, list | tuple):
-                raise self.fail(where, f"expression {spec!r} gave {to_string(value)!r}, not a list")
-            result[key] = list(value)
-        return result
-
-    def item(self, where: str, value: Any) -> Any:
-        """A static list item with its ``{{ }}`` rendered."""
-        try:
-            if isinstance(value, str):
-                return render(value, self.context, functions=self.functions)
-            if isinstance(value, list):
-                return [self.item(where, v) for v in value]
-            if isinstance(value, dict):
-                return {k: self.item(where, v) for k, v in value.items()}
-        except ExpressionError as exc:
-            raise self.fail(where, str(exc)) from None
-        return value
-
-
-def resolve_params(
-    parallel: Parallel,
-    where: str,
-    context: Mapping[str, Any],
-    *,
-    functions: Mapping[str, Callable[..., Any]] | None = None,
-    partial: bool = False,
-) -> Params | None:
-    """Count, matrix, shards and parallelism of a group (see the module doc).
-
-    Raises :class:`DefinitionError` naming ``where`` and the field for invalid settings.
-    With ``partial``, expressions that need the running execution are skipped, and None is
-    returned when any was.
-    """
-    r = _Resolver(where, context, functions, partial)
-    count = r.integer("count", parallel.count)
-    max_count = r.integer("maxCount", parallel.max_count)
-    parallelism = r.integer("parallelism", parallel.parallelism)
-    matrix = r.lists("matrix", parallel.matrix)
-    shards = r.lists("shards", parallel.shards)
-    for key, values in matrix.items():
-        if not values:
-            raise r.fail(f"matrix.{key}", "is an empty list: no combination to run")
-    if r.pending:
-        return None
-    if count is not None and max_count is not None:
-        count = min(count, max_count)
-    elif max_count is not None:
-        count = max_count
-        for key, values in shards.items():
-            if not values:
-                raise r.fail(f"shards.{key}", "is an empty list: `maxCount` gives no worker")
-            count = min(count, len(values))
-    params = Params(count or 1, matrix, shards, parallelism or DEFAULT_PARALLELISM)
-    if params.count > MAX_WORKERS:
-        raise r.fail(
-            "count",
-            f"{params.count} workers requested ({params.shard_count} shards x "
-            f"{params.combinations} combinations); the local runner runs at most {MAX_WORKERS}",
-        )
-    return params
-
-
-def check_parallel(workflow: TestWorkflow, config: Mapping[str, Any]) -> None:
-    """Reject invalid ``parallel`` settings before anything runs (what config alone tells)."""
-    context = {"config": dict(config), "workflow": {"name": workflow.metadata.name}}
-    spec = workflow.spec
-    counter = itertools.count(1)
-    _check_steps([*spec.setup, *spec.steps], "", counter, context)
-    _check_steps(spec.after, "", counter, context)
-
-
-def _check_steps(
-    steps: Sequence[Step], prefix: str, numbers: Iterator[int], context: Mapping[str, Any]
-) -> None:
-    """Walk steps numbering them as :class:`StepWalker` does when every step runs."""
-    for step in steps:
-        ref = f"{prefix}{next(numbers)}"
-        if step.parallel is not None:
-            group = step.parallel
-            resolve_params(group, _where(ref, StepWalker.step_name(step)), context, partial=True)
-            inner = itertools.count(1)
-            _check_steps([*group.setup, *group.steps], f"{ref}.w0.", inner, context)
-            _check_steps(group.after, f"{ref}.w0.", inner, context)
-        _check_steps([*step.setup, *step.steps], f"{ref}.", numbers, context)
-
-
-def _where(ref: str, name: str) -> str:
-    return f"step {ref} ({name!r})"
-
-
-# --------------------------------------------------------------------------- shards
-
-
-def even_split(items: Sequence[Any], count: int) -> list[list[Any]]:
-    """Testkube's split: ``count`` contiguous runs, the first ``len % count`` one longer."""
-    size, extra = divmod(len(items), count)
-    runs: list[list[Any]] = []
-    start = 0
-    for index in range(count):
-        end = start + size + (1 if index < extra else 0)
-        runs.append(list(items[start:end]))
-        start = end
-    return runs
-
-
-def item_durations(items: Iterable[str], history: Mapping[str, float]) -> dict[str, float]:
-    """Recorded duration (ms) of each item that matches ``history`` (see the module doc)."""
-    from assay.results.sharding import normalize_test_name
-
-    found: dict[str, float] = {}
-    modules: dict[str, float] | None = None
-    for item in items:
-        if item in history:
-            found[item] = history[item]
-            continue
-        name = normalize_test_name(item)
-        if name in history:
-            found[item] = history[name]
-            continue
-        path = item.strip().replace("\\", "/")
-        if "::" in path or not (path.endswith(".py") or "/" in path):
-            continue
-        if modules is None:
-            modules = _module_totals(history)
-        parts = [p for p in path.removesuffix(".py").split("/") if p not in ("", ".")]
-        for start in range(len(parts)):
-            total = modules.get(".".join(parts[start:]))
-            if total is not None:
-                found[item] = total
-                break
-    return found
-
-
-def _module_totals(history: Mapping[str, float]) -> dict[str, float]:
-    """Summed duration under every dotted prefix of the recorded classnames."""
-    totals: dict[str, float] = {}
-    for test, duration in history.items():
-        classname, sep, _ = test.partition("::")
-        if not sep:
-            continue
-        parts = classname.split(".")
-        for end in range(1, len(parts) + 1):
-            key = ".".join(parts[:end])
-            totals[key] = totals.get(key, 0.0) + duration
-    return totals
-
-
-@dataclass(frozen=True)
-class ShardAssignment:
-    """The items of each ``shards`` key given to each shard index, and the plans used."""
-
-    items: dict[str, list[list[Any]]]
-    plans: dict[str, ShardPlan] = field(default_factory=dict)
-    """Keys split by recorded durations."""
-
-    @property
-    def balanced(self) -> bool:
-        """True when some key was split by recorded durations."""
-        return bool(self.plans)
-
-    def shard(self, index: int) -> dict[str, list[Any]]:
-        """``shard.<key>`` of shard ``index``."""
-        return {key: runs[index] for key, runs in self.items.items()}
-
-    def planned_ms(self, index: int) -> float:
-        """Planned time of shard ``index`` (summed over the balanced keys)."""
-        return sum(plan.shards[index].planned_ms for plan in self.plans.values())
-
-    @property
-    def makespan_ms(self) -> float:
-        """Planned time of the longest shard."""
-        count = len(next(iter(self.items.values()), []))
-        return max((self.planned_ms(i) for i in range(count)), default=0.0)
-
-    @property
-    def ideal_ms(self) -> float:
-        """Lower bound of the makespan (summed over the balanced keys)."""
-        return sum(plan.ideal_ms for plan in self.plans.values())
-
-
-def assign_shards(
-    shards: Mapping[str, Sequence[Any]], count: int, history: Mapping[str, float]
-) -> ShardAssignment:
-    """Split each key's items into ``count`` shards: by ``history`` where items match it."""
-    from assay.results.sharding import plan_shards
-
-    items: dict[str, list[list[Any]]] = {}
-    plans: dict[str, ShardPlan] = {}
-    for key, values in shards.items():
-        names = [v for v in values if isinstance(v, str)]
-        known = item_durations(names, history) if history and len(names) == len(values) else {}
-        if not known:
-            items[key] = even_split(values, count)
-            continue
-        plan = plan_shards(names, known, count)
-        order = {name: position for position, name in reversed(list(enumerate(names)))}
-        items[key] = [sorted(s.tests, key=order.__getitem__) for s in plan.shards]
-        plans[key] = plan
-    return ShardAssignment(items, plans)
-
-
-def recorded_history(
-    store: ExecutionStore, workflow: str, execution_id: str
-) -> Callable[[], Mapping[str, float]]:
-    """A loader of ``workflow``'s recorded test durations (ms), for balanced shards."""
-
-    def load() -> Mapping[str, float]:
-        from assay.results.sharding import historical_durations
-
-        return historical_durations(store, workflow, exclude=[execution_id]).durations
-
-    return load
 
 
 # --------------------------------------------------------------------------- running
@@ -501,7 +144,7 @@ def run_parallel(
     own = frame.merge(group.container, group.working_dir)  # holds for every worker step
     context = walker.expression_context(walker.task_env(own.env, strict=False))
     functions = {"glob": _glob_function(walker, own, context)}
-    params = resolve_params(group, _where(ref, name), context, functions=functions)
+    params = resolve_params(group, group_where(ref, name), context, functions=functions)
     assert params is not None
     assignment = assign_shards(
         params.shards, params.shard_count, _history(walker, name) if params.shards else {}
@@ -578,20 +221,6 @@ def _warn_ignored(ctx: ExecutionContext, group: Parallel, name: str) -> None:
     job = group.job.model_dump(exclude_defaults=True) if group.job else {}
     if job.keys() - {"active_deadline_seconds"}:
         ctx.sink.warning(f"step {name!r}: `parallel.job` is ignored but for activeDeadlineSeconds")
-
-
-def shards_line(assignment: ShardAssignment, seconds: Sequence[float]) -> str:
-    """``shards: planned makespan 12.3s (ideal 12.0s), actual 13.1s; workers 13.1s ...``."""
-    times = " ".join(f"{s:.1f}s" for s in seconds)
-    actual = max(seconds, default=0.0)
-    if assignment.balanced:
-        head = (
-            f"shards: planned makespan {assignment.makespan_ms / 1000:.1f}s "
-            f"(ideal {assignment.ideal_ms / 1000:.1f}s)"
-        )
-    else:
-        head = "shards: even split (no recorded durations)"
-    return f"{head}, actual {actual:.1f}s; workers {times}"
 
 
 def _make_worker(
