@@ -149,4 +149,5 @@ def testcase_json(row: StoredCase) -> dict[str, Any]:
         "message": row.message,
         "attempt": row.attempt,
         "properties": row.properties or {},
+        "trace": row.trace,
     }

@@ -291,7 +291,7 @@ def test_0004_converts_test_cases_and_back(
         ).all()
         details = connection.execute(
             text(
-                "SELECT execution_id, position, message, properties IS NULL"
+                "SELECT execution_id, position, message, properties IS NULL, trace"
                 " FROM test_case_details ORDER BY execution_id, position"
             )
         ).all()
@@ -303,13 +303,14 @@ def test_0004_converts_test_cases_and_back(
         *("api", "api.Users", "api/users.py"),
         *("api", "api.Orders", ""),
     ]
-    # only attempts with a message or properties, those without properties as SQL NULL
+    # only attempts with a message or properties, those without properties as SQL NULL;
+    # test_cases rows had no trace
     assert [tuple(row) for row in details] == [
-        ("e1", 1, "AssertionError: 1 != 2\n  line two", False),
-        ("e1", 2, "flaky network", True),
-        ("e1", 4, "", True),
-        ("e1", 5, None, False),
-        ("e2", 0, "500", True),
+        ("e1", 1, "AssertionError: 1 != 2\n  line two", False, None),
+        ("e1", 2, "flaky network", True, None),
+        ("e1", 4, "", True, None),
+        ("e1", 5, None, False, None),
+        ("e2", 0, "500", True, None),
     ]
     assert not inspect(db.engine).has_table("test_cases")
     # a later ingest adds a segment, which the downgrade must also turn into rows
@@ -322,8 +323,13 @@ def test_0004_converts_test_cases_and_back(
         file="late.py",
         line=7,
         message="boom",
+        trace="def test_late():\n>       boom()\n\nlate.py:7: RuntimeError",
     )
     ExecutionStore(db).add_test_cases("e2", "wf-b", [added])
+    assert [case.trace for case in ExecutionStore(db).test_cases("e2")] == [
+        *[None] * len(expected["e2"]),
+        added.trace,
+    ]
     db.close()
 
     _alembic(url, "0003", down=True)
@@ -367,6 +373,8 @@ def test_0004_converts_test_cases_and_back(
 
     db = Database(url)  # and up again
     assert _stored(db) == {"e1": expected["e1"], "e2": [*expected["e2"], late]}
+    # the trace went with the downgrade: 0003 has nowhere to keep it
+    assert {case.trace for e in _WORKFLOWS for case in ExecutionStore(db).test_cases(e)} == {None}
     db.close()
 
 

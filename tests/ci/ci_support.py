@@ -183,6 +183,7 @@ def case(
     line: int | None = None,
     message: str | None = None,
     attempt: int = 1,
+    trace: str | None = None,
 ) -> Any:
     """One attempt of one test case."""
     from assay.results.model import CaseStatus, TestCaseResult
@@ -197,6 +198,7 @@ def case(
         line=line,
         message=message,
         attempt=attempt,
+        trace=trace,
     )
 
 

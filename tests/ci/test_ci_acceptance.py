@@ -49,12 +49,14 @@ def test_report_github_twice_then_gates(cli: Cli, github: GitHubStandIn, tmp_pat
     assert run["details_url"] == "https://github.example/octo/shop/actions/runs/4242"
     assert run["output"]["title"].startswith("6 tests, 4 passed, 1 failed, 1 skipped")
     lines = API_TESTS.splitlines()
-    def_line = lines.index("def test_list_games():") + 1
+    # on the failing assert (from pytest's report of the failure), not on the def line
+    failed_line = lines.index('    assert games, "expected games, got none"') + 1
+    assert failed_line == lines.index("def test_list_games():") + 3
     assert run["output"]["annotations"] == [
         {
             "path": "backend/tests/test_api.py",
-            "start_line": def_line,
-            "end_line": def_line,
+            "start_line": failed_line,
+            "end_line": failed_line,
             "annotation_level": "failure",
             "title": "api-1: tests.test_api::test_list_games failed",
             "message": "AssertionError: expected games, got none\nassert []",

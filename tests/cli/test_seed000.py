@@ -40,6 +40,9 @@ def test_seed_tests_run_install_and_gate(cli: Cli, git_repo: GitRepo, tmp_path: 
     assert {c["status"] for c in cases} == {"passed", "failed"}
     messages = " ".join(c["message"] or "" for c in cases)
     assert "key=***" in messages and SECRET not in messages
+    # the failure's text too, which pytest's report of the failed assert repeats
+    traces = " ".join(c["trace"] or "" for c in cases)
+    assert "key=***" in traces and SECRET not in traces
     # the requirements.txt package landed in the execution's venv, proven by a test importing it
     assert any(
         c["name"] == "test_requirements_installed" and c["status"] == "passed" for c in cases

@@ -40,6 +40,7 @@ def case(
     classname: str = "tests.test_api",
     suite: str = "pytest",
     properties: dict[str, list[str]] | None = None,
+    trace: str | None = None,
 ) -> TestCaseResult:
     """One attempt of one test case."""
     return TestCaseResult(
@@ -51,6 +52,7 @@ def case(
         message=message,
         attempt=attempt,
         properties=properties or {},
+        trace=trace,
     )
 
 

@@ -13,6 +13,8 @@ from assay.results.report_html import render_html
 from assay.settings import Settings
 from assay.store import ExecutionStore
 
+TRACE = "def test_a():\n>       assert '<i>x</i>'\n\ntests/test_api.py:7: Error"
+
 
 @pytest.fixture
 def store(assay_home: Settings) -> ExecutionStore:
@@ -27,7 +29,13 @@ def page(store: ExecutionStore) -> str:
         store,
         "api",
         [
-            case("test_a", F, 900, message="AssertionError: <b>not bold</b>\nline 2"),
+            case(
+                "test_a",
+                F,
+                900,
+                message="AssertionError: <b>not bold</b>\nline 2",
+                trace=TRACE,
+            ),
             case("test_b", F, 10, attempt=1, message="flaked"),
             case("test_b", P, 20, attempt=2),
             case("test_$price[<1>]", P, 30),
@@ -72,6 +80,10 @@ def test_html_lists_failures_flaky_and_quarantined_escaped(page: str) -> None:
     assert "Quarantined failures (1)" in text
     assert "AssertionError: <b>not bold</b>" in text  # shown as text ...
     assert not tree.xpath("//b")  # ... never as markup
+    # the trace under the message, in the same collapsed section, escaped too
+    [trace] = tree.xpath("//details/pre[@class='trace']")
+    assert trace.text_content() == TRACE
+    assert not tree.xpath("//i")
     assert "tests.test_api::test_a" in text and "new" in text
     rows = tree.xpath("//h2[.='Executions']/following-sibling::table[1]/tbody/tr")
     assert [r.xpath("string(td[1]/strong)") for r in rows] == ["api-4", "auth-1", "Total"]

@@ -29,6 +29,10 @@ def _attempts(rows: list[TestCaseResult]) -> dict[str, list[tuple[int, CaseStatu
     return dict(found)
 
 
+FLAKY_TRACE = "tests/conftest.py:3: in client\n    connect()\nE   ConnectionError"
+BROKEN_TRACE = "def test_broken():\n>       assert third()\n\ntests/test_api.py:9: AssertionError"
+
+
 def test_merged_junit_round_trips_attempts_and_properties(store: ExecutionStore) -> None:
     row = record(
         store,
@@ -36,11 +40,11 @@ def test_merged_junit_round_trips_attempts_and_properties(store: ExecutionStore)
         [
             case("test_ok", P, 120, properties={"requirement": ["BR-1", "BR-2"]}),
             case("test_flaky", F, 50, attempt=1, message="TimeoutError\n  at line 3"),
-            case("test_flaky", E, 50, attempt=2, message="ConnectionError"),
+            case("test_flaky", E, 50, attempt=2, message="ConnectionError", trace=FLAKY_TRACE),
             case("test_flaky", P, 60, attempt=3),
             case("test_broken", F, 10, attempt=1, message="first"),
             case("test_broken", F, 10, attempt=2, message="second"),
-            case("test_broken", F, 10, attempt=3, message="third\nwith a trace"),
+            case("test_broken", F, 10, attempt=3, message="third\nline", trace=BROKEN_TRACE),
             case("test_skip", S, 0, message="later"),
             case("test_quarantined", Q, 5, message="known bug"),
         ],
@@ -55,6 +59,9 @@ def test_merged_junit_round_trips_attempts_and_properties(store: ExecutionStore)
     assert broken is not None
     assert [child.tag for child in broken] == ["failure", "rerunFailure", "rerunFailure"]
     assert broken.find("failure").get("message") == "third"  # type: ignore[union-attr]
+    # stored traces are the elements' texts
+    assert flaky.find("flakyError/stackTrace").text == FLAKY_TRACE  # type: ignore[union-attr]
+    assert broken.find("failure").text == BROKEN_TRACE  # type: ignore[union-attr]
     assert tree.get("tests") == "5" and tree.get("failures") == "1" and tree.get("skipped") == "2"
 
     rows = parse_junit(io.BytesIO(xml))
@@ -71,6 +78,9 @@ def test_merged_junit_round_trips_attempts_and_properties(store: ExecutionStore)
     assert by_name[("test_quarantined", 1)].message == "quarantined: known bug"
     assert by_name[("test_broken", 1)].message == "first"
     assert by_name[("test_broken", 3)].message == "third"
+    assert by_name[("test_broken", 3)].trace == BROKEN_TRACE
+    assert by_name[("test_flaky", 2)].trace == FLAKY_TRACE
+    assert by_name[("test_flaky", 1)].trace == "TimeoutError\n  at line 3"  # the message
     assert by_name[("test_ok", 1)].duration_ms == 120
     summary = summarize(rows)
     assert (summary.tests, summary.passed, summary.failed, summary.skipped) == (5, 2, 1, 2)

@@ -53,7 +53,13 @@ def _base_and_pr(store: ExecutionStore) -> str:
             case("test_create", F, 1200, message=TRACE),
             case("test_delete", P, 400),
             case("test_old_failure", F, 100, message="still broken"),
-            case("test_health", E, 100, message="ConnectionError: refused"),
+            case(
+                "test_health",
+                E,
+                100,
+                message="ConnectionError: refused",
+                trace="conftest.py:12: in client\n    connect()\nE   TRACE-ONLY LINE",
+            ),
             case("test_flaky", F, 50, attempt=1, message="TimeoutError: 5s"),
             case("test_flaky", P, 60, attempt=2),
             case("test_quarantined", Q, 30, message="known bug #12\nmore"),
@@ -86,6 +92,8 @@ def test_markdown_lists_failures_with_first_lines_and_marks_new_ones(
     assert "`tests.test_api::test_old_failure`\n" in failed  # failing in the base too
     assert "AssertionError: expected 201\n  second line\n  third line" in failed
     assert "FOURTH LINE" not in markdown
+    assert "ConnectionError: refused" in failed
+    assert "TRACE-ONLY LINE" not in markdown and "conftest.py:12" not in markdown  # no traces
     # new failures come first
     assert failed.index("test_create") < failed.index("test_old_failure")
 

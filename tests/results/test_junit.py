@@ -459,6 +459,125 @@ def test_messages(tmp_path: Path) -> None:
     assert rows["nested"].message == "before  after"
 
 
+# --- traces -------------------------------------------------------------------------------
+
+
+def test_pytest_failures_keep_their_text_as_trace() -> None:
+    rows = _by_name(parse_junit(DATA / "pytest_failures.xml"))
+    own, helper, error, skipped = (
+        rows[name] for name in ("test_own", "test_helper", "test_error", "test_skip")
+    )
+    # the message attribute stays the message; the text is the trace, whole
+    assert own.message == "assert 1 == 2"
+    assert own.trace == (
+        "def test_own():\n        x = 1\n>       assert x == 2\nE       assert 1 == 2\n\n"
+        "tests/test_x.py:7: AssertionError"
+    )
+    assert helper.message == "AssertionError: bad value"
+    assert helper.trace is not None
+    assert helper.trace.startswith("def test_helper():\n>       check(1)\n\ntests/test_x.py:11: \n")
+    assert helper.trace.endswith(
+        "E       AssertionError: bad value\n\ntests/helpers.py:3: AssertionError"
+    )
+    # an error (here in a fixture's setup) has one too
+    assert error.status is CaseStatus.ERRORED
+    assert error.message == 'failed on setup with "RuntimeError: fixture broke"'
+    assert error.trace is not None and error.trace.startswith("@pytest.fixture\n")
+    assert error.trace.endswith("tests/test_x.py:16: RuntimeError")
+    # a skip has none, though its element has text
+    assert skipped.status is CaseStatus.SKIPPED and skipped.message == "nope"
+    assert skipped.trace is None
+
+
+def test_traces_of_other_shapes(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """<testsuite name="s">
+  <testcase name="passes"><system-out>out</system-out></testcase>
+  <testcase name="no attribute"><failure>
+      AssertionError: boom
+        at line 2
+  </failure></testcase>
+  <testcase name="no text"><failure message="m"/></testcase>
+  <testcase name="blank text"><error message="m">   </error></testcase>
+  <testcase name="error wins"><failure message="f">failure text</failure>
+    <error message="e">error text</error></testcase>
+  <testcase name="failure after error"><error message="e">error text</error>
+    <failure message="f">failure text</failure></testcase>
+  <testcase name="skip with text"><skipped>skip text</skipped></testcase>
+  <testcase name="nested"><failure message="m">before <detail>inner</detail> after</failure>
+  </testcase>
+</testsuite>""",
+    )
+    rows = _by_name(parse_junit(path))
+    assert rows["passes"].trace is None
+    # without the attribute the text is both: the message (its start) and the trace
+    assert rows["no attribute"].message == "AssertionError: boom\n        at line 2"
+    assert rows["no attribute"].trace == "AssertionError: boom\n        at line 2"
+    assert (rows["no text"].message, rows["no text"].trace) == ("m", None)
+    assert (rows["blank text"].message, rows["blank text"].trace) == ("m", None)
+    # the most severe child decides status, message and trace alike
+    assert (rows["error wins"].message, rows["error wins"].trace) == ("e", "error text")
+    assert rows["failure after error"].trace == "error text"
+    assert rows["skip with text"].message == "skip text"
+    assert rows["skip with text"].trace is None
+    assert rows["nested"].trace == "before  after"
+
+
+def test_a_long_trace_keeps_its_end(tmp_path: Path) -> None:
+    frames = "".join(
+        f"tests/test_deep.py:{i}: in level_{i}\n    level_{i + 1}()\n" for i in range(400)
+    )
+    end = "E   RecursionError: maximum recursion depth\n\ntests/test_deep.py:999: RecursionError"
+    text = frames + end
+    single = "x" * 9000 + " the end"
+    short_lines = "a" * 6000 + "\n" + "b" * 3000 + "\nend"  # the cut is near a line break
+    long_line = "a" * 3000 + "\n" + "b" * 5000 + "\nend"  # it is not
+    path = _write(
+        tmp_path,
+        f"""<testsuite name="s">
+  <testcase name="deep"><failure message="RecursionError">{text}</failure></testcase>
+  <testcase name="one line"><error>{single}</error></testcase>
+  <testcase name="short lines"><error message="m">{short_lines}</error></testcase>
+  <testcase name="long line"><error message="m">{long_line}</error></testcase>
+  <testcase name="just fits"><failure message="m">{"y" * junit.MAX_TRACE_CHARS}</failure>
+  </testcase>
+</testsuite>""",
+    )
+    rows = _by_name(parse_junit(path))
+    deep = rows["deep"]
+    assert deep.message == "RecursionError"
+    trace = deep.trace
+    assert trace is not None and len(text) > 2 * junit.MAX_TRACE_CHARS
+    assert len(trace) <= junit.MAX_TRACE_CHARS
+    assert len(trace) > junit.MAX_TRACE_CHARS - 100  # about as much as allowed is kept
+    note, kept = trace.split("\n", 1)
+    # the note says how much is missing; what is kept is the end, from a line's start
+    assert note == f"[… {len(text) - len(kept)} earlier characters cut]"
+    assert text.endswith(kept) and text[len(text) - len(kept) - 1] == "\n"
+    assert kept.startswith("tests/test_deep.py:") or kept.startswith("    level_")
+    assert kept.endswith(end)
+    # a text without line breaks is cut where it must be
+    one_line = rows["one line"]
+    assert one_line.message == single[:MAX_MESSAGE_CHARS]  # the start, as before
+    assert one_line.trace is not None and one_line.trace.endswith("x the end")
+    note, kept = one_line.trace.split("\n", 1)
+    assert note == f"[… {len(single) - len(kept)} earlier characters cut]"
+    assert len(one_line.trace) <= junit.MAX_TRACE_CHARS
+    # the end from a line break, unless that leaves out too much: then the line is cut
+    trace = rows["short lines"].trace
+    assert trace is not None
+    assert trace.split("\n", 1)[1] == "b" * 3000 + "\nend"
+    trace = rows["long line"].trace
+    assert trace is not None
+    note, kept = trace.split("\n", 1)
+    assert kept.endswith("b" * 3000 + "\nend") and set(kept[:-4]) == {"b"}
+    assert len(trace) <= junit.MAX_TRACE_CHARS and len(kept) > junit.MAX_TRACE_CHARS - 100
+    assert note == f"[… {len(long_line) - len(kept)} earlier characters cut]"
+    # at the limit exactly: nothing is cut
+    assert rows["just fits"].trace == "y" * junit.MAX_TRACE_CHARS
+
+
 def test_unnamed_test_cases_stay_distinct(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
@@ -515,6 +634,15 @@ def test_surefire_flaky_and_rerun_children() -> None:
         (3, CaseStatus.PASSED),
     ]
     assert checkout[0].message == "expected 2 but was 1"
+    # each rerun keeps its own trace: the <stackTrace>, not the system-out or -err
+    assert checkout[0].trace == (
+        "java.lang.AssertionError: expected 2 but was 1\n"
+        "\tat com.example.ShopTest.checkout(ShopTest.java:12)"
+    )
+    assert checkout[1].trace == (
+        "java.lang.IllegalStateException: cart locked\n\tat com.example.Cart.lock(Cart.java:40)"
+    )
+    assert checkout[2].trace is None
     # Without a message attribute the <stackTrace> is the message, not the system-err.
     assert checkout[1].message is not None
     assert checkout[1].message.startswith("java.lang.IllegalStateException: cart locked")
@@ -530,6 +658,11 @@ def test_surefire_flaky_and_rerun_children() -> None:
         (1, CaseStatus.FAILED, "refund failed again"),
         (2, CaseStatus.ERRORED, "java.lang.RuntimeException: gateway down"),
         (3, CaseStatus.FAILED, "refund failed"),
+    ]
+    assert [row.trace for row in refund] == [
+        "java.lang.AssertionError: refund failed again",
+        "java.lang.RuntimeException: gateway down",
+        "java.lang.AssertionError: refund failed",
     ]
     assert all(row.suite == "com.example.ShopTest" for row in rows)
     assert summarize(rows) == Summary(tests=3, passed=2, failed=1)

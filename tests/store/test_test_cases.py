@@ -33,19 +33,26 @@ P, F, E, S, Q = (
     CaseStatus.QUARANTINED,
 )
 
+BARE_TRACE = "def test_bare():\n>       assert 1 == 2\nE       assert 1 == 2\n\npkg/a.py:3: Error"
+UNICODE_TRACE = "[… 12 earlier characters cut]\n  ошибка 💥\n\tat пакет.Тест(т.py:65000)\n" * 40
 EVERY_FIELD = [
     TestCaseResult("suite", "pkg.TestA", "test_plain", P, 12, file="pkg/a.py", line=7),
-    TestCaseResult("suite", "pkg.TestA", "test_bare", F, 0, message="assert 1 == 2"),
+    TestCaseResult(
+        "suite", "pkg.TestA", "test_bare", F, 0, message="assert 1 == 2", trace=BARE_TRACE
+    ),
     TestCaseResult(
         "suite", "pkg.TestA", "test_bare", P, 4_000_000_000, file="pkg/a.py", attempt=2
     ),
     TestCaseResult(
         "другой", "пакет.Тест", "тест_ünïcødé 🧪", E, 3, file="пакет/т.py", line=65_000,
         message="ошибка: 💥\nline two", properties={"requirement": ["BR-1", "BR-2"]},
+        trace=UNICODE_TRACE,
     ),
     TestCaseResult("suite", "", "", S, 0, properties={"owner": ["me"]}),
     TestCaseResult("suite", "pkg.TestA", "with\0nul", Q, 5, message="quarantined failure"),
-    TestCaseResult("other", "pkg.TestA", "test_plain", P, 1, attempt=3, properties={}),
+    TestCaseResult(
+        "other", "pkg.TestA", "test_plain", P, 1, attempt=3, properties={}, trace="only a trace"
+    ),
 ]  # fmt: skip
 
 
@@ -72,6 +79,7 @@ def _expected(execution_id: str, workflow: str, cases: list[TestCaseResult]) -> 
             message=c.message,
             attempt=c.attempt,
             properties=c.properties or None,
+            trace=c.trace,
         )
         for position, c in enumerate(cases)
     ]
@@ -89,6 +97,11 @@ def test_every_field_comes_back_as_written(db: Database) -> None:
     assert stored[3].line == 65_000 and stored[0].line == 7 and stored[1].line is None
     assert stored[2].duration_ms == 4_000_000_000
     assert stored[6].properties is None  # empty properties are not stored
+    # traces, with a message or alone
+    assert stored[1].trace == BARE_TRACE and stored[1].message == "assert 1 == 2"
+    assert stored[3].trace == UNICODE_TRACE and len(UNICODE_TRACE) > 2000
+    assert stored[6].trace == "only a trace" and stored[6].message is None
+    assert [c.trace for c in stored[:1] + stored[2:3] + stored[4:6]] == [None] * 4
 
 
 def test_stored_test_id_is_test_identity(db: Database) -> None:
@@ -174,9 +187,10 @@ def test_two_ingests_make_two_segments_with_positions_continuing(db: Database) -
             .order_by(TestCaseDetailRow.position)
         ).scalars()
         assert [tuple(s) for s in segments] == [(0, 4), (1, 3)]
-        # attempts with a message or properties: 1 and 3 in the first, 4 and 5 in the second
-        assert list(detail_positions) == [1, 3, 4, 5]
-        assert list(without_properties) == [1, 5]  # SQL NULL, not a JSON null
+        # attempts with a message, properties or a trace: 1 and 3 in the first, 4 to 6 in the
+        # second (6: a trace alone)
+        assert list(detail_positions) == [1, 3, 4, 5, 6]
+        assert list(without_properties) == [1, 5, 6]  # SQL NULL, not a JSON null
         columns = read_columns(connection, [execution_id])
         assert columns.position.tolist() == list(range(7))
         assert columns.attempt.tolist() == [c.attempt for c in EVERY_FIELD]
@@ -209,11 +223,16 @@ def test_read_columns_keeps_the_order_asked(db: Database) -> None:
     picked = columns.take(columns.execution == 2)
     assert picked.execution_ids == columns.execution_ids and picked.position.tolist() == [0, 1]
     assert details == {
-        (a, 1): ("assert 1 == 2", None),
-        (b, 1): ("ошибка: 💥\nline two", {"requirement": ["BR-1", "BR-2"]}),
-        (b, 2): (None, {"owner": ["me"]}),
+        (a, 1): ("assert 1 == 2", None, BARE_TRACE),
+        (b, 1): ("ошибка: 💥\nline two", {"requirement": ["BR-1", "BR-2"]}, UNICODE_TRACE),
+        (b, 2): (None, {"owner": ["me"]}, None),
     }
-    assert set(with_properties) == {(b, 1), (b, 2)}
+    assert details[(a, 1)].trace == BARE_TRACE and details[(b, 2)].properties == {"owner": ["me"]}
+    # for properties only: their traces are not read
+    assert with_properties == {
+        (b, 1): ("ошибка: 💥\nline two", {"requirement": ["BR-1", "BR-2"]}, None),
+        (b, 2): (None, {"owner": ["me"]}, None),
+    }
 
 
 @pytest.mark.parametrize(
@@ -321,7 +340,7 @@ def test_a_json_null_is_no_properties(db: Database) -> None:
             select(TestCaseDetailRow.position).where(TestCaseDetailRow.properties.is_(None))
         ).all()
         assert stored_null == []  # stored as a JSON null, which IS NULL does not find
-        assert read_details(connection, [execution_id]) == {(execution_id, 0): ("m", None)}
+        assert read_details(connection, [execution_id]) == {(execution_id, 0): ("m", None, None)}
         assert read_details(connection, [execution_id], with_properties=True) == {}
 
 

@@ -1,4 +1,4 @@
-"""Failing (and flaky) tests as check-run annotations on the lines that define them.
+"""Failing (and flaky) tests as check-run annotations on the lines that failed.
 
 GitHub wants a path relative to the repository root and a 1-based line.  JUnit reports say
 less, and differently: pytest (``junit_family=xunit1``) writes ``file`` relative to its
@@ -11,14 +11,23 @@ checked-out workspace (``GITHUB_WORKSPACE``):
 2. without ``file``, a pytest-style ``classname`` (``tests.test_api.TestX``): the longest
    dotted prefix that names a ``.py`` file, found the same way.
 
-The line is where ``def <test name>`` is in that file (parameters ``[...]`` dropped); if it
-is not found, the reported line (at least 1).  A test whose file cannot be found in the
-workspace is not annotated: an annotation on a path the repository does not have helps
-nobody.  At most :data:`MAX_ANNOTATIONS` are made, failures first.
+The line is where the test failed, read from its stored trace (the text of its failure):
+the ``path:line:`` entries of pytest's long and short reports (``tests/test_api.py:42:
+AssertionError``, ``tests/helpers.py:12: in check``) and the ``File "path", line N`` entries
+of Python's own tracebacks, each path resolved as above (files in installed packages, the
+standard library or skipped folders such as ``.venv`` excepted) and each line within its
+file.  Of these entries the last one in the test's own file wins (for a failure inside a
+helper, the test's line that called it), else the last one in any file of the workspace (a
+failing fixture in ``conftest.py``).  Without any, the line is where ``def <test name>`` is
+in the test's file (parameters ``[...]`` dropped), else the reported line (at least 1).  A
+test placed in no file of the workspace is not annotated: an annotation on a path the
+repository does not have helps nobody.  At most :data:`MAX_ANNOTATIONS` are made, failures
+first.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -39,6 +48,15 @@ _SKIP_DIRS = frozenset(
     {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"}
 )
 _MAX_FILES = 50_000
+# pytest: "path:line: message" (long report; the failing entry names the exception, the
+# others nothing), "path:line: in function" (short report); Python: File "path", line N, in f
+_LOCATION = re.compile(
+    r"^(?:(?P<path>(?:[A-Za-z]:)?[^\s:>\"][^:\n]*?):(?P<line>\d+):(?: |$)"
+    r'|[ \t]*File "(?P<python>[^"\n]+)", line (?P<python_line>\d+))',
+    re.MULTILINE,
+)
+_PACKAGE_DIRS = frozenset({"site-packages", "dist-packages"})
+_STDLIB_DIR = re.compile(r"python\d[\d.]*")
 
 
 class SourceIndex:
@@ -48,10 +66,16 @@ class SourceIndex:
         self.root = root
         self._by_name: dict[str, list[str]] | None = None
         self._lines: dict[str, list[str] | None] = {}
+        self._resolved: dict[str, str | None] = {}
+        self._in_trace: dict[str, str | None] = {}
 
     def resolve(self, reported: str) -> str | None:
         """The workspace-relative POSIX path of a reported file, or None."""
-        parts = _parts(reported)
+        if reported not in self._resolved:
+            self._resolved[reported] = self._resolve(_parts(reported))
+        return self._resolved[reported]
+
+    def _resolve(self, parts: list[str]) -> str | None:
         if not parts:
             return None
         # longest trailing part first: "/runner/ws/backend/tests/t.py" -> "backend/tests/t.py"
@@ -76,6 +100,35 @@ class SourceIndex:
             if found is not None:
                 return found
         return None
+
+    def failure_line(self, trace: str, test_path: str | None) -> tuple[str, int] | None:
+        """Where ``trace`` says the failure is: its last location in the workspace that is in
+        ``test_path``, else its last one in any file; None without any."""
+        in_test: tuple[str, int] | None = None
+        anywhere: tuple[str, int] | None = None
+        for match in _LOCATION.finditer(trace):
+            path = self._trace_path(match["path"] or match["python"])
+            if path is None:
+                continue
+            line = int(match["line"] or match["python_line"])
+            lines = self._read(path)
+            if lines is None or not 1 <= line <= len(lines):
+                continue
+            anywhere = (path, line)
+            if path == test_path:
+                in_test = anywhere
+        return in_test or anywhere
+
+    def _trace_path(self, reported: str) -> str | None:
+        """A path named in a trace, resolved; None for installed packages, the standard
+        library and skipped folders (a ``.venv`` inside the workspace)."""
+        if reported not in self._in_trace:
+            parts = _parts(reported)
+            path = None if _is_library(parts) else self.resolve(reported)
+            if path is not None and _SKIP_DIRS.intersection(path.split("/")[:-1]):
+                path = None
+            self._in_trace[reported] = path
+        return self._in_trace[reported]
 
     def definition_line(self, path: str, test_name: str) -> int | None:
         """The 1-based line of ``def <test_name>`` in ``path``, or None."""
@@ -121,6 +174,19 @@ def _parts(reported: str) -> list[str]:
     return [p for p in path.parts if p not in ("/", "\\", ".", "..") and not p.endswith(":\\")]
 
 
+def _is_library(parts: list[str]) -> bool:
+    """An installed package (``site-packages``) or the standard library (``lib/python3.12``,
+    ``Python312/Lib``)."""
+    lowered = [part.lower() for part in parts[:-1]]
+    if _PACKAGE_DIRS.intersection(lowered):
+        return True
+    return any(
+        (first == "lib" and _STDLIB_DIR.fullmatch(second))
+        or (second == "lib" and _STDLIB_DIR.fullmatch(first))
+        for first, second in itertools.pairwise(lowered)
+    )
+
+
 def _walk(root: Path) -> Iterator[str]:
     count = 0
     for directory, dirs, files in os.walk(root):
@@ -139,7 +205,7 @@ class Annotations:
 
     items: list[dict[str, Any]]
     unplaced: int
-    """Failing tests without a file found in the workspace."""
+    """Failing tests placed in no file of the workspace."""
     dropped: int
     """Annotations left out beyond :data:`MAX_ANNOTATIONS`."""
 
@@ -179,6 +245,11 @@ def _locate(index: SourceIndex, test: TestOutcome) -> tuple[str, int] | None:
     path = index.resolve(test.file) if test.file else None
     if path is None and not test.file:
         path = index.from_classname(test.classname)
+    trace = test.trace
+    if trace:
+        failed = index.failure_line(trace, path)
+        if failed is not None:
+            return failed
     if path is None:
         return None
     line = index.definition_line(path, test.name)

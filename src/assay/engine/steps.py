@@ -471,6 +471,8 @@ class StepWalker:
             case.apply_quarantine(self.ctx.workflow, self.ctx.quarantined)
             if case.message:
                 case.message = self.ctx.masker(case.message)
+            if case.trace:
+                case.trace = self.ctx.masker(case.trace)
         with self.ctx.lock:
             self.ctx.cases.extend(cases)
 

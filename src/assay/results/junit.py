@@ -7,6 +7,14 @@ children become extra, earlier attempts of their test case, whose own status is 
 one.  A test case without a name is given the name ``(unnamed N)`` (N counting such cases in
 the file), so that unrelated nameless cases are not mistaken for reruns of one another.
 
+A failure's or error's ``message`` is the ``message`` attribute, else the start of the
+element's text.  That text (a stack trace; pytest's report of the failure, ending with the
+``path:line:`` of the failing line) is also kept whole as ``trace``, up to
+:data:`MAX_TRACE_CHARS`; of a longer one the end is kept (from a line break, when there is
+one near the cut), after a :data:`TRACE_CUT` note: a trace says where the failure happened at
+its end.  Surefire's rerun children get one
+too (their ``<stackTrace>`` included); a skip has none.
+
 Untrusted input is expected: DTDs and entity declarations are refused with
 :class:`HostileXMLError` before anything is resolved, files beyond ``max_bytes`` are
 refused before they are parsed, and the parser never loads DTDs, resolves entities or
@@ -39,6 +47,13 @@ DEFAULT_MAX_BYTES: Final = 512 * 1024 * 1024
 MAX_MESSAGE_CHARS: Final = 4000
 """Failure/error/skip messages are cut to this many characters."""
 
+MAX_TRACE_CHARS: Final = 4000
+"""Failure/error texts (traces) are cut to about this many characters: their end is kept."""
+
+TRACE_CUT: Final = "[… {count} earlier characters cut]\n"
+"""What starts a trace that was cut (``count``: the characters left out)."""
+
+_CUT_ROOM: Final = len(TRACE_CUT) + 12  # TRACE_CUT with its count fits in it
 _CHUNK_BYTES: Final = 64 * 1024
 _MEMO_SIZE: Final = 50_000
 _MISS: Final = object()
@@ -284,14 +299,15 @@ def _unescape(value: str) -> str:
 class _Children:
     """What the child elements of one testcase say."""
 
-    __slots__ = ("message", "properties", "rank", "reruns", "status")
+    __slots__ = ("message", "properties", "rank", "reruns", "status", "trace")
 
     def __init__(self) -> None:
         self.rank = 0
         self.status = _PASSED
         self.message: str | None = None
+        self.trace: str | None = None
         self.properties: dict[str, list[str]] = {}
-        # [status, message, duration_ms] of each earlier attempt
+        # [status, message, duration_ms, trace] of each earlier attempt
         self.reruns: list[list[Any]] = []
 
 
@@ -409,6 +425,11 @@ class _Collector:
                         children.message = _unescape(message)[:MAX_MESSAGE_CHARS]
                     else:
                         children.message = None
+                    if result[1] is not _SKIPPED:
+                        # a failure's or error's text is its trace (and, without the
+                        # attribute, its message)
+                        self._capture(depth, _trace_sink(children, not message))
+                    elif not message:
                         self._capture(depth, _message_sink(children))
                 return
             rerun = _RERUNS.get(tag)
@@ -418,10 +439,10 @@ class _Collector:
                     rerun,
                     _unescape(message)[:MAX_MESSAGE_CHARS] if message else None,
                     _duration_ms(attrib.get("time")),
+                    None,
                 ]
                 children.reruns.append(record)
-                if not message:
-                    self._capture(depth, _rerun_message_sink(record))
+                self._capture(depth, _rerun_trace_sink(record, not message))
                 return
         if tag == "property" and depth <= 2:
             name = attrib.get("name")
@@ -467,11 +488,37 @@ def _message_sink(children: _Children) -> Callable[[str], None]:
     return sink
 
 
-def _rerun_message_sink(record: list[Any]) -> Callable[[str], None]:
+def _trace_sink(children: _Children, as_message: bool) -> Callable[[str], None]:
     def sink(text: str) -> None:
-        record[1] = text[:MAX_MESSAGE_CHARS] or None
+        if as_message:
+            children.message = text[:MAX_MESSAGE_CHARS] or None
+        children.trace = _cut_trace(text)
 
     return sink
+
+
+def _rerun_trace_sink(record: list[Any], as_message: bool) -> Callable[[str], None]:
+    def sink(text: str) -> None:
+        if as_message:
+            record[1] = text[:MAX_MESSAGE_CHARS] or None
+        record[3] = _cut_trace(text)
+
+    return sink
+
+
+def _cut_trace(text: str) -> str | None:
+    """The trace of a failure's text: all of it, or :data:`TRACE_CUT` and its end.
+
+    The end starts with a whole line (a line begun mid-path could name another file),
+    unless that would leave out more than a quarter of what fits: a very long line is cut.
+    """
+    if len(text) <= MAX_TRACE_CHARS:
+        return text or None
+    tail = text[len(text) - MAX_TRACE_CHARS + _CUT_ROOM :]
+    newline = tail.find("\n", 0, MAX_TRACE_CHARS // 4)
+    if newline >= 0:
+        tail = tail[newline + 1 :]
+    return TRACE_CUT.format(count=len(text) - len(tail)) + tail
 
 
 class _RowBuilder:
@@ -541,7 +588,7 @@ class _RowBuilder:
                 )
                 continue
             properties = children.properties
-            for rerun_status, rerun_message, rerun_duration in children.reruns:
+            for rerun_status, rerun_message, rerun_duration, rerun_trace in children.reruns:
                 append(
                     new_row(
                         suite,
@@ -554,6 +601,7 @@ class _RowBuilder:
                         rerun_message,
                         attempt,
                         {prop: list(values) for prop, values in properties.items()},
+                        rerun_trace,
                     )
                 )
                 attempt += 1
@@ -573,6 +621,7 @@ class _RowBuilder:
                     children.message,
                     attempt,
                     properties,
+                    children.trace,
                 )
             )
         self._group = (group_suite, group_raw, group_class, group)

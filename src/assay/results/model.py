@@ -37,6 +37,9 @@ class TestCaseResult:
     message: str | None = None
     attempt: int = 1
     properties: dict[str, list[str]] = field(default_factory=dict)
+    trace: str | None = None
+    """The text of a failure or error (a stack trace, pytest's report of the failure),
+    kept besides ``message``; its end when it is long (see :mod:`assay.results.junit`)."""
 
     def identity(self, workflow: str) -> str:
         """Stable id of this test across executions of ``workflow``."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from assay.store.tables import ExecutionRow
 from assay.store.test_cases import (
     CASE_STATUSES,
     CaseColumns,
+    CaseDetail,
     CaseNames,
     id_hex,
     read_columns,
@@ -61,6 +62,7 @@ _FINISHED = tuple(s.value for s in ExecutionStatus if s.finished)
 _STATUS_VALUES = tuple(status.value for status in CASE_STATUSES)
 _PAGE = 100
 _MAX_DEPTH = 8
+_NO_DETAIL: CaseDetail = CaseDetail(None, None, None)
 
 
 class Attempt(NamedTuple):
@@ -71,6 +73,8 @@ class Attempt(NamedTuple):
     duration_ms: int
     message: str | None
     properties: dict[str, list[str]] | None
+    trace: str | None = None
+    """The text of a failure or error (its end, when long)."""
 
 
 @dataclass(slots=True)
@@ -124,6 +128,15 @@ class TestOutcome:
         for attempt in reversed(self.attempts):
             if attempt.message:
                 return attempt.message
+        return None
+
+    @property
+    def trace(self) -> str | None:
+        """The trace of the latest attempt that says why it failed (a message or a trace): the
+        final attempt's for a failing test, the last failed attempt's for a flaky one."""
+        for attempt in reversed(self.attempts):
+            if attempt.message or attempt.trace:
+                return attempt.trace or None
         return None
 
     @property
@@ -411,7 +424,7 @@ def _add_execution(
     execution: str,
     columns: CaseColumns,
     names: CaseNames,
-    details: dict[tuple[str, int], tuple[str | None, dict[str, Any] | None]],
+    details: dict[tuple[str, int], CaseDetail],
 ) -> None:
     """Group the attempts of one execution (``columns``, in stored order) into ``tests``."""
     rows = zip(
@@ -436,9 +449,10 @@ def _add_execution(
                 file=file,
                 line=line,
             )
-        message, properties = details.get((execution_id, position), (None, None))
+        detail: CaseDetail = details.get((execution_id, position), _NO_DETAIL)
+        message, properties, trace = detail
         outcome.attempts.append(
-            Attempt(attempt, _STATUS_VALUES[status], duration_ms, message, properties)
+            Attempt(attempt, _STATUS_VALUES[status], duration_ms, message, properties, trace)
         )
 
 

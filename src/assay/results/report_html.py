@@ -352,7 +352,9 @@ each workflow.</p>
   <td class="num">{{ entry.test.duration_ms | duration }}</td>
   <td>{% if entry.test.message %}<details>
     <summary>{{ entry.test.message | first_lines(1, 120) }}</summary>
-    <pre>{{ entry.test.message }}</pre></details>{% endif %}</td>
+    <pre>{{ entry.test.message }}</pre>
+{%- if entry.test.trace and entry.test.trace != entry.test.message %}
+    <pre class="trace">{{ entry.test.trace }}</pre>{% endif %}</details>{% endif %}</td>
 </tr>
 {% endfor %}
 </tbody>

@@ -9,6 +9,8 @@
   readers (assay's included) take as reruns.
 - Surefire's schema gives reruns no ``time``: the durations of earlier attempts are not
   written (their messages and stack traces are).
+- A failure's stored trace is its element's text (a rerun's ``<stackTrace>``); without one,
+  a message of several lines is, its first line being the ``message`` attribute.
 - A quarantined failure is written as ``<skipped message="quarantined: ...">`` with the
   property ``assay.quarantined=true``, so that other tools do not count it as a failure.
 
@@ -182,14 +184,17 @@ def _result(case: etree._Element, tag: str, attempt: Attempt, *, rerun: bool = F
     element = etree.SubElement(case, tag)
     kind = "AssertionError" if attempt.status == CaseStatus.FAILED.value else "Error"
     element.set("type", kind)
+    text = _clean(attempt.trace) if attempt.trace else None
     if attempt.message:
         message = _clean(attempt.message)
         element.set("message", _first_line(message))
-        if "\n" in message.strip():
-            if rerun:  # Surefire keeps a rerun's trace in <stackTrace>
-                etree.SubElement(element, "stackTrace").text = message
-            else:
-                element.text = message
+        if text is None and "\n" in message.strip():
+            text = message
+    if text:
+        if rerun:  # Surefire keeps a rerun's trace in <stackTrace>
+            etree.SubElement(element, "stackTrace").text = text
+        else:
+            element.text = text
 
 
 def _property(parent: etree._Element, name: str, value: str) -> None:

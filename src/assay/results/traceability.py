@@ -91,8 +91,8 @@ def trace(
         details = read_details(connection, latest.execution_ids, with_properties=True)
     traced: dict[str, tuple[RecentExecution, str, list[str]]] = {}
     for attempt in recent.attempts(latest):
-        _, properties = details.get((attempt.execution_id, attempt.position), (None, None))
-        ids = _requirement_ids(properties)
+        detail = details.get((attempt.execution_id, attempt.position))
+        ids = _requirement_ids(None if detail is None else detail.properties)
         if ids:
             traced[attempt.test_id] = (recent.by_id[attempt.execution_id], attempt.status, ids)
     info = describe_tests(db, {test_id: found[0] for test_id, found in traced.items()})

@@ -123,7 +123,7 @@ class TestResultsRow(Base):
 
 
 class TestCaseDetailRow(Base):
-    """The message and properties of an attempt that has any (few do)."""
+    """The message, properties and trace of an attempt that has any (few do)."""
 
     __tablename__ = "test_case_details"
     __test__ = False
@@ -134,6 +134,8 @@ class TestCaseDetailRow(Base):
     message: Mapped[str | None] = mapped_column(Text)
     properties: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     """None is stored as SQL NULL, not as the JSON text `null`."""
+    trace: Mapped[str | None] = mapped_column(Text)
+    """The text of a failure or error (cut to its end when long)."""
 
 
 class QuarantineRow(Base):

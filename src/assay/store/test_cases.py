@@ -17,10 +17,10 @@ classes     zlib     NUL-separated (suite, classname, file) triples, each once
 names       zlib     NUL-separated test names
 ==========  =======  =====================================================================
 
-Messages and properties, which few attempts have, are rows of ``test_case_details`` keyed by
-(execution, position), position counting attempts across the execution's segments. NUL
-cannot occur in XML 1.0 text, so it is a safe separator; a NUL in a name from elsewhere is
-stored as U+FFFD.
+Messages, properties and traces (the text of a failure or error), which few attempts have,
+are rows of ``test_case_details`` keyed by (execution, position), position counting attempts
+across the execution's segments. NUL cannot occur in XML 1.0 text, so it is a safe
+separator; a NUL in a name from elsewhere is stored as U+FFFD.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, null, select
 
 from assay.results.model import CaseStatus, Summary, TestCaseResult
 from assay.store.tables import ExecutionRow, TestCaseDetailRow, TestResultsRow
@@ -41,6 +41,7 @@ from assay.store.tables import ExecutionRow, TestCaseDetailRow, TestResultsRow
 __all__ = [
     "CASE_STATUSES",
     "CaseColumns",
+    "CaseDetail",
     "CaseNames",
     "StoredCase",
     "find_test",
@@ -170,6 +171,18 @@ class StoredCase:
     message: str | None
     attempt: int
     properties: dict[str, Any] | None
+    trace: str | None
+
+
+class CaseDetail(NamedTuple):
+    """What a ``test_case_details`` row says of one attempt."""
+
+    message: str | None
+    properties: dict[str, Any] | None
+    trace: str | None
+
+
+_NO_DETAIL: CaseDetail = CaseDetail(None, None, None)
 
 
 def write_cases(
@@ -197,9 +210,9 @@ def write_cases(
     durations = [c.duration_ms for c in rows]
     lines = [c.line or 0 for c in rows]
     details = [
-        (position, c.message, c.properties or None)
+        (position, c.message, c.properties or None, c.trace)
         for position, c in enumerate(rows)
-        if c.message is not None or c.properties
+        if c.message is not None or c.properties or c.trace is not None
     ]
     test_ids = np.array(ids, dtype="<u8")
     statuses = np.array(codes, dtype=np.uint8)
@@ -230,8 +243,9 @@ def write_cases(
                     "position": offset + position,
                     "message": message,
                     "properties": properties,
+                    "trace": trace,
                 }
-                for position, message, properties in details
+                for position, message, properties, trace in details
             ],
         )
     return _summary(test_ids, statuses)
@@ -379,26 +393,28 @@ def read_names(connection: Connection, execution_id: str) -> CaseNames:
 
 def read_details(
     connection: Connection, execution_ids: Sequence[str], *, with_properties: bool = False
-) -> dict[tuple[str, int], tuple[str | None, dict[str, Any] | None]]:
-    """(execution id, position) -> (message, properties) of attempts that have any.
+) -> dict[tuple[str, int], CaseDetail]:
+    """(execution id, position) -> (message, properties, trace) of attempts that have any.
 
-    With ``with_properties``, only attempts that have properties.
+    With ``with_properties``, only attempts that have properties, and without their traces.
     """
-    found: dict[tuple[str, int], tuple[str | None, dict[str, Any] | None]] = {}
+    found: dict[tuple[str, int], CaseDetail] = {}
     wanted = list(dict.fromkeys(execution_ids))
+    trace = null() if with_properties else TestCaseDetailRow.trace
     for start in range(0, len(wanted), _CHUNK):
         query = select(
             TestCaseDetailRow.execution_id,
             TestCaseDetailRow.position,
             TestCaseDetailRow.message,
             TestCaseDetailRow.properties,
+            trace,
         ).where(TestCaseDetailRow.execution_id.in_(wanted[start : start + _CHUNK]))
         if with_properties:
             query = query.where(TestCaseDetailRow.properties.is_not(None))
-        for execution_id, position, message, properties in connection.execute(query):
-            if with_properties and properties is None:  # a JSON null, not SQL's NULL
+        for execution_id, position, *detail in connection.execute(query):
+            if with_properties and detail[1] is None:  # a JSON null, not SQL's NULL
                 continue
-            found[(execution_id, position)] = (message, properties)
+            found[(execution_id, position)] = CaseDetail(*detail)
     return found
 
 
@@ -415,7 +431,8 @@ def read_cases(connection: Connection, execution_id: str) -> list[StoredCase]:
     cases = []
     for position in range(len(columns)):
         suite, classname, name, file, line = names.identity(position)
-        message, properties = details.get((execution_id, position), (None, None))
+        detail: CaseDetail = details.get((execution_id, position), _NO_DETAIL)
+        message, properties, trace = detail
         cases.append(
             StoredCase(
                 execution_id=execution_id,
@@ -432,6 +449,7 @@ def read_cases(connection: Connection, execution_id: str) -> list[StoredCase]:
                 message=message,
                 attempt=int(columns.attempt[position]),
                 properties=properties,
+                trace=trace,
             )
         )
     return cases

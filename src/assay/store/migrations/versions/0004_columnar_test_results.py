@@ -3,6 +3,8 @@
 Upgrade converts every execution's ``test_cases`` rows (in id order) into one segment
 (segment 0) of ``test_results`` plus ``test_case_details`` rows for the attempts that have a
 message or properties; downgrade explodes every segment back into ``test_cases`` rows.
+``test_case_details.trace`` (the text of a failure) is new here: ``test_cases`` rows had
+none, so converted attempts have none, and the downgrade drops the traces stored since.
 
 The packed format is written here by a frozen copy of the encoding that
 ``assay.store.test_cases`` documents at this revision (migrations are history: they must not
@@ -129,6 +131,7 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("message", sa.Text(), nullable=True),
         sa.Column("properties", sa.JSON(), nullable=True),
+        sa.Column("trace", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["execution_id"], ["executions.id"]),
         sa.PrimaryKeyConstraint("execution_id", "position"),
     )
