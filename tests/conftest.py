@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from assay.settings import Settings
-from support import GitRepo, commit_all, git, write_files
+from assay.store import Database
+from support import GitRepo, commit_all, git, postgres_database, write_files
 
 
 @pytest.fixture
@@ -34,3 +35,14 @@ def git_repo(tmp_path: Path) -> GitRepo:
         return repo
 
     return make
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh store on SQLite and on a real PostgreSQL (a new database each test)."""
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    else:
+        database = Database(postgres_database(request))
+    yield database
+    database.close()

@@ -1,4 +1,4 @@
-"""Helpers shared by tests: local git repositories."""
+"""Helpers shared by tests: the CLI, local git repositories, wheels, PostgreSQL databases."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
+import sqlalchemy
+
+from assay.testing import PostgresService
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
 
@@ -87,3 +93,18 @@ def make_wheel(directory: Path, name: str, version: str, code: str) -> Path:
         )
         zf.writestr(f"{info}/RECORD", "")
     return wheel
+
+
+def postgres_database(request: pytest.FixtureRequest) -> str:
+    """URL of a new empty database on the test PostgreSQL server."""
+    server: PostgresService = request.getfixturevalue("postgres_service")
+    name = f"assay_{uuid.uuid4().hex[:10]}"
+    admin = sqlalchemy.create_engine(_url(server, server.dbname), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return _url(server, name)
+
+
+def _url(server: PostgresService, dbname: str) -> str:
+    return f"postgresql+psycopg://{server.user}@{server.host}:{server.port}/{dbname}"

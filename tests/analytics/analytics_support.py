@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import pytest
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import update
 
 from assay.results.model import CaseStatus, TestCaseResult, test_identity
 from assay.status import ExecutionStatus
 from assay.store import Database, ExecutionStore
 from assay.store.tables import ExecutionRow
-from assay.testing import PostgresService
 from support import ASSAY, Cli  # noqa: F401 (re-exported for tests)
 
 Statuses = str | Sequence[str]
@@ -82,18 +79,3 @@ class History:
 def tid(workflow: str, name: str) -> str:
     """The test id History gives ``name`` in ``workflow``."""
     return test_identity(workflow, "suite", "mod", name)
-
-
-def postgres_database(request: pytest.FixtureRequest) -> str:
-    """URL of a new empty database on the test PostgreSQL server."""
-    server: PostgresService = request.getfixturevalue("postgres_service")
-    name = f"assay_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(_url(server, server.dbname), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return _url(server, name)
-
-
-def _url(server: PostgresService, dbname: str) -> str:
-    return f"postgresql+psycopg://{server.user}@{server.host}:{server.port}/{dbname}"

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from analytics_support import Cli, History, postgres_database
+from analytics_support import Cli, History
 
 from assay.settings import Settings
 from assay.store import Database
@@ -26,17 +26,6 @@ def cli(assay_home: Settings, tmp_path: Path) -> Cli:
 def home_db(assay_home: Settings) -> Iterator[Database]:
     """The store of the private ASSAY_HOME (the one the CLI uses)."""
     database = Database(assay_home.database_url)
-    yield database
-    database.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A fresh store on SQLite and on a real PostgreSQL."""
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    else:
-        database = Database(postgres_database(request))
     yield database
     database.close()
 

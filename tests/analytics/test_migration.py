@@ -16,13 +16,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from analytics_support import postgres_database
 from sqlalchemy import JSON, Integer, String, Text, column, create_engine, inspect, table, text
 
 import assay.store.database as database
 from assay.results.model import CaseStatus, TestCaseResult, test_identity
 from assay.store import Database, ExecutionStore
 from assay.store.tables import Base
+from support import postgres_database
 
 _FIELDS = (
     "test_id",

@@ -166,7 +166,7 @@ def find_flaky(
     """
     limits = thresholds or Thresholds()
     recent = Window.load(db, workflow=workflow, window=limits.window)
-    executions = {row.id: row for row in recent.executions}
+    executions = recent.by_id
     judged: list[tuple[str, RecentExecution, Verdict, int, int, int, tuple[Evidence, ...]]] = []
     for test_id, group in groupby(recent.failing_attempts(), key=lambda a: a.test_id):
         series = [a for a in group if a.status != _SKIPPED]

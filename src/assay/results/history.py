@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from assay.status import ExecutionStatus
 from assay.store.database import Database
 from assay.store.tables import ExecutionRow
 from assay.store.test_cases import (
-    CASE_STATUSES,
+    STATUS_VALUES,
     CaseColumns,
     id_hex,
     positions_of,
@@ -176,11 +176,11 @@ class Window:
     executions: list[RecentExecution]
     """Oldest first; ``columns.execution`` indexes this list."""
     columns: CaseColumns
+    by_id: dict[str, RecentExecution] = field(init=False)
+    """The executions by id."""
 
-    @property
-    def by_id(self) -> dict[str, RecentExecution]:
-        """The executions by id."""
-        return {execution.id: execution for execution in self.executions}
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_id", {e.id: e for e in self.executions})
 
     @classmethod
     def load(cls, db: Database, *, workflow: str | None = None, window: int = 20) -> Window:
@@ -206,7 +206,7 @@ class Window:
         test_ids = columns.test_id.tolist()
         hexes = {test_id: id_hex(test_id) for test_id in set(test_ids)}
         return [
-            Attempt(hexes[test_id], ids[execution], position, attempt, _STATUS[status], ms)
+            Attempt(hexes[test_id], ids[execution], position, attempt, STATUS_VALUES[status], ms)
             for test_id, execution, position, attempt, status, ms in zip(
                 test_ids,
                 columns.execution.tolist(),
@@ -235,9 +235,6 @@ class Window:
         columns = self.columns
         order = np.lexsort((columns.position, columns.attempt, columns.execution, columns.test_id))
         return columns.take(order[_last_of_each(columns.test_id[order])])
-
-
-_STATUS = [status.value for status in CASE_STATUSES]
 
 
 def _last_of_each(sorted_ids: npt.NDArray[Any]) -> npt.NDArray[np.intp]:

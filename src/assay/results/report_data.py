@@ -25,7 +25,7 @@ from assay.status import ExecutionStatus
 from assay.store.executions import ExecutionStore, now
 from assay.store.tables import ExecutionRow
 from assay.store.test_cases import (
-    CASE_STATUSES,
+    STATUS_VALUES,
     CaseColumns,
     CaseDetail,
     CaseNames,
@@ -59,7 +59,6 @@ NOT_PASSING = FAILING | {CaseStatus.QUARANTINED.value}
 """Final statuses of a test that does not pass (a quarantined failure still fails to pass)."""
 
 _FINISHED = tuple(s.value for s in ExecutionStatus if s.finished)
-_STATUS_VALUES = tuple(status.value for status in CASE_STATUSES)
 _PAGE = 100
 _MAX_DEPTH = 8
 _NO_DETAIL: CaseDetail = CaseDetail(None, None, None)
@@ -452,7 +451,7 @@ def _add_execution(
         detail: CaseDetail = details.get((execution_id, position), _NO_DETAIL)
         message, properties, trace = detail
         outcome.attempts.append(
-            Attempt(attempt, _STATUS_VALUES[status], duration_ms, message, properties, trace)
+            Attempt(attempt, STATUS_VALUES[status], duration_ms, message, properties, trace)
         )
 
 

@@ -33,7 +33,7 @@ from assay.status import ExecutionStatus
 from assay.store.database import Database
 from assay.store.executions import now
 from assay.store.tables import ExecutionRow
-from assay.store.test_cases import CASE_STATUSES, id_hex, read_columns
+from assay.store.test_cases import STATUS_VALUES, id_hex, read_columns
 
 __all__ = [
     "BUCKETS",
@@ -267,9 +267,9 @@ def newly_failing(
         before = dict(zip(base_ids.tolist(), base_codes.tolist(), strict=True))
         for i in np.flatnonzero(failing & ~was_failing).tolist():
             old = before.get(int(now_ids[i]))
-            was = None if old is None else _STATUS[old]
+            was = None if old is None else STATUS_VALUES[old]
             hex_id = id_hex(int(now_ids[i]))
-            failures.append((comparison, hex_id, _STATUS[int(now_codes[i])], was))
+            failures.append((comparison, hex_id, STATUS_VALUES[int(now_codes[i])], was))
             found[hex_id] = target
     info = describe_tests(db, found)
     for comparison, test_id, status, old_status in failures:
@@ -351,7 +351,6 @@ def _base_executions(
     ]
 
 
-_STATUS = [status.value for status in CASE_STATUSES]
 _NONE = (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64))
 
 

@@ -40,6 +40,7 @@ from assay.store.tables import ExecutionRow, TestCaseDetailRow, TestResultsRow
 
 __all__ = [
     "CASE_STATUSES",
+    "STATUS_VALUES",
     "CaseColumns",
     "CaseDetail",
     "CaseNames",
@@ -64,6 +65,9 @@ CASE_STATUSES: tuple[CaseStatus, ...] = (
     CaseStatus.QUARANTINED,
 )
 """Status of each code stored in ``statuses`` (append only: codes are persisted)."""
+
+STATUS_VALUES: tuple[str, ...] = tuple(status.value for status in CASE_STATUSES)
+"""The status value (``"passed"`` ...) of each stored code."""
 
 _CODE = {status: code for code, status in enumerate(CASE_STATUSES)}
 _FAILING_CODES = (_CODE[CaseStatus.FAILED], _CODE[CaseStatus.ERRORED])
@@ -444,7 +448,7 @@ def read_cases(connection: Connection, execution_id: str) -> list[StoredCase]:
                 name=name,
                 file=file,
                 line=line,
-                status=CASE_STATUSES[int(columns.status[position])].value,
+                status=STATUS_VALUES[int(columns.status[position])],
                 duration_ms=int(columns.duration_ms[position]),
                 message=message,
                 attempt=int(columns.attempt[position]),

@@ -108,7 +108,6 @@ class MigrationError(RuntimeError):
 
 def upgrade() -> None:
     connection = op.get_bind()
-    _transactional_ddl(connection)
     op.create_table(
         "test_results",
         sa.Column("execution_id", sa.String(length=32), nullable=False),
@@ -144,7 +143,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     connection = op.get_bind()
-    _transactional_ddl(connection)
     # test_cases as revision 0003 left it
     op.create_table(
         "test_cases",
@@ -177,26 +175,6 @@ def downgrade() -> None:
         )
     op.drop_table("test_case_details")
     op.drop_table("test_results")
-
-
-def _transactional_ddl(connection: sa.Connection) -> None:
-    """Put the whole migration, DDL included, in the transaction alembic commits or rolls back.
-
-    pysqlite's default (legacy) transaction control begins a transaction only before an
-    INSERT, UPDATE or DELETE: DDL run before the first of them is committed at once, so data
-    this migration refuses would leave the new tables behind at the old revision (and the
-    next upgrade would fail on them). PostgreSQL DDL is transactional already.
-    """
-    if connection.dialect.name != "sqlite":
-        return
-    driver = connection.connection.driver_connection
-    if (
-        getattr(driver, "autocommit", -1) != -1  # Python >= 3.12: not legacy control
-        or getattr(driver, "isolation_level", None) is None  # autocommit: commits nothing
-        or getattr(driver, "in_transaction", True)
-    ):
-        return
-    connection.exec_driver_sql("BEGIN")
 
 
 def _execution_ids(connection: sa.Connection, column: sa.ColumnClause[Any]) -> Iterator[str]:
