@@ -158,7 +158,7 @@ class SqliteFloor:
     def __call__(self, path: Path) -> int:
         import sqlite3
 
-        from assay.results.model import test_identity
+        from assay.model import test_identity
 
         if self.rows is None:
             self.rows = [

@@ -27,10 +27,10 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select, update
 
-from assay.results.flaky import find_flaky
-from assay.results.model import CaseStatus, TestCaseResult
-from assay.results.traceability import trace
-from assay.results.trends import newly_failing, slowest_tests, trend_points
+from assay.analytics.flaky import find_flaky
+from assay.analytics.traceability import trace
+from assay.analytics.trends import newly_failing, slowest_tests, trend_points
+from assay.model import CaseStatus, TestCaseResult
 from assay.store import Database
 from assay.store.tables import ExecutionRow, TestResultsRow
 from assay.store.test_cases import write_cases

@@ -38,9 +38,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
+from assay.analytics.sharding import plan_shards
+from assay.model import display_name
 from assay.results.junit import parse_junit
-from assay.results.report_data import display_name
-from assay.results.sharding import plan_shards
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SUITE = ["tests/spec", "tests/results", "tests/engine", "tests/testing"]

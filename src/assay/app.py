@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import DefinitionError, ResultsError
-from assay.results.model import Summary
+from assay.model import Summary
 from assay.settings import Settings
 from assay.status import ExecutionStatus
 from assay.store import Database, DefinitionStore, ExecutionStore, SecretStore

@@ -1,4 +1,8 @@
-"""Per-test-case result rows, the unit every analytic works on."""
+"""Per-test-case result rows, the unit every analytic works on.
+
+The ground floor shared by parsing (:mod:`assay.results`), storage (:mod:`assay.store`),
+analytics and reports: it imports nothing from assay.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["CaseStatus", "Summary", "TestCaseResult", "test_identity"]
+__all__ = ["CaseStatus", "Summary", "TestCaseResult", "display_name", "test_identity"]
 
 
 class CaseStatus(StrEnum):
@@ -56,6 +60,11 @@ def test_identity(workflow: str, suite: str, classname: str, name: str) -> str:
     """Hash workflow + suite/class/name into a short, stable test id."""
     key = "\x1f".join((workflow, suite, classname, name))
     return hashlib.sha1(key.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+
+
+def display_name(classname: str, name: str) -> str:
+    """How a test is named in reports and shard plans: ``classname::name``."""
+    return f"{classname}::{name}" if classname else name
 
 
 test_identity.__test__ = False  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from assay.results.model import CaseStatus, TestCaseResult, test_identity
+from assay.model import CaseStatus, TestCaseResult, test_identity
 from assay.status import ExecutionStatus
 from assay.store import Database, ExecutionStore
 from assay.store.tables import ExecutionRow

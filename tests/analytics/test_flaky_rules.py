@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analytics_support import History, tid
 
-from assay.results.flaky import Reason, Thresholds, Verdict, find_flaky
+from assay.analytics.flaky import Reason, Thresholds, Verdict, find_flaky
 
 WF = "wf"
 

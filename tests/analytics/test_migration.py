@@ -19,7 +19,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import JSON, Integer, String, Text, column, create_engine, inspect, table, text
 
 import assay.store.database as database
-from assay.results.model import CaseStatus, TestCaseResult, test_identity
+from assay.model import CaseStatus, TestCaseResult, test_identity
 from assay.store import Database, ExecutionStore
 from assay.store.tables import Base
 from support import postgres_database

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from analytics_support import History, tid
 
+from assay.analytics.traceability import Coverage, trace
+from assay.analytics.trends import newly_failing, slowest_tests, trend_points
 from assay.errors import DefinitionError
-from assay.results.traceability import Coverage, trace
-from assay.results.trends import newly_failing, slowest_tests, trend_points
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

@@ -186,7 +186,7 @@ def case(
     trace: str | None = None,
 ) -> Any:
     """One attempt of one test case."""
-    from assay.results.model import CaseStatus, TestCaseResult
+    from assay.model import CaseStatus, TestCaseResult
 
     return TestCaseResult(
         suite="pytest",

@@ -33,7 +33,7 @@ def report_output_names() -> set[str]:
     from datetime import UTC, datetime
 
     from assay.ci.gates import Gates, Totals, judge
-    from assay.results.report_data import Report
+    from assay.reports.data import Report
 
     empty = Report([], "main", datetime.now(UTC))
     return set(report_outputs(empty, judge([], Totals(), Gates()), None))

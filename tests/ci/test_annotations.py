@@ -9,7 +9,7 @@ import pytest
 from ci_support import case, record
 
 from assay.ci.annotations import MAX_ANNOTATIONS, SourceIndex, build_annotations
-from assay.results.report_data import collect_report
+from assay.reports.data import collect_report
 from assay.settings import Settings
 from assay.store import Database, ExecutionStore
 

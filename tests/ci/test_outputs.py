@@ -15,7 +15,7 @@ from assay.ci.outputs import (
     write_outputs,
 )
 from assay.ci.publish import COMMENT_LIMIT, comment_body, marker
-from assay.results.report_markdown import MARKER
+from assay.reports.markdown import MARKER
 
 
 def test_outputs_single_and_multiline(tmp_path: Path) -> None:

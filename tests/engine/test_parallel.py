@@ -19,7 +19,7 @@ from assay.engine.parallel_params import resolve_params
 from assay.engine.resolve import Catalog
 from assay.engine.shard_balance import assign_shards, even_split, item_durations
 from assay.errors import DefinitionError
-from assay.results.model import CaseStatus, TestCaseResult
+from assay.model import CaseStatus, TestCaseResult
 from assay.runners import LocalRunner
 from assay.settings import Settings
 from assay.spec.workflow import Parallel

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from assay.results.model import CaseStatus, TestCaseResult
+from assay.model import CaseStatus, TestCaseResult
 from assay.settings import Settings
 from assay.status import ExecutionStatus
 from assay.store import Database, ExecutionStore

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from reports_support import F, P, case, open_store, record, run_assay
 
+from assay.reports.markdown import MARKER
 from assay.results.junit import parse_junit
-from assay.results.report_markdown import MARKER
 from assay.settings import Settings
 
 JUNIT_MAIN = """<testsuite name="pytest">

@@ -8,8 +8,8 @@ import pytest
 from lxml import etree, html
 from reports_support import F, P, Q, case, open_store, record
 
-from assay.results.report_data import collect_report
-from assay.results.report_html import render_html
+from assay.reports.data import collect_report
+from assay.reports.html import render_html
 from assay.settings import Settings
 from assay.store import ExecutionStore
 

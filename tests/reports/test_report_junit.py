@@ -9,10 +9,10 @@ import pytest
 from lxml import etree
 from reports_support import E, F, P, Q, S, case, open_store, record
 
+from assay.model import CaseStatus, TestCaseResult
+from assay.reports.data import collect_report
+from assay.reports.junit import render_junit
 from assay.results.junit import parse_junit, summarize
-from assay.results.model import CaseStatus, TestCaseResult
-from assay.results.report_data import collect_report
-from assay.results.report_junit import render_junit
 from assay.settings import Settings
 from assay.store import ExecutionStore
 

@@ -8,8 +8,8 @@ import pytest
 from reports_support import E, F, P, Q, S, case, open_store, record
 
 from assay.errors import NotFoundError
-from assay.results.report_data import collect_report
-from assay.results.report_markdown import MARKER, first_lines, format_duration, render_markdown
+from assay.reports.data import collect_report
+from assay.reports.markdown import MARKER, first_lines, format_duration, render_markdown
 from assay.settings import Settings
 from assay.status import ExecutionStatus
 from assay.store import ExecutionStore

@@ -7,8 +7,7 @@ import random
 import pytest
 from reports_support import E, F, P, S, case, open_store, record
 
-from assay.errors import DefinitionError
-from assay.results.sharding import (
+from assay.analytics.sharding import (
     historical_durations,
     measure_plan,
     normalize_test_name,
@@ -16,6 +15,7 @@ from assay.results.sharding import (
     read_test_list,
     recorded_durations,
 )
+from assay.errors import DefinitionError
 from assay.settings import Settings
 from assay.store import ExecutionStore
 

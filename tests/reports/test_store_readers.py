@@ -9,14 +9,13 @@ import statistics
 import pytest
 from reports_support import E, F, P, Q, S, case, open_store, record
 
-from assay.results.model import CaseStatus, TestCaseResult
-from assay.results.report_data import (
+from assay.analytics.sharding import historical_durations, recorded_durations
+from assay.model import CaseStatus, TestCaseResult, display_name
+from assay.reports.data import (
     Attempt,
-    display_name,
     load_history,
     load_tests,
 )
-from assay.results.sharding import historical_durations, recorded_durations
 from assay.settings import Settings
 from assay.status import ExecutionStatus
 from assay.store import ExecutionStore

@@ -12,9 +12,9 @@ import pytest
 from lxml import etree
 
 from assay.errors import HostileXMLError, ResultsError
+from assay.model import CaseStatus, Summary, TestCaseResult
 from assay.results import junit
 from assay.results.junit import MAX_MESSAGE_CHARS, iter_junit, parse_junit, summarize
-from assay.results.model import CaseStatus, Summary, TestCaseResult
 
 DATA = Path(__file__).parent / "data"
 CONFORMANCE = Path(__file__).parents[2].parent / "shared" / "conformance" / "junit"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from assay.results.model import CaseStatus, TestCaseResult
+from assay.model import CaseStatus, TestCaseResult
 from assay.status import ExecutionStatus, StepStatus
 from assay.store import Database, DefinitionStore, ExecutionStore, StepOutcome
 from assay.store.database import HEAD_REVISION

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import JSON, insert, select
 
 from assay.errors import NotFoundError
-from assay.results.model import CaseStatus, Summary, TestCaseResult, test_identity
+from assay.model import CaseStatus, Summary, TestCaseResult, test_identity
 from assay.store import Database, ExecutionStore
 from assay.store.quarantine import QuarantineStore
 from assay.store.tables import TestCaseDetailRow, TestResultsRow

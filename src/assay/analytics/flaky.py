@@ -24,7 +24,7 @@ from enum import StrEnum
 from itertools import groupby
 from typing import Any
 
-from assay.results.history import (
+from assay.analytics.history import (
     FAILING,
     Attempt,
     RecentExecution,
@@ -32,7 +32,7 @@ from assay.results.history import (
     Window,
     describe_tests,
 )
-from assay.results.model import CaseStatus
+from assay.model import CaseStatus
 from assay.store.database import Database
 
 __all__ = ["Evidence", "FlakyTest", "Reason", "ResultRef", "Thresholds", "Verdict", "find_flaky"]

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from sqlalchemy import func, select
 from sqlalchemy.sql import Subquery
 
-from assay.results.model import CaseStatus
+from assay.model import CaseStatus
 from assay.status import ExecutionStatus
 from assay.store.database import Database
 from assay.store.tables import ExecutionRow

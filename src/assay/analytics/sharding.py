@@ -40,8 +40,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, select
 
 from assay.errors import DefinitionError
-from assay.results.model import CaseStatus
-from assay.results.report_data import display_name
+from assay.model import CaseStatus, display_name
 from assay.status import ExecutionStatus
 from assay.store.executions import ExecutionStore
 from assay.store.tables import ExecutionRow

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from assay.results.history import RecentExecution, TestInfo, Window, describe_tests
-from assay.results.model import CaseStatus
+from assay.analytics.history import RecentExecution, TestInfo, Window, describe_tests
+from assay.model import CaseStatus
 from assay.store.database import Database
 from assay.store.test_cases import read_details
 

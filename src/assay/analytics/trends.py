@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import ColumnElement, func, select
 
-from assay.errors import DefinitionError
-from assay.results.history import (
+from assay.analytics.history import (
     FAILING_CODES,
     SKIPPED_CODE,
     RecentExecution,
@@ -29,6 +28,7 @@ from assay.results.history import (
     recent_executions,
     utc,
 )
+from assay.errors import DefinitionError
 from assay.status import ExecutionStatus
 from assay.store.database import Database
 from assay.store.executions import now

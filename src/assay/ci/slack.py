@@ -22,8 +22,8 @@ from sqlalchemy import select
 from assay.ci.gates import Verdict
 from assay.ci.github_env import GitHubContext
 from assay.errors import DefinitionError, InfrastructureError
-from assay.results.report_data import Report
-from assay.results.report_markdown import first_lines, format_duration, status_icon
+from assay.reports.data import Report
+from assay.reports.markdown import first_lines, format_duration, status_icon
 from assay.status import ExecutionStatus
 from assay.store.executions import ExecutionStore
 from assay.store.tables import ExecutionRow

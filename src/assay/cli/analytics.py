@@ -52,7 +52,7 @@ def flaky(
     output: OutputOption = Format.TABLE,
 ) -> None:
     """Flaky tests, each with the rules that fired and the executions that show it."""
-    from assay.results.flaky import Thresholds, find_flaky
+    from assay.analytics.flaky import Thresholds, find_flaky
 
     thresholds = Thresholds(window, flip_threshold, failure_threshold, min_results)
     found = find_flaky(
@@ -108,7 +108,7 @@ def trends(
     output: OutputOption = Format.TABLE,
 ) -> None:
     """Pass rate, duration p50/p95 and test count over time; slowest tests; newly failing."""
-    from assay.results.trends import newly_failing, slowest_tests, trend_points
+    from assay.analytics.trends import newly_failing, slowest_tests, trend_points
 
     assay = app_instance()
     target = assay.executions.get(execution) if execution else None
@@ -207,8 +207,8 @@ def trace(
 ) -> None:
     """Requirement -> tests -> latest status; exit 1 when a checked requirement has no
     passing test (those given with --requirement, or every one with --require-all)."""
-    from assay.results.traceability import Coverage
-    from assay.results.traceability import trace as build_matrix
+    from assay.analytics.traceability import Coverage
+    from assay.analytics.traceability import trace as build_matrix
 
     listed = list(
         dict.fromkeys(

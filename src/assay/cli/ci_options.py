@@ -9,7 +9,7 @@ import typer
 if TYPE_CHECKING:
     from assay.ci.gates import Gates, Verdict
     from assay.ci.github_env import GitHubContext
-    from assay.results.report_data import Report
+    from assay.reports.data import Report
     from assay.store.executions import ExecutionStore
 
 __all__ = [

@@ -77,7 +77,7 @@ def judge_run(result: dict[str, Any], gates: Gates) -> Verdict:
 def notify_run(webhook: str, result: dict[str, Any], verdict: Verdict) -> None:
     """Slack on failure or recovery of the execution just run."""
     from assay.cli.ci_options import notify_slack
-    from assay.results.report_data import collect_report
+    from assay.reports.data import collect_report
 
     store = app_instance().executions
     report = collect_report(store, [result["id"]], with_base=False)

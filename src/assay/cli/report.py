@@ -29,7 +29,7 @@ from assay.errors import InfrastructureError
 if TYPE_CHECKING:
     from assay.ci.github_env import GitHubContext
     from assay.ci.reporting import GitHubResult
-    from assay.results.report_data import Report
+    from assay.reports.data import Report
 
 __all__ = ["ReportFormat", "report"]
 
@@ -109,7 +109,7 @@ def report(
     exit 1 tests or a gate failed, exit 3 infrastructure (see docs/ci.md)."""
     from assay.ci.publish import marker
     from assay.ci.reporting import gated_markdown, judge_report
-    from assay.results.report_data import collect_report
+    from assay.reports.data import collect_report
 
     gates = parse_gates(min_tests, max_failures, min_pass_rate, max_duration, fail_on_flaky)
     marker(comment_key)  # a bad key is bad input: exit 2 before anything is written
@@ -159,11 +159,11 @@ def report(
 
 def _write_report(data: Report, format: ReportFormat, markdown: str, output: Path | None) -> None:
     if format is ReportFormat.JUNIT:
-        from assay.results.report_junit import render_junit
+        from assay.reports.junit import render_junit
 
         _write(render_junit(data), output)
     elif format is ReportFormat.HTML:
-        from assay.results.report_html import render_html
+        from assay.reports.html import render_html
 
         _write(render_html(data).encode("utf-8"), output)
     else:

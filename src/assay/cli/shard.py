@@ -47,7 +47,7 @@ def plan(
 
     With --tests the plan lists the tests as written in the file (pytest node ids stay node
     ids); otherwise as ``classname::name``.  Shards are numbered from 0."""
-    from assay.results.sharding import (
+    from assay.analytics.sharding import (
         historical_durations,
         measure_plan,
         plan_shards,

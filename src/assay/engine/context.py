@@ -11,7 +11,7 @@ from typing import Any, TextIO
 from assay.engine.events import EventSink
 from assay.engine.masking import Masker
 from assay.engine.workspace import Workspace
-from assay.results.model import TestCaseResult
+from assay.model import TestCaseResult
 from assay.runners.base import Runner, TaskHandle
 from assay.store.secrets import SecretStore
 

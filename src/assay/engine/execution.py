@@ -21,7 +21,7 @@ from assay.engine.shard_balance import recorded_history
 from assay.engine.steps import Frame, StepWalker, worst
 from assay.engine.workspace import Workspace
 from assay.errors import AssayError, DefinitionError, InfrastructureError
-from assay.results.model import Summary
+from assay.model import Summary
 from assay.runners.base import Runner
 from assay.settings import Settings
 from assay.spec.workflow import Execute, TestWorkflow

@@ -1,7 +1,7 @@
 """Duration-balanced shards for ``parallel`` groups (assay's extension of Testkube's split).
 
 When the workflow has recorded durations, the items of each ``shards`` list that match
-them are planned with :func:`~assay.results.sharding.plan_shards` (longest first onto
+them are planned with :func:`~assay.analytics.sharding.plan_shards` (longest first onto
 the least-loaded shard, unknown items get the mean) instead of Testkube's even split, so
 that workers end together.  An item matches as a test name (``classname::name``), a
 pytest node id, or a file or directory path: the sum of the recorded tests whose module
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from assay.results.sharding import ShardPlan
+    from assay.analytics.sharding import ShardPlan
     from assay.store.executions import ExecutionStore
 
 __all__ = [
@@ -46,7 +46,7 @@ def even_split(items: Sequence[Any], count: int) -> list[list[Any]]:
 
 def item_durations(items: Iterable[str], history: Mapping[str, float]) -> dict[str, float]:
     """Recorded duration (ms) of each item that matches ``history`` (see the module doc)."""
-    from assay.results.sharding import normalize_test_name
+    from assay.analytics.sharding import normalize_test_name
 
     found: dict[str, float] = {}
     modules: dict[str, float] | None = None
@@ -123,7 +123,7 @@ def assign_shards(
     shards: Mapping[str, Sequence[Any]], count: int, history: Mapping[str, float]
 ) -> ShardAssignment:
     """Split each key's items into ``count`` shards: by ``history`` where items match it."""
-    from assay.results.sharding import plan_shards
+    from assay.analytics.sharding import plan_shards
 
     items: dict[str, list[list[Any]]] = {}
     plans: dict[str, ShardPlan] = {}
@@ -146,7 +146,7 @@ def recorded_history(
     """A loader of ``workflow``'s recorded test durations (ms), for balanced shards."""
 
     def load() -> Mapping[str, float]:
-        from assay.results.sharding import historical_durations
+        from assay.analytics.sharding import historical_durations
 
         return historical_durations(store, workflow, exclude=[execution_id]).durations
 

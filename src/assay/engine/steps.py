@@ -16,8 +16,8 @@ from assay.content import checkout, write_files
 from assay.engine.context import ExecutionContext
 from assay.envvars import RERUN_ONLY
 from assay.errors import AssayError, DefinitionError, ResultsError
+from assay.model import CaseStatus, TestCaseResult
 from assay.results.junit import iter_junit
-from assay.results.model import CaseStatus, TestCaseResult
 from assay.runners.base import TaskResult, TaskSpec
 from assay.spec.base import parse_duration
 from assay.spec.expressions import evaluate, is_truthy, render

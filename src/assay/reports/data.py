@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 from sqlalchemy import select
 
-from assay.results.model import CaseStatus
+from assay.model import CaseStatus, display_name
 from assay.status import ExecutionStatus
 from assay.store.executions import ExecutionStore, now
 from assay.store.tables import ExecutionRow
@@ -46,7 +46,6 @@ __all__ = [
     "Report",
     "TestOutcome",
     "collect_report",
-    "display_name",
     "find_base",
     "load_history",
     "load_tests",
@@ -147,11 +146,6 @@ class TestOutcome:
     def label(self) -> str:
         """``classname::name`` (or the name alone when there is no class)."""
         return display_name(self.classname, self.name)
-
-
-def display_name(classname: str, name: str) -> str:
-    """How a test is named in reports and shard plans: ``classname::name``."""
-    return f"{classname}::{name}" if classname else name
 
 
 @dataclass(slots=True)

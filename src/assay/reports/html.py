@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
-from assay.results.report_data import ExecutionReport, HistoryPoint, Report, TestOutcome
-from assay.results.report_markdown import (
+from assay.reports.data import ExecutionReport, HistoryPoint, Report, TestOutcome
+from assay.reports.markdown import (
     first_lines,
     format_delta,
     format_duration,

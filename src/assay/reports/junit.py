@@ -27,8 +27,8 @@ from typing import IO
 
 from lxml import etree
 
-from assay.results.model import CaseStatus
-from assay.results.report_data import FAILING, Attempt, ExecutionReport, Report, TestOutcome
+from assay.model import CaseStatus
+from assay.reports.data import FAILING, Attempt, ExecutionReport, Report, TestOutcome
 
 __all__ = ["render_junit", "write_junit"]
 

@@ -37,7 +37,7 @@ from typing import IO, Any, Final, cast
 from lxml import etree
 
 from assay.errors import HostileXMLError, ResultsError
-from assay.results.model import CaseStatus, Summary, TestCaseResult
+from assay.model import CaseStatus, Summary, TestCaseResult
 
 __all__ = ["iter_junit", "parse_junit", "summarize"]
 

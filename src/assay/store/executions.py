@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from assay.errors import DefinitionError, NotFoundError
-from assay.results.model import Summary, TestCaseResult
+from assay.model import Summary, TestCaseResult
 from assay.status import ExecutionStatus, StepStatus
 from assay.store.database import Database
 from assay.store.tables import ExecutionRow, StepRow

@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, func, insert, null, select
 
-from assay.results.model import CaseStatus, Summary, TestCaseResult
+from assay.model import CaseStatus, Summary, TestCaseResult
 from assay.store.tables import ExecutionRow, TestCaseDetailRow, TestResultsRow
 
 __all__ = [
