@@ -15,6 +15,7 @@ from assay.engine.config import masked_config, resolve_config
 from assay.engine.context import ExecutionContext
 from assay.engine.events import EventSink, NullSink
 from assay.engine.masking import Masker
+from assay.engine.parallel import run_parallel
 from assay.engine.parallel_params import check_parallel
 from assay.engine.resolve import Catalog
 from assay.engine.shard_balance import recorded_history
@@ -134,6 +135,7 @@ class Engine:
                 ctx,
                 lambda execute, ref: self._children(ctx, execute, ref),
                 history=recorded_history(self.executions, ctx.workflow, row.id),
+                run_group=run_parallel,
             )
             error: str | None = None
             try:

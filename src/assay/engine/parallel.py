@@ -21,7 +21,8 @@ Workers
     workers start and ``artifacts`` are collected once after they end (each file once, with
     every worker's paths), since the workers share the workspace.  The group's status is
     the worst of its workers'.  (This module is the walker's own: it uses its rendering,
-    working-directory and artifact helpers, public for this reason.)
+    working-directory and artifact helpers, public for this reason.  The dependency runs
+    one way: the walker is handed :func:`run_parallel` as its ``run_group``.)
 
 Balanced shards
     With recorded durations, ``shards`` items are split so that workers end together
@@ -242,7 +243,10 @@ def _make_worker(
         "shardCount": params.shard_count,
     }
     ctx = _worker_context(walker.ctx, index, variables, config)
-    return _Worker(index, ctx, type(walker)(ctx, walker.run_children, history=walker.history))
+    worker = type(walker)(
+        ctx, walker.run_children, history=walker.history, run_group=walker.run_group
+    )
+    return _Worker(index, ctx, worker)
 
 
 def _worker_step(group: Parallel, worker: _Worker) -> Step:

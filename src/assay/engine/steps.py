@@ -21,7 +21,7 @@ from assay.results.junit import iter_junit
 from assay.runners.base import TaskResult, TaskSpec
 from assay.spec.base import parse_duration
 from assay.spec.expressions import evaluate, is_truthy, render
-from assay.spec.workflow import Artifacts, Container, Content, EnvVar, Execute, Step
+from assay.spec.workflow import Artifacts, Container, Content, EnvVar, Execute, Parallel, Step
 from assay.status import StepStatus
 from assay.store.executions import StepOutcome, now
 
@@ -36,6 +36,8 @@ _FAILURE_RANK = {
 _UNSUPPORTED_STEP_FIELDS = ("services", "paused", "pure")
 
 ChildRunner = Callable[[Execute, str], StepStatus]
+GroupRunner = Callable[["StepWalker", Parallel, "Frame", str, int, Path | None], StepStatus]
+"""Runs a ``parallel`` group for a walker (:func:`assay.engine.parallel.run_parallel`)."""
 
 
 def worst(statuses: Sequence[StepStatus]) -> StepStatus:
@@ -83,9 +85,12 @@ class StepWalker:
         ctx: ExecutionContext,
         run_children: ChildRunner,
         history: Callable[[], Mapping[str, float]] | None = None,
+        *,
+        run_group: GroupRunner,
     ) -> None:
         self.ctx = ctx
         self.run_children = run_children
+        self.run_group = run_group
         self.history = history  # recorded test durations (ms), for balanced `parallel` shards
         self.outcomes: list[StepOutcome] = []
         self.failed = False
@@ -232,9 +237,7 @@ class StepWalker:
         if step.execute is not None:
             statuses.append(self.run_children(step.execute, ref))
         if step.parallel is not None and (not statuses or statuses[-1] is StepStatus.PASSED):
-            from assay.engine.parallel import run_parallel  # it imports this module
-
-            statuses.append(run_parallel(self, step.parallel, frame, ref, attempt, rerun))
+            statuses.append(self.run_group(self, step.parallel, frame, ref, attempt, rerun))
         children = [*step.setup, *step.steps]
         if children and (not statuses or statuses[-1] is StepStatus.PASSED):
             statuses.append(self.run_steps(children, frame, f"{ref}."))
