@@ -1,4 +1,4 @@
-"""Tests of the streaming JUnit XML parser (assay.results.junit)."""
+"""Tests of the streaming JUnit XML parser (assay.results: junit, target, dialects)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from lxml import etree
 
 from assay.errors import HostileXMLError, ResultsError
 from assay.model import CaseStatus, Summary, TestCaseResult
-from assay.results import junit
-from assay.results.junit import MAX_MESSAGE_CHARS, iter_junit, parse_junit, summarize
+from assay.results import junit, target
+from assay.results.junit import iter_junit, parse_junit, summarize
+from assay.results.target import MAX_MESSAGE_CHARS
 
 DATA = Path(__file__).parent / "data"
 CONFORMANCE = Path(__file__).parents[2].parent / "shared" / "conformance" / "junit"
@@ -246,7 +247,7 @@ def test_hostile_document_without_bom_is_refused(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, encoding: str
 ) -> None:
     # The prolog scan alone must see through the encoding (parser callback disabled).
-    monkeypatch.setattr(junit._Collector, "doctype", lambda self, *args: None)
+    monkeypatch.setattr(target._Collector, "doctype", lambda self, *args: None)
     text = (
         f'<?xml version="1.0" encoding="{encoding.upper()}"?>'
         '<!DOCTYPE testsuites [<!ENTITY a "aaaaaaaaaa">]>'
@@ -540,7 +541,7 @@ def test_a_long_trace_keeps_its_end(tmp_path: Path) -> None:
   <testcase name="one line"><error>{single}</error></testcase>
   <testcase name="short lines"><error message="m">{short_lines}</error></testcase>
   <testcase name="long line"><error message="m">{long_line}</error></testcase>
-  <testcase name="just fits"><failure message="m">{"y" * junit.MAX_TRACE_CHARS}</failure>
+  <testcase name="just fits"><failure message="m">{"y" * target.MAX_TRACE_CHARS}</failure>
   </testcase>
 </testsuite>""",
     )
@@ -548,9 +549,9 @@ def test_a_long_trace_keeps_its_end(tmp_path: Path) -> None:
     deep = rows["deep"]
     assert deep.message == "RecursionError"
     trace = deep.trace
-    assert trace is not None and len(text) > 2 * junit.MAX_TRACE_CHARS
-    assert len(trace) <= junit.MAX_TRACE_CHARS
-    assert len(trace) > junit.MAX_TRACE_CHARS - 100  # about as much as allowed is kept
+    assert trace is not None and len(text) > 2 * target.MAX_TRACE_CHARS
+    assert len(trace) <= target.MAX_TRACE_CHARS
+    assert len(trace) > target.MAX_TRACE_CHARS - 100  # about as much as allowed is kept
     note, kept = trace.split("\n", 1)
     # the note says how much is missing; what is kept is the end, from a line's start
     assert note == f"[… {len(text) - len(kept)} earlier characters cut]"
@@ -563,7 +564,7 @@ def test_a_long_trace_keeps_its_end(tmp_path: Path) -> None:
     assert one_line.trace is not None and one_line.trace.endswith("x the end")
     note, kept = one_line.trace.split("\n", 1)
     assert note == f"[… {len(single) - len(kept)} earlier characters cut]"
-    assert len(one_line.trace) <= junit.MAX_TRACE_CHARS
+    assert len(one_line.trace) <= target.MAX_TRACE_CHARS
     # the end from a line break, unless that leaves out too much: then the line is cut
     trace = rows["short lines"].trace
     assert trace is not None
@@ -572,10 +573,10 @@ def test_a_long_trace_keeps_its_end(tmp_path: Path) -> None:
     assert trace is not None
     note, kept = trace.split("\n", 1)
     assert kept.endswith("b" * 3000 + "\nend") and set(kept[:-4]) == {"b"}
-    assert len(trace) <= junit.MAX_TRACE_CHARS and len(kept) > junit.MAX_TRACE_CHARS - 100
+    assert len(trace) <= target.MAX_TRACE_CHARS and len(kept) > target.MAX_TRACE_CHARS - 100
     assert note == f"[… {len(long_line) - len(kept)} earlier characters cut]"
     # at the limit exactly: nothing is cut
-    assert rows["just fits"].trace == "y" * junit.MAX_TRACE_CHARS
+    assert rows["just fits"].trace == "y" * target.MAX_TRACE_CHARS
 
 
 def test_unnamed_test_cases_stay_distinct(tmp_path: Path) -> None:
