@@ -20,7 +20,7 @@ from assay.spec import (
     suite_to_workflow,
     test_to_workflow,
 )
-from assay.spec.legacy import EXECUTORS, NOTES_ANNOTATION
+from assay.spec.legacy.conversion import EXECUTORS, NOTES_ANNOTATION
 
 
 def _seed() -> dict[str, TestWorkflow]:
