@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -13,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from assay.content import checkout, write_files
+from assay.engine.artifacts import ArtifactFinder, store_masked
 from assay.engine.context import ExecutionContext
-from assay.envvars import RERUN_ONLY
+from assay.engine.pytest_reports import AttemptReports, PytestOutput, Unrecorded, unrecorded_note
+from assay.envvars import REPORT_DIR, RERUN_ONLY
 from assay.errors import AssayError, DefinitionError, ResultsError
 from assay.results.junit import iter_junit
 from assay.results.model import CaseStatus, TestCaseResult
@@ -94,6 +94,7 @@ class StepWalker:
         self.timed_out = False
         self.errors: list[str] = []
         self._refs = 0
+        self._unrecorded: dict[str, list[Unrecorded]] = {}
 
     # -- groups ---------------------------------------------------------------------------
 
@@ -134,6 +135,7 @@ class StepWalker:
             outcome.status, outcome.exit_code, outcome.attempts = self._run_with_retry(
                 step, frame, ref, name
             )
+            outcome.message = self._unrecorded_note(ref, name, outcome.attempts) or outcome.message
         except AssayError as exc:
             outcome.status, outcome.message = StepStatus.ERROR, str(exc)
             self.ctx.write_log(ref, f"error: {exc}")
@@ -270,10 +272,9 @@ class StepWalker:
         expr = self.expression_context(env)
         argv = [self.ctx.workspace.map_text(render(part, expr)) for part in command]
         working_dir = self.resolve_working_dir(run_frame, expr)
-        report = self.ctx.workspace.reports / f"{ref}-{attempt}.xml"
-        report.unlink(missing_ok=True)
-        addopts = f"{env.get('PYTEST_ADDOPTS', '')} --junit-xml={report}".strip()
-        extra = {**env, "PYTEST_ADDOPTS": addopts}
+        reports = AttemptReports.of(self.ctx.workspace.reports, ref, attempt)
+        addopts = f"{env.get('PYTEST_ADDOPTS', '')} --junit-xml={reports.fallback}".strip()
+        extra = {**env, "PYTEST_ADDOPTS": addopts, REPORT_DIR: str(reports.directory)}
         if rerun is not None:
             extra[RERUN_ONLY] = str(rerun)
         process_env = self.ctx.workspace.environment(extra)
@@ -291,8 +292,10 @@ class StepWalker:
         )
         for note in self.ctx.runner.unsupported(spec):
             self.ctx.sink.warning(f"step {ref}: {note}")
-        result = self._start_and_follow(spec, ref)
-        self._ingest(report, attempt)
+        output = PytestOutput()
+        result = self._start_and_follow(spec, ref, output)
+        if not self._ingest_attempt(reports, attempt) and (output.ran or reports.plugin_ran()):
+            self._unrecorded.setdefault(ref, []).append(Unrecorded(attempt, output.junit_files))
         if result.cancelled:
             return StepStatus.ABORTED, None
         if result.timed_out:
@@ -303,7 +306,7 @@ class StepWalker:
         status = StepStatus.PASSED if result.exit_code == 0 else StepStatus.FAILED
         return status, result.exit_code
 
-    def _start_and_follow(self, spec: TaskSpec, ref: str) -> TaskResult:
+    def _start_and_follow(self, spec: TaskSpec, ref: str, output: PytestOutput) -> TaskResult:
         handle = self.ctx.runner.start(spec)
         with self.ctx.lock:
             self.ctx.handles[handle.task_id] = handle
@@ -312,6 +315,7 @@ class StepWalker:
 
         def pump() -> None:
             for line in self.ctx.runner.logs(handle):
+                output.feed(line)
                 self.ctx.write_log(ref, line)
 
         reader = threading.Thread(target=pump, name=f"logs-{ref}", daemon=True)
@@ -441,40 +445,62 @@ class StepWalker:
             dest.symlink_to(self.ctx.source, target_is_directory=True)
 
     def collect_artifacts(self, artifacts: Artifacts, frame: Frame, attempt: int) -> None:
+        """Copy the files ``artifacts.paths`` match, from inside the workspace only, and read
+        the JUnit among them (but for users' reports the pytest plugin already recorded)."""
         expr = self.expression_context({})
         base = self.resolve_working_dir(frame.merge(None, artifacts.working_dir), expr)
+        finder = ArtifactFinder(self.ctx.allowed_roots())
         for pattern in artifacts.paths:
-            mapped = self.ctx.workspace.resolve(render(pattern, expr), base)
-            root = _glob_root(mapped)
-            for found in sorted(glob.glob(str(mapped), recursive=True)):
-                path = Path(found)
-                if not path.is_file():
+            shown = render(pattern, expr)
+            for found in finder.find(self.ctx.workspace.resolve(shown, base), base, shown):
+                store_masked(found.source, self.ctx.artifacts_dir / found.name, self.ctx.masker)
+                if found.source.suffix.lower() != ".xml":
                     continue
-                anchor = base if path.is_relative_to(base) else root
-                target = self.ctx.artifacts_dir / path.relative_to(anchor)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
-                if path.suffix.lower() == ".xml":
-                    self._ingest(path, attempt)
+                if found.source in self.ctx.recorded_junit:
+                    self.ctx.write_log("-", f"artifacts: {found.name}: already recorded by assay")
+                else:
+                    self._ingest(found.source, attempt)
+        for refusal in dict.fromkeys(finder.refused):
+            self.ctx.write_log("-", f"artifacts: not collected: {refusal}")
+            self.ctx.sink.warning(f"artifacts: not collected: {refusal}")
 
-    def _ingest(self, report: Path, attempt: int) -> None:
+    def _ingest_attempt(self, reports: AttemptReports, attempt: int) -> bool:
+        """Read the pytest plugin's reports of one attempt (else the fallback report)."""
+        plugin = reports.plugin_files()
+        if not plugin:
+            return self._ingest(reports.fallback, attempt)
+        for report in plugin:
+            self._ingest(report, attempt)
+        with self.ctx.lock:
+            self.ctx.recorded_junit.update(reports.user_junit())
+        return True
+
+    def _ingest(self, report: Path, attempt: int) -> bool:
+        """Read the cases of one JUnit file; whether it was one."""
         if not report.is_file():
-            return
+            return False
         try:
             cases = list(iter_junit(report))
         except ResultsError as exc:
             if "not JUnit" not in str(exc) and "not a JUnit" not in str(exc):
                 self.ctx.sink.warning(f"{report.name}: {exc}")
-            return
+            return False
         for case in cases:
             case.attempt += attempt - 1  # reruns inside one report stay distinct attempts
             case.apply_quarantine(self.ctx.workflow, self.ctx.quarantined)
-            if case.message:
-                case.message = self.ctx.masker(case.message)
-            if case.trace:
-                case.trace = self.ctx.masker(case.trace)
+            self.ctx.masker.mask_case(case)
         with self.ctx.lock:
             self.ctx.cases.extend(cases)
+            self.ctx.ingested.add(report.resolve())
+        return True
+
+    def _unrecorded_note(self, ref: str, name: str, last: int) -> str | None:
+        """Warn when pytest ran in step ``ref`` but no report of it was read."""
+        note = unrecorded_note(self._unrecorded.pop(ref, []), last, self.ctx.ingested)
+        if note:
+            self.ctx.write_log(ref, f"warning: {note}")
+            self.ctx.sink.warning(f"step {name!r}: {note}")
+        return note
 
     @staticmethod
     def step_name(step: Step) -> str:
@@ -499,12 +525,3 @@ class StepWalker:
 def _min(*values: float | Any | None) -> float | None:
     present = [float(v) for v in values if v]
     return min(present) if present else None
-
-
-def _glob_root(pattern: Path) -> Path:
-    parts = []
-    for part in pattern.parts:
-        if any(ch in part for ch in "*?["):
-            break
-        parts.append(part)
-    return Path(*parts) if parts else Path(".")

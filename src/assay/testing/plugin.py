@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from assay.testing.attempt_report import register_attempt_report
 from assay.testing.kube import (
     ClusterUnavailableError,
     find_kube_access,
@@ -124,6 +125,7 @@ def pytest_configure(config: pytest.Config) -> None:
         name_prefix=str(config.getini("assay_name_prefix")),
         postgres_dsn=config.getoption("assay_postgres_dsn") or os.environ.get(DSN_ENV),
     )
+    register_attempt_report(config)
 
 
 @pytest.hookimpl(trylast=True)
