@@ -44,7 +44,8 @@ class Assay:
 
     @cached_property
     def secrets(self) -> SecretStore:
-        """The local secret store."""
+        """The local secret store (``ASSAY_HOME`` made private first)."""
+        self.settings.make_private()
         return SecretStore(self.settings.secrets_dir)
 
     def apply(self, path: Path) -> list[tuple[str, str]]:

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from assay.content import checkout, write_files
-from assay.engine.artifacts import ArtifactFinder, store_masked
 from assay.engine.context import ExecutionContext
-from assay.engine.pytest_reports import AttemptReports, PytestOutput, Unrecorded, unrecorded_note
+from assay.engine.pytest_reports import AttemptReports, PytestOutput
+from assay.engine.results_intake import ResultIntake
 from assay.envvars import REPORT_DIR, RERUN_ONLY
-from assay.errors import AssayError, DefinitionError, ResultsError
-from assay.results.junit import iter_junit
+from assay.errors import AssayError, DefinitionError
 from assay.results.model import CaseStatus, TestCaseResult
 from assay.runners.base import TaskResult, TaskSpec
 from assay.spec.base import parse_duration
@@ -94,7 +93,7 @@ class StepWalker:
         self.timed_out = False
         self.errors: list[str] = []
         self._refs = 0
-        self._unrecorded: dict[str, list[Unrecorded]] = {}
+        self.results = ResultIntake(ctx)
 
     # -- groups ---------------------------------------------------------------------------
 
@@ -135,7 +134,8 @@ class StepWalker:
             outcome.status, outcome.exit_code, outcome.attempts = self._run_with_retry(
                 step, frame, ref, name
             )
-            outcome.message = self._unrecorded_note(ref, name, outcome.attempts) or outcome.message
+            note = self.results.unrecorded_note(ref, name, outcome.attempts)
+            outcome.message = note or outcome.message
         except AssayError as exc:
             outcome.status, outcome.message = StepStatus.ERROR, str(exc)
             self.ctx.write_log(ref, f"error: {exc}")
@@ -294,8 +294,7 @@ class StepWalker:
             self.ctx.sink.warning(f"step {ref}: {note}")
         output = PytestOutput()
         result = self._start_and_follow(spec, ref, output)
-        if not self._ingest_attempt(reports, attempt) and (output.ran or reports.plugin_ran()):
-            self._unrecorded.setdefault(ref, []).append(Unrecorded(attempt, output.junit_files))
+        self.results.task_reports(ref, attempt, reports, output)
         if result.cancelled:
             return StepStatus.ABORTED, None
         if result.timed_out:
@@ -445,62 +444,11 @@ class StepWalker:
             dest.symlink_to(self.ctx.source, target_is_directory=True)
 
     def collect_artifacts(self, artifacts: Artifacts, frame: Frame, attempt: int) -> None:
-        """Copy the files ``artifacts.paths`` match, from inside the workspace only, and read
-        the JUnit among them (but for users' reports the pytest plugin already recorded)."""
+        """Store the files ``artifacts.paths`` match inside the workspace; read their JUnit."""
         expr = self.expression_context({})
         base = self.resolve_working_dir(frame.merge(None, artifacts.working_dir), expr)
-        finder = ArtifactFinder(self.ctx.allowed_roots())
-        for pattern in artifacts.paths:
-            shown = render(pattern, expr)
-            for found in finder.find(self.ctx.workspace.resolve(shown, base), base, shown):
-                store_masked(found.source, self.ctx.artifacts_dir / found.name, self.ctx.masker)
-                if found.source.suffix.lower() != ".xml":
-                    continue
-                if found.source in self.ctx.recorded_junit:
-                    self.ctx.write_log("-", f"artifacts: {found.name}: already recorded by assay")
-                else:
-                    self._ingest(found.source, attempt)
-        for refusal in dict.fromkeys(finder.refused):
-            self.ctx.write_log("-", f"artifacts: not collected: {refusal}")
-            self.ctx.sink.warning(f"artifacts: not collected: {refusal}")
-
-    def _ingest_attempt(self, reports: AttemptReports, attempt: int) -> bool:
-        """Read the pytest plugin's reports of one attempt (else the fallback report)."""
-        plugin = reports.plugin_files()
-        if not plugin:
-            return self._ingest(reports.fallback, attempt)
-        for report in plugin:
-            self._ingest(report, attempt)
-        with self.ctx.lock:
-            self.ctx.recorded_junit.update(reports.user_junit())
-        return True
-
-    def _ingest(self, report: Path, attempt: int) -> bool:
-        """Read the cases of one JUnit file; whether it was one."""
-        if not report.is_file():
-            return False
-        try:
-            cases = list(iter_junit(report))
-        except ResultsError as exc:
-            if "not JUnit" not in str(exc) and "not a JUnit" not in str(exc):
-                self.ctx.sink.warning(f"{report.name}: {exc}")
-            return False
-        for case in cases:
-            case.attempt += attempt - 1  # reruns inside one report stay distinct attempts
-            case.apply_quarantine(self.ctx.workflow, self.ctx.quarantined)
-            self.ctx.masker.mask_case(case)
-        with self.ctx.lock:
-            self.ctx.cases.extend(cases)
-            self.ctx.ingested.add(report.resolve())
-        return True
-
-    def _unrecorded_note(self, ref: str, name: str, last: int) -> str | None:
-        """Warn when pytest ran in step ``ref`` but no report of it was read."""
-        note = unrecorded_note(self._unrecorded.pop(ref, []), last, self.ctx.ingested)
-        if note:
-            self.ctx.write_log(ref, f"warning: {note}")
-            self.ctx.sink.warning(f"step {name!r}: {note}")
-        return note
+        patterns = [render(pattern, expr) for pattern in artifacts.paths]
+        self.results.artifacts(patterns, base, attempt)
 
     @staticmethod
     def step_name(step: Step) -> str:
