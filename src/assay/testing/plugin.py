@@ -9,6 +9,9 @@ Options (each also an ini setting, see docs/testing-plugin.md):
 
 Fixtures: ``unique_name``, ``k8s_namespace``, ``postgres_server`` (session),
 ``postgres_service``, ``http_service``.
+
+Under ``assay run`` (``$ASSAY_REPORT_DIR`` set) it also writes assay's own JUnit report of
+the run, whatever ``--junitxml`` says (:mod:`assay.testing.attempt_report`).
 """
 
 from __future__ import annotations
