@@ -179,3 +179,41 @@ def test_import_rejects_a_name_validate_rejects(cli: Cli, tmp_path: Path) -> Non
         assert "not a valid workflow name" in done.stderr and "Traceback" not in done.stderr
     assert cli.json("get", "executions", "-o", "json") == []
     cli("import", str(report), "--workflow", "good-name.v2", check=0)
+
+
+def test_content_is_written_only_inside_the_workspace(cli: Cli, tmp_path: Path) -> None:
+    target = tmp_path / "planted.txt"
+    escaping = _flow(
+        tmp_path,
+        "escaping-files",
+        f"""\
+  content:
+    files:
+      - {{path: "../../../../../../../..{target}", content: "x"}}
+  steps:
+    - shell: "true"
+""",
+    )
+    done = cli("run", "-f", str(escaping), check=2)
+    assert "spec.content.files[0].path" in done.stderr and "outside /data" in done.stderr
+    assert cli.json("get", "executions", "-o", "json") == []
+    # a link planted by an earlier step is judged when the step's content is written
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    linked = _flow(
+        tmp_path,
+        "linked-files",
+        f"""\
+  steps:
+    - shell: ln -s {outside} /data/escape
+    - name: writes through the link
+      content:
+        files:
+          - {{path: /data/escape/planted.txt, content: "x"}}
+      shell: "true"
+""",
+    )
+    result = json.loads(cli("run", "-f", str(linked), "-o", "json", check=3).stdout)
+    step = result["steps"][1]
+    assert step["status"] == "error" and "outside the execution's workspace" in step["message"]
+    assert not target.exists() and list(outside.iterdir()) == []

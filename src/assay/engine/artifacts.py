@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assay.engine.workspace import is_inside
+
 __all__ = ["ArtifactFinder", "FoundFile", "store_masked"]
 
 _MAGIC = re.compile(r"[*?\[]")
@@ -44,7 +46,7 @@ class ArtifactFinder:
 
     def inside(self, path: Path) -> bool:
         """Whether the real path ``path`` lies in one of the roots."""
-        return any(path == root or path.is_relative_to(root) for root in self.roots)
+        return is_inside(path, self.roots)
 
     def find(self, pattern: Path, base: Path, shown: str) -> list[FoundFile]:
         """Files matching the absolute glob ``pattern``, named relative to ``base`` when

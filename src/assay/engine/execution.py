@@ -16,7 +16,7 @@ from assay.engine.context import ExecutionContext
 from assay.engine.events import EventSink, NullSink
 from assay.engine.masking import Masker
 from assay.engine.parallel_params import check_parallel
-from assay.engine.repo_check import check_repo
+from assay.engine.repo_check import check_paths
 from assay.engine.resolve import Catalog
 from assay.engine.shard_balance import recorded_history
 from assay.engine.steps import Frame, StepWalker, worst
@@ -82,7 +82,7 @@ class Engine:
         spec = workflow.spec
         config = resolve_config(spec.config, options.config)
         check_parallel(workflow, config)
-        check_repo(workflow, options.source)
+        check_paths(workflow, options.source)
         masker = Masker()
         for name, param in spec.config.items():
             if param.sensitive:

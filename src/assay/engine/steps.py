@@ -402,7 +402,7 @@ class StepWalker:
         expr = self.expression_context({})
         if content.git is not None:
             git = content.git
-            dest = ws.resolve(git.mount_path or "/data/repo")
+            dest = ws.resolve_inside(git.mount_path or "/data/repo", self.ctx.allowed_roots())
             if self.ctx.source is not None:
                 self.mount_source(dest)
             else:
@@ -431,7 +431,7 @@ class StepWalker:
 
             write_files(
                 content.files,
-                resolve=ws.resolve,
+                resolve=lambda path: ws.resolve_inside(path, self.ctx.allowed_roots()),
                 secret=secret,
                 render=lambda text: render(text, expr),
             )
