@@ -40,18 +40,23 @@ class Settings:
         return Path(self.database_url.removeprefix(prefix).split("?", 1)[0])
 
     def make_private(self) -> None:
-        """Create ``home`` and its directories with mode 0700 (tightening existing ones) and
-        the SQLite database file with mode 0600 (SQLite gives its -wal and -shm files the
-        same mode)."""
+        """Create ``home`` and its directories with mode 0700, and the SQLite database file
+        with mode 0600 (SQLite gives its -wal and -shm files the same mode). Existing ones
+        are tightened; an existing ``home`` only when it already holds assay's data (so
+        ``ASSAY_HOME=/tmp`` does not close /tmp)."""
         try:
             self._make_private()
         except OSError as exc:
             raise InfrastructureError(f"cannot prepare ASSAY_HOME {self.home}: {exc}") from exc
 
     def _make_private(self) -> None:
+        ours = not self.home.exists() or any(
+            path.exists() for path in (self.executions_dir, self.home / "assay.db")
+        )
         for directory in (self.home, self.executions_dir, self.work_dir, self.secrets_dir):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _tighten(directory, 0o700)
+            if directory != self.home or ours:
+                _tighten(directory, 0o700)
         database = self.sqlite_file
         if database is not None:
             database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -76,7 +81,8 @@ class Settings:
 
 
 def _tighten(path: Path, mode: int) -> None:
-    """Take away group and other permissions from ``path`` (if it is ours)."""
-    current = path.stat().st_mode & 0o777
-    if current & 0o077 and path.stat().st_uid == os.getuid():
-        path.chmod(current & mode)
+    """Take away group and other permissions from ``path`` (if it is ours, and not a
+    shared sticky directory)."""
+    info = path.stat()
+    if info.st_mode & 0o077 and info.st_uid == os.getuid() and not info.st_mode & 0o1000:
+        path.chmod(info.st_mode & mode)

@@ -163,12 +163,23 @@ def test_home_is_private_and_secrets_masked_in_every_form(
     assert _mode(home / "secrets" / "backend.json") == 0o600
 
 
-def test_existing_home_is_tightened(cli: Cli, assay_home: Settings) -> None:
-    assay_home.home.mkdir(parents=True, mode=0o755)
-    assay_home.home.chmod(0o755)
+def test_existing_home_is_tightened(cli: Cli, assay_home: Settings, tmp_path: Path) -> None:
     cli("get", "executions", check=0)
-    assert _mode(assay_home.home) == 0o700
-    assert _mode(assay_home.home / "assay.db") == 0o600
+    home, database = assay_home.home, assay_home.home / "assay.db"
+    home.chmod(0o755)
+    database.chmod(0o644)
+    (home / "executions").chmod(0o755)
+    cli("get", "executions", check=0)
+    assert (_mode(home), _mode(database), _mode(home / "executions")) == (0o700, 0o600, 0o700)
+    # a home that holds something else (ASSAY_HOME=/tmp) keeps its mode; assay's dirs do not
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    (shared / "someone-elses.txt").write_text("x")
+    shared.chmod(0o755)
+    cli.env["ASSAY_HOME"] = str(shared)
+    cli("get", "executions", check=0)
+    assert _mode(shared) == 0o755 and _mode(shared / "executions") == 0o700
+    assert _mode(shared / "assay.db") == 0o600
 
 
 def test_import_rejects_a_name_validate_rejects(cli: Cli, tmp_path: Path) -> None:
