@@ -42,10 +42,12 @@ def register_attempt_report(config: pytest.Config) -> None:
     directory = os.environ.pop(REPORT_DIR, None)
     if not directory or hasattr(config, "workerinput"):
         return
+    if not config.pluginmanager.has_plugin("junitxml"):  # `-p no:junitxml`: its ini is gone
+        return
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{time.time_ns():020d}-{os.getpid()}"
-    user_xml = config.option.xmlpath
+    user_xml = getattr(config.option, "xmlpath", None)
     note = {"junitxml": os.path.abspath(os.path.expanduser(user_xml)) if user_xml else None}
     (folder / f"{stem}{REPORT_NOTE_SUFFIX}").write_text(json.dumps(note), encoding="utf-8")
     report = _AttemptReport(
