@@ -17,6 +17,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _pytest.junitxml import LogXML
@@ -27,7 +28,20 @@ __all__ = ["register_attempt_report"]
 
 
 class _AttemptReport(LogXML):
-    """pytest's JUnit writer, without its "generated xml file" line."""
+    """pytest's JUnit writer that leaves its note when the session starts (so a run that
+    ends before its report is written is still known to have run) and does not announce
+    its file."""
+
+    def __init__(self, note: Path, user_xml: str | None, *args: Any) -> None:
+        super().__init__(*args)
+        self.note = note
+        self.user_xml = user_xml
+
+    def pytest_sessionstart(self) -> None:
+        """Write the note, then start as pytest's writer does."""
+        path = os.path.abspath(os.path.expanduser(self.user_xml)) if self.user_xml else None
+        self.note.write_text(json.dumps({"junitxml": path}), encoding="utf-8")
+        super().pytest_sessionstart()
 
     def pytest_terminal_summary(self, *args: object, **kwargs: object) -> None:
         """Say nothing: the file is assay's business, not the user's."""
@@ -47,10 +61,9 @@ def register_attempt_report(config: pytest.Config) -> None:
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{time.time_ns():020d}-{os.getpid()}"
-    user_xml = getattr(config.option, "xmlpath", None)
-    note = {"junitxml": os.path.abspath(os.path.expanduser(user_xml)) if user_xml else None}
-    (folder / f"{stem}{REPORT_NOTE_SUFFIX}").write_text(json.dumps(note), encoding="utf-8")
     report = _AttemptReport(
+        folder / f"{stem}{REPORT_NOTE_SUFFIX}",
+        getattr(config.option, "xmlpath", None),
         str(folder / f"{stem}.xml"),
         None,
         config.getini("junit_suite_name"),
