@@ -21,7 +21,8 @@ LAYERS: dict[str, int] = {
     "status": 0,
     "model": 0,
     "envvars": 0,
-    "settings": 0,
+    # where assay keeps its data (ASSAY_HOME, the database URL); raises assay.errors
+    "settings": 1,
     # definitions; processes; the pytest plugin shipped to users
     "spec": 1,
     "runners": 1,

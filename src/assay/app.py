@@ -28,7 +28,8 @@ class Assay:
 
     @cached_property
     def db(self) -> Database:
-        """The SQL store, opened (and migrated) on first use."""
+        """The SQL store, opened (and migrated) on first use; ``ASSAY_HOME`` made private."""
+        self.settings.make_private()
         return Database(self.settings.database_url)
 
     @cached_property
@@ -43,7 +44,8 @@ class Assay:
 
     @cached_property
     def secrets(self) -> SecretStore:
-        """The local secret store."""
+        """The local secret store (``ASSAY_HOME`` made private first)."""
+        self.settings.make_private()
         return SecretStore(self.settings.secrets_dir)
 
     def apply(self, path: Path) -> list[tuple[str, str]]:
@@ -62,6 +64,7 @@ class Assay:
 
         if not files:
             raise DefinitionError("give at least one JUnit file")
+        check_workflow_name(workflow)
         cases = []
         for file in files:
             try:
@@ -94,6 +97,22 @@ class Assay:
     def log_path(self, row: ExecutionRow) -> Path:
         """Where the masked log of an execution is kept."""
         return self.settings.executions_dir / row.id / "log.txt"
+
+
+def check_workflow_name(name: str) -> None:
+    """Refuse a workflow name that ``validate`` would refuse as ``metadata.name``."""
+    from pydantic import ValidationError
+
+    from assay.spec.workflow import Metadata
+
+    try:
+        Metadata.model_validate({"name": name})
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"]
+        raise DefinitionError(
+            f"--workflow {name!r}: not a valid workflow name ({reason}); as `metadata.name`: "
+            "lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
+        ) from None
 
 
 def _iso(value: Any) -> str | None:

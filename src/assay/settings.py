@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from assay.errors import InfrastructureError
+
 __all__ = ["Settings"]
 
 
@@ -30,6 +32,39 @@ class Settings:
         return cls(home=home, database_url=url)
 
     @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database file, when the store is one."""
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix) or ":memory:" in self.database_url:
+            return None
+        return Path(self.database_url.removeprefix(prefix).split("?", 1)[0])
+
+    def make_private(self) -> None:
+        """Create ``home`` and its directories with mode 0700, and the SQLite database file
+        with mode 0600 (SQLite gives its -wal and -shm files the same mode). Existing ones
+        are tightened; an existing ``home`` only when it already holds assay's data (so
+        ``ASSAY_HOME=/tmp`` does not close /tmp)."""
+        try:
+            self._make_private()
+        except OSError as exc:
+            raise InfrastructureError(f"cannot prepare ASSAY_HOME {self.home}: {exc}") from exc
+
+    def _make_private(self) -> None:
+        ours = not self.home.exists() or any(
+            path.exists() for path in (self.executions_dir, self.home / "assay.db")
+        )
+        for directory in (self.home, self.executions_dir, self.work_dir, self.secrets_dir):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if directory != self.home or ours:
+                _tighten(directory, 0o700)
+        database = self.sqlite_file
+        if database is not None:
+            database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+            for path in (database, *database.parent.glob(f"{database.name}-*")):
+                _tighten(path, 0o600)
+
+    @property
     def executions_dir(self) -> Path:
         """Per-execution logs and artifacts."""
         return self.home / "executions"
@@ -43,3 +78,11 @@ class Settings:
     def secrets_dir(self) -> Path:
         """The local secret store (files of mode 0600)."""
         return self.home / "secrets"
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """Take away group and other permissions from ``path`` (if it is ours, and not a
+    shared sticky directory)."""
+    info = path.stat()
+    if info.st_mode & 0o077 and info.st_uid == os.getuid() and not info.st_mode & 0o1000:
+        path.chmod(info.st_mode & mode)

@@ -40,6 +40,10 @@ class ExecutionContext:
     cases: list[TestCaseResult] = field(default_factory=list)
     quarantined: frozenset[str] = frozenset()
     handles: dict[str, TaskHandle] = field(default_factory=dict)
+    recorded_junit: set[Path] = field(default_factory=set)
+    """Users' own ``--junit-xml`` files whose cases the pytest plugin already recorded."""
+    ingested: set[Path] = field(default_factory=set)
+    """Every JUnit file read into ``cases`` (real paths)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def expression_context(self, env: dict[str, str], **extra: Any) -> dict[str, Any]:
@@ -56,6 +60,10 @@ class ExecutionContext:
             "resource": {"id": self.execution_id, "root": self.execution_id},
             **extra,
         }
+
+    def allowed_roots(self) -> list[Path]:
+        """Where artifacts may come from: the workspace, and the ``--source`` checkout."""
+        return [self.workspace.root, *([self.source] if self.source is not None else [])]
 
     def remaining(self) -> float | None:
         """Seconds left before the execution deadline."""

@@ -17,6 +17,7 @@ from assay.engine.events import EventSink, NullSink
 from assay.engine.masking import Masker
 from assay.engine.parallel import run_parallel
 from assay.engine.parallel_params import check_parallel
+from assay.engine.repo_check import check_paths
 from assay.engine.resolve import Catalog
 from assay.engine.shard_balance import recorded_history
 from assay.engine.steps import Frame, StepWalker, worst
@@ -82,6 +83,7 @@ class Engine:
         spec = workflow.spec
         config = resolve_config(spec.config, options.config)
         check_parallel(workflow, config)
+        check_paths(workflow, options.source)
         masker = Masker()
         for name, param in spec.config.items():
             if param.sensitive:
@@ -144,7 +146,7 @@ class Engine:
                     walker.materialise(spec.content)
                 if ctx.source is not None and not (spec.content and spec.content.git):
                     walker.mount_source(workspace.resolve("/data/repo"))
-                frame = self._root_frame(workflow, workspace)
+                frame = self._root_frame(workflow, workspace, ctx.source)
                 walker.run_steps([*spec.setup, *spec.steps], frame)
                 walker.run_steps(spec.after, frame)
             except AssayError as exc:
@@ -167,12 +169,14 @@ class Engine:
         self.sink.execution_finished(row.id, status)
         return finished
 
-    def _root_frame(self, workflow: TestWorkflow, workspace: Workspace) -> Frame:
+    def _root_frame(
+        self, workflow: TestWorkflow, workspace: Workspace, source: Path | None
+    ) -> Frame:
         spec = workflow.spec
         repo = workspace.resolve(
             (spec.content.git.mount_path or "/data/repo")
             if spec.content and spec.content.git
-            else "/data"
+            else ("/data/repo" if source else "/data")
         )
         frame = Frame(default_dir=repo if repo.exists() else workspace.data)
         frame = frame.merge(spec.container)

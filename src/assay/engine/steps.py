@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -14,10 +12,11 @@ from typing import Any
 
 from assay.content import checkout, write_files
 from assay.engine.context import ExecutionContext
-from assay.envvars import RERUN_ONLY
-from assay.errors import AssayError, DefinitionError, ResultsError
+from assay.engine.pytest_reports import AttemptReports, PytestOutput
+from assay.engine.results_intake import ResultIntake
+from assay.envvars import REPORT_DIR, RERUN_ONLY
+from assay.errors import AssayError, DefinitionError
 from assay.model import CaseStatus, TestCaseResult
-from assay.results.junit import iter_junit
 from assay.runners.base import TaskResult, TaskSpec
 from assay.spec.base import parse_duration
 from assay.spec.expressions import evaluate, is_truthy, render
@@ -99,6 +98,7 @@ class StepWalker:
         self.timed_out = False
         self.errors: list[str] = []
         self._refs = 0
+        self.results = ResultIntake(ctx)
 
     # -- groups ---------------------------------------------------------------------------
 
@@ -139,6 +139,8 @@ class StepWalker:
             outcome.status, outcome.exit_code, outcome.attempts = self._run_with_retry(
                 step, frame, ref, name
             )
+            note = self.results.unrecorded_note(ref, name, outcome.attempts)
+            outcome.message = note or outcome.message
         except AssayError as exc:
             outcome.status, outcome.message = StepStatus.ERROR, str(exc)
             self.ctx.write_log(ref, f"error: {exc}")
@@ -273,10 +275,9 @@ class StepWalker:
         expr = self.expression_context(env)
         argv = [self.ctx.workspace.map_text(render(part, expr)) for part in command]
         working_dir = self.resolve_working_dir(run_frame, expr)
-        report = self.ctx.workspace.reports / f"{ref}-{attempt}.xml"
-        report.unlink(missing_ok=True)
-        addopts = f"{env.get('PYTEST_ADDOPTS', '')} --junit-xml={report}".strip()
-        extra = {**env, "PYTEST_ADDOPTS": addopts}
+        reports = AttemptReports.of(self.ctx.workspace.reports, ref, attempt)
+        addopts = f"{env.get('PYTEST_ADDOPTS', '')} --junit-xml={reports.fallback}".strip()
+        extra = {**env, "PYTEST_ADDOPTS": addopts, REPORT_DIR: str(reports.directory)}
         if rerun is not None:
             extra[RERUN_ONLY] = str(rerun)
         process_env = self.ctx.workspace.environment(extra)
@@ -294,8 +295,9 @@ class StepWalker:
         )
         for note in self.ctx.runner.unsupported(spec):
             self.ctx.sink.warning(f"step {ref}: {note}")
-        result = self._start_and_follow(spec, ref)
-        self._ingest(report, attempt)
+        output = PytestOutput()
+        result = self._start_and_follow(spec, ref, output)
+        self.results.task_reports(ref, attempt, reports, output)
         if result.cancelled:
             return StepStatus.ABORTED, None
         if result.timed_out:
@@ -306,7 +308,7 @@ class StepWalker:
         status = StepStatus.PASSED if result.exit_code == 0 else StepStatus.FAILED
         return status, result.exit_code
 
-    def _start_and_follow(self, spec: TaskSpec, ref: str) -> TaskResult:
+    def _start_and_follow(self, spec: TaskSpec, ref: str, output: PytestOutput) -> TaskResult:
         handle = self.ctx.runner.start(spec)
         with self.ctx.lock:
             self.ctx.handles[handle.task_id] = handle
@@ -315,6 +317,7 @@ class StepWalker:
 
         def pump() -> None:
             for line in self.ctx.runner.logs(handle):
+                output.feed(line)
                 self.ctx.write_log(ref, line)
 
         reader = threading.Thread(target=pump, name=f"logs-{ref}", daemon=True)
@@ -402,7 +405,7 @@ class StepWalker:
         expr = self.expression_context({})
         if content.git is not None:
             git = content.git
-            dest = ws.resolve(git.mount_path or "/data/repo")
+            dest = ws.resolve_inside(git.mount_path or "/data/repo", self.ctx.allowed_roots())
             if self.ctx.source is not None:
                 self.mount_source(dest)
             else:
@@ -431,7 +434,7 @@ class StepWalker:
 
             write_files(
                 content.files,
-                resolve=ws.resolve,
+                resolve=lambda path: ws.resolve_inside(path, self.ctx.allowed_roots()),
                 secret=secret,
                 render=lambda text: render(text, expr),
             )
@@ -444,40 +447,11 @@ class StepWalker:
             dest.symlink_to(self.ctx.source, target_is_directory=True)
 
     def collect_artifacts(self, artifacts: Artifacts, frame: Frame, attempt: int) -> None:
+        """Store the files ``artifacts.paths`` match inside the workspace; read their JUnit."""
         expr = self.expression_context({})
         base = self.resolve_working_dir(frame.merge(None, artifacts.working_dir), expr)
-        for pattern in artifacts.paths:
-            mapped = self.ctx.workspace.resolve(render(pattern, expr), base)
-            root = _glob_root(mapped)
-            for found in sorted(glob.glob(str(mapped), recursive=True)):
-                path = Path(found)
-                if not path.is_file():
-                    continue
-                anchor = base if path.is_relative_to(base) else root
-                target = self.ctx.artifacts_dir / path.relative_to(anchor)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
-                if path.suffix.lower() == ".xml":
-                    self._ingest(path, attempt)
-
-    def _ingest(self, report: Path, attempt: int) -> None:
-        if not report.is_file():
-            return
-        try:
-            cases = list(iter_junit(report))
-        except ResultsError as exc:
-            if "not JUnit" not in str(exc) and "not a JUnit" not in str(exc):
-                self.ctx.sink.warning(f"{report.name}: {exc}")
-            return
-        for case in cases:
-            case.attempt += attempt - 1  # reruns inside one report stay distinct attempts
-            case.apply_quarantine(self.ctx.workflow, self.ctx.quarantined)
-            if case.message:
-                case.message = self.ctx.masker(case.message)
-            if case.trace:
-                case.trace = self.ctx.masker(case.trace)
-        with self.ctx.lock:
-            self.ctx.cases.extend(cases)
+        patterns = [render(pattern, expr) for pattern in artifacts.paths]
+        self.results.artifacts(patterns, base, attempt)
 
     @staticmethod
     def step_name(step: Step) -> str:
@@ -502,12 +476,3 @@ class StepWalker:
 def _min(*values: float | Any | None) -> float | None:
     present = [float(v) for v in values if v]
     return min(present) if present else None
-
-
-def _glob_root(pattern: Path) -> Path:
-    parts = []
-    for part in pattern.parts:
-        if any(ch in part for ch in "*?["):
-            break
-        parts.append(part)
-    return Path(*parts) if parts else Path(".")

@@ -22,11 +22,12 @@ import site
 import sys
 import sysconfig
 import venv
+from collections.abc import Sequence
 from pathlib import Path
 
-from assay.errors import InfrastructureError
+from assay.errors import DefinitionError, InfrastructureError
 
-__all__ = ["DATA_ROOT", "Workspace"]
+__all__ = ["DATA_ROOT", "Workspace", "is_inside"]
 
 DATA_ROOT = "/data"
 _DATA_REF = re.compile(r"(?<![\w.\-/])/data(?=/|\s|$|[\"';:])")
@@ -70,6 +71,15 @@ class Workspace:
             return mapped
         return (base or self.data) / mapped
 
+    def resolve_inside(self, path: str, roots: Sequence[Path]) -> Path:
+        """:meth:`resolve` for a path assay writes to: refused (bad input) unless it really
+        is (links resolved) inside one of ``roots``."""
+        target = self.resolve(path)
+        real = Path(os.path.realpath(target))
+        if not is_inside(real, [Path(os.path.realpath(root)) for root in roots]):
+            raise DefinitionError(f"{path}: {real} is outside the execution's workspace")
+        return target
+
     def environment(self, extra: dict[str, str]) -> dict[str, str]:
         """The process environment of a step: host env, venv first on PATH, then ``extra``."""
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "VIRTUAL_ENV")}
@@ -98,3 +108,8 @@ class Workspace:
             shim = self.venv / "bin" / name
             shim.write_text(_PIP_SHIM.format(python=python), encoding="utf-8")
             shim.chmod(0o755)
+
+
+def is_inside(path: Path, roots: Sequence[Path]) -> bool:
+    """Whether ``path`` is one of ``roots`` or below one (both already real paths)."""
+    return any(path == root or path.is_relative_to(root) for root in roots)

@@ -42,12 +42,13 @@ class SecretStore:
     def set(self, name: str, values: dict[str, str]) -> None:
         """Merge ``values`` into secret ``name``."""
         path = self._path(name)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.directory.chmod(0o700)
         current = self._read(path)
         current.update(values)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a leftover .tmp keeps its mode through O_CREAT
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(current, handle)
         os.replace(tmp, path)

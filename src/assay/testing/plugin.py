@@ -9,6 +9,9 @@ Options (each also an ini setting, see docs/testing-plugin.md):
 
 Fixtures: ``unique_name``, ``k8s_namespace``, ``postgres_server`` (session),
 ``postgres_service``, ``http_service``.
+
+Under ``assay run`` (``$ASSAY_REPORT_DIR`` set) it also writes assay's own JUnit report of
+the run, whatever ``--junitxml`` says (:mod:`assay.testing.attempt_report`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from assay.testing.attempt_report import register_attempt_report
 from assay.testing.kube import (
     ClusterUnavailableError,
     find_kube_access,
@@ -124,6 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
         name_prefix=str(config.getini("assay_name_prefix")),
         postgres_dsn=config.getoption("assay_postgres_dsn") or os.environ.get(DSN_ENV),
     )
+    register_attempt_report(config)
 
 
 @pytest.hookimpl(trylast=True)
