@@ -37,7 +37,7 @@ ID_MIN_WIDTH = 8
 """Ids are shortened to no fewer characters (a unique prefix is accepted where ids are)."""
 TEXT_MIN_WIDTH = 6
 """Free-text cells (tags, messages) are cut with an ellipsis to no fewer characters."""
-FREE_TEXT_KEYS = frozenset({"tags", "labels", "summary", "reason", "why", "message", "source"})
+FREE_TEXT_KEYS = frozenset({"tags", "labels", "summary", "reason", "message", "source"})
 """Columns that may be cut (after ids); names, statuses, times and numbers never are."""
 GAP = "  "
 
@@ -68,19 +68,18 @@ def print_table(
 
 
 def fit_widths(keys: Sequence[str], widths: Sequence[int], limit: int) -> list[int]:
-    """Column widths within ``limit`` (with two spaces between columns): shorten id
-    columns first (to :data:`ID_MIN_WIDTH`), then the widest free-text column (to
-    :data:`TEXT_MIN_WIDTH`); other columns (names) keep their width even if the table
-    overflows."""
+    """Column widths within ``limit`` (with two spaces between columns): id columns are
+    cut to :data:`ID_MIN_WIDTH` first, one by one while needed, then the widest free-text
+    column (to :data:`TEXT_MIN_WIDTH`); other columns (names) keep their width even if
+    the table overflows."""
     fitted = list(widths)
     excess = sum(fitted) + len(GAP) * (len(fitted) - 1) - limit
-    for i, key in enumerate(keys):
+    for i, key in enumerate(keys):  # a short prefix, like git's: the same for every row
         if excess <= 0:
             return fitted
         if _is_id(key) and fitted[i] > ID_MIN_WIDTH:
-            cut = min(excess, fitted[i] - ID_MIN_WIDTH)
-            fitted[i] -= cut
-            excess -= cut
+            excess -= fitted[i] - ID_MIN_WIDTH
+            fitted[i] = ID_MIN_WIDTH
     free = [i for i, key in enumerate(keys) if key.rsplit(".", 1)[-1] in FREE_TEXT_KEYS]
     while excess > 0:
         shrinkable = [i for i in free if fitted[i] > TEXT_MIN_WIDTH]
@@ -112,7 +111,7 @@ def _cell(row: dict[str, Any], key: str) -> str:
         value = value.get(part) if isinstance(value, dict) else None
     if value is None:
         return "-"
-    if key.endswith("At") and isinstance(value, str):  # ISO time: minutes, UTC
+    if key.endswith(("At", "until")) and isinstance(value, str):  # ISO time: minutes, UTC
         return value[:16].replace("T", " ")
     if isinstance(value, dict):
         return ",".join(f"{k}={v}" for k, v in value.items())
