@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
-
-from rich.console import Console
-from rich.markup import escape
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from assay.status import ExecutionStatus, StepStatus
+
+if TYPE_CHECKING:  # rich is imported only for a terminal
+    from rich.text import Text
 
 __all__ = ["PlainSink", "RichSink", "log_text", "make_sink"]
 
@@ -67,6 +67,8 @@ class RichSink(PlainSink):
     """Coloured step lines and a spinner for the running step."""
 
     def __init__(self, stream_logs: bool, logs_to_stderr: bool = False) -> None:
+        from rich.console import Console
+
         super().__init__(stream_logs, logs_to_stderr)
         self.console = Console(stderr=True)
         self._status = self.console.status("")
@@ -74,13 +76,13 @@ class RichSink(PlainSink):
 
     def execution_started(self, execution_id: str, name: str) -> None:
         """Start the spinner."""
-        self.console.print(f"[bold]▶ {escape(name)}[/] [dim]{execution_id}[/]")
+        self.console.print(f"[bold]▶ {_escape(name)}[/] [dim]{execution_id}[/]")
         self._status.start()
 
     def step_started(self, ref: str, name: str) -> None:
         """Show the running step next to the spinner."""
         self._started[ref] = time.monotonic()
-        self._status.update(f"[cyan]{escape(ref)}[/] {escape(name)}")
+        self._status.update(f"[cyan]{_escape(ref)}[/] {_escape(name)}")
 
     def log(self, ref: str, line: str) -> None:
         """Print log lines above the spinner."""
@@ -89,13 +91,13 @@ class RichSink(PlainSink):
 
     def warning(self, message: str) -> None:
         """Print a warning in yellow."""
-        self.console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
+        self.console.print(f"[yellow]warning:[/] {_escape(message)}", highlight=False)
 
     def step_finished(self, ref: str, name: str, status: StepStatus, seconds: float) -> None:
         """Print the step result."""
         style = _STYLE.get(status, "white")
         self.console.print(
-            f"[{style}]{status:>8}[/] {escape(ref)} {escape(name)} [dim]{seconds:.1f}s[/]"
+            f"[{style}]{status:>8}[/] {_escape(ref)} {_escape(name)} [dim]{seconds:.1f}s[/]"
         )
 
     def execution_finished(self, execution_id: str, status: ExecutionStatus) -> None:
@@ -105,7 +107,16 @@ class RichSink(PlainSink):
 
 def log_text(ref: str, line: str) -> Text:
     """A streamed log line: the step ref dimmed, the line verbatim (never markup)."""
+    from rich.text import Text
+
     return Text.assemble((f"{ref} │ ", "dim"), line)
+
+
+def _escape(text: str) -> str:
+    """``text`` shown as is inside rich markup."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def make_sink(stream_logs: bool, logs_to_stderr: bool = False) -> PlainSink:
