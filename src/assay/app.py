@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from assay.errors import DefinitionError, ResultsError
-from assay.model import Summary
 from assay.settings import Settings
 from assay.status import ExecutionStatus
-from assay.store import Database, DefinitionStore, ExecutionStore, SecretStore
-from assay.store.tables import ExecutionRow, StepRow
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the store (SQLAlchemy) is imported on first use, not at CLI start-up
+    from assay.store import Database, DefinitionStore, ExecutionStore, SecretStore
+    from assay.store.tables import ExecutionRow, StepRow
     from assay.store.test_cases import StoredCase
 
 __all__ = ["Assay", "execution_json", "testcase_json"]
@@ -29,30 +28,38 @@ class Assay:
     @cached_property
     def db(self) -> Database:
         """The SQL store, opened (and migrated) on first use; ``ASSAY_HOME`` made private."""
+        from assay.store import Database
+
         self.settings.make_private()
         return Database(self.settings.database_url)
 
     @cached_property
     def executions(self) -> ExecutionStore:
         """Execution records."""
+        from assay.store import ExecutionStore
+
         return ExecutionStore(self.db)
 
     @cached_property
     def definitions(self) -> DefinitionStore:
         """Applied definitions."""
+        from assay.store import DefinitionStore
+
         return DefinitionStore(self.db)
 
     @cached_property
     def secrets(self) -> SecretStore:
         """The local secret store (``ASSAY_HOME`` made private first)."""
+        from assay.store import SecretStore
+
         self.settings.make_private()
         return SecretStore(self.settings.secrets_dir)
 
-    def apply(self, path: Path) -> list[tuple[str, str]]:
-        """Validate every definition under ``path``, then store them all (or none)."""
-        from assay.spec.loader import load_definitions
+    def apply(self, paths: Sequence[Path]) -> list[tuple[str, str]]:
+        """Validate every definition under ``paths``, then store them all (or none)."""
+        from assay.spec.loader import load_paths
 
-        loaded = load_definitions(path)
+        loaded = load_paths(paths)
         self.definitions.save((item.kind, item.name, item.raw, str(item.source)) for item in loaded)
         return [(item.kind, item.name) for item in loaded]
 
@@ -89,6 +96,52 @@ class Assay:
         """The JSON shape of an execution, with its steps."""
         return execution_json(row, self.executions.steps(row.id))
 
+    def recent_executions_json(
+        self, *, workflow: str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """The newest executions with their steps, as JSON, in one SQL query."""
+        from sqlalchemy import select
+
+        from assay.store.tables import ExecutionRow, StepRow
+
+        newest = select(ExecutionRow.id).order_by(ExecutionRow.queued_at.desc()).limit(limit)
+        if workflow:
+            newest = newest.where(ExecutionRow.workflow == workflow)
+        ids = newest.subquery()
+        query = (
+            select(ExecutionRow, StepRow)
+            .join(ids, ids.c.id == ExecutionRow.id)
+            .outerjoin(StepRow, StepRow.execution_id == ExecutionRow.id)
+            .order_by(ExecutionRow.queued_at.desc(), ExecutionRow.id, StepRow.position)
+        )
+        grouped: dict[str, tuple[ExecutionRow, list[StepRow]]] = {}
+        with self.db.session() as session:
+            for execution, step in session.execute(query):
+                steps = grouped.setdefault(execution.id, (execution, []))[1]
+                if step is not None:
+                    steps.append(step)
+        return [execution_json(row, steps) for row, steps in grouped.values()]
+
+    def follow_log(self, row: ExecutionRow, out: BinaryIO, poll_seconds: float = 0.2) -> None:
+        """Copy the log of an execution to ``out`` as it grows, until the execution ends."""
+        import time
+
+        path = self.log_path(row)
+        offset = 0
+        while True:
+            finished = ExecutionStatus(self.executions.get(row.id).status).finished
+            if path.exists():
+                with path.open("rb") as log:
+                    log.seek(offset)
+                    chunk = log.read()
+                if chunk:
+                    out.write(chunk)
+                    out.flush()
+                    offset += len(chunk)
+            if finished:
+                return
+            time.sleep(poll_seconds)
+
     def artifacts(self, row: ExecutionRow) -> list[Path]:
         """Stored artifact files of an execution."""
         base = self.settings.executions_dir / row.id / "artifacts"
@@ -121,6 +174,8 @@ def _iso(value: Any) -> str | None:
 
 def execution_json(row: ExecutionRow, steps: Iterable[StepRow] = ()) -> dict[str, Any]:
     """An execution as a JSON-ready dict (camelCase keys)."""
+    from assay.model import Summary
+
     summary = Summary().as_dict()
     summary.update(row.summary or {})
     return {

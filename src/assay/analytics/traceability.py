@@ -9,15 +9,18 @@ of each workflow) in which it ran, with the requirements that result carried.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from assay.analytics.history import RecentExecution, TestInfo, Window, describe_tests
 from assay.model import CaseStatus
 from assay.store.database import Database
-from assay.store.test_cases import read_details
+from assay.store.test_cases import CaseColumns, read_details
 
 __all__ = ["PROPERTY", "Coverage", "Requirement", "TracedTest", "trace"]
 
@@ -87,14 +90,18 @@ def trace(
     (``untested`` when no test names them)."""
     recent = Window.load(db, workflow=workflow, window=window)
     latest = recent.latest()
+    # only the executions holding a latest result (usually the newest of each workflow),
+    # not the whole window: its other details would be read and decoded for nothing
+    holding = [latest.execution_ids[i] for i in np.unique(latest.execution).tolist()]
     with db.engine.connect() as connection:
-        details = read_details(connection, latest.execution_ids, with_properties=True)
+        details = read_details(connection, holding, with_properties=True)
+    linked = {
+        key: ids for key, detail in details.items() if (ids := _requirement_ids(detail.properties))
+    }
     traced: dict[str, tuple[RecentExecution, str, list[str]]] = {}
-    for attempt in recent.attempts(latest):
-        detail = details.get((attempt.execution_id, attempt.position))
-        ids = _requirement_ids(None if detail is None else detail.properties)
-        if ids:
-            traced[attempt.test_id] = (recent.by_id[attempt.execution_id], attempt.status, ids)
+    for attempt in recent.attempts(latest.take(_at(latest, linked))):
+        ids = linked[(attempt.execution_id, attempt.position)]
+        traced[attempt.test_id] = (recent.by_id[attempt.execution_id], attempt.status, ids)
     info = describe_tests(db, {test_id: found[0] for test_id, found in traced.items()})
     matrix: dict[str, Requirement] = {rid: Requirement(rid) for rid in requirements}
     for test_id, (execution, status, ids) in traced.items():
@@ -106,6 +113,15 @@ def trace(
     for requirement in matrix.values():
         requirement.tests.sort(key=lambda t: (t.test.workflow, t.test.classname, t.test.name))
     return [matrix[rid] for rid in sorted(matrix)]
+
+
+def _at(columns: CaseColumns, keys: Collection[tuple[str, int]]) -> npt.NDArray[np.bool_]:
+    """Mask of the attempts of ``columns`` at the (execution id, position) ``keys``."""
+    index = {execution_id: i for i, execution_id in enumerate(columns.execution_ids)}
+    wanted = np.array(
+        [index[e] << 32 | position for e, position in keys if e in index], dtype=np.int64
+    )
+    return np.isin(columns.execution << 32 | columns.position, wanted)
 
 
 def _requirement_ids(properties: Any) -> list[str]:

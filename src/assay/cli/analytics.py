@@ -12,7 +12,7 @@ from assay.cli.output import Format, emit, print_table
 
 __all__ = ["app"]
 
-app = typer.Typer()
+app = typer.Typer(rich_markup_mode=None)
 
 OutputOption = Annotated[Format, typer.Option("-o", "--output", help="table, json or yaml")]
 WorkflowOption = Annotated[str | None, typer.Option(help="Only this workflow.")]

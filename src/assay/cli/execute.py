@@ -18,35 +18,39 @@ __all__ = ["judge_run", "notify_run", "run_definition"]
 def run_definition(
     *,
     name: str | None,
-    file: Path | None,
+    file: list[Path] | None,
     config: dict[str, str],
     tags: dict[str, str],
     source: Path | None,
     watch: bool,
+    json_output: bool = False,
     runner_name: str,
     keep_workspace: bool,
 ) -> dict[str, Any]:
-    """Run one definition (from ``file`` or applied before); return its execution JSON."""
+    """Run one definition (from ``file`` or applied before); return its execution JSON.
+
+    With ``json_output`` streamed logs go to stderr, so stdout holds only the JSON.
+    """
     from assay.cli.watch import make_sink
     from assay.engine.execution import Engine, RunOptions
     from assay.engine.resolve import RUNNABLE_KINDS, Catalog
     from assay.runners import get_runner
-    from assay.spec.loader import load_definitions
+    from assay.spec.loader import load_paths
 
     assay = app_instance()
-    loaded = load_definitions(file) if file is not None else []
+    loaded = load_paths(file) if file else []
     catalog = Catalog(loaded=loaded, store=assay.definitions)
     if name is None:
         runnable = [d for d in loaded if d.kind in RUNNABLE_KINDS]
         if len(runnable) != 1:
             names = ", ".join(d.name for d in runnable) or "none"
             raise DefinitionError(
-                f"name the definition to run: {file or 'no -f given'} holds {names}"
+                f"name the definition to run: {_names(file) or 'no -f given'} holds {names}"
             )
         name = runnable[0].name
     workflow = catalog.workflow(name)
     runner = get_runner(runner_name)
-    sink = make_sink(stream_logs=watch)
+    sink = make_sink(stream_logs=watch, logs_to_stderr=json_output)
     engine = Engine(assay.settings, assay.db, runner, catalog, sink)
 
     def interrupt(_signum: int, _frame: object) -> None:
@@ -62,6 +66,10 @@ def run_definition(
     finally:
         signal.signal(signal.SIGINT, previous)
     return assay.execution_json(row)
+
+
+def _names(files: list[Path] | None) -> str:
+    return ", ".join(str(file) for file in files or [])
 
 
 def judge_run(result: dict[str, Any], gates: Gates) -> Verdict:

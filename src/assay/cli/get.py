@@ -12,7 +12,11 @@ from assay.cli.output import Format, emit
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Show stored definitions, executions and test cases.", no_args_is_help=True)
+app = typer.Typer(
+    help="Show stored definitions, executions and test cases.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 OutputOption = Annotated[Format, typer.Option("-o", "--output", help="table, json or yaml")]
 
@@ -39,18 +43,17 @@ def executions(
     limit: Annotated[int, typer.Option(min=1, help="At most N, newest first.")] = 20,
     output: OutputOption = Format.TABLE,
 ) -> None:
-    """Executions, newest first."""
-    assay = app_instance()
-    rows = [
-        assay.execution_json(row) for row in assay.executions.recent(workflow=workflow, limit=limit)
-    ]
+    """Executions, newest first (one SQL query)."""
+    rows = app_instance().recent_executions_json(workflow=workflow, limit=limit)
     emit(
         rows,
         output,
         [
             ("id", "ID"),
             ("name", "NAME"),
+            ("workflow", "WORKFLOW"),
             ("status", "STATUS"),
+            ("startedAt", "STARTED"),
             ("summary.tests", "TESTS"),
             ("summary.failed", "FAILED"),
             ("durationMs", "MS"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from assay.cli import quarantine as quarantine_commands
 from assay.cli import report as report_commands
 from assay.cli import secret as secret_commands
 from assay.cli import shard as shard_commands
+from assay.cli import shutdown
 from assay.cli.ci_options import (
     FailOnFlaky,
     MaxDuration,
@@ -24,7 +26,7 @@ from assay.cli.ci_options import (
     echo_verdict,
     parse_gates,
 )
-from assay.cli.common import app_instance, parse_pairs, summary_line
+from assay.cli.common import app_instance, failing_test_lines, parse_pairs, summary_line
 from assay.errors import AssayError, DefinitionError
 
 __all__ = ["app", "main"]
@@ -35,6 +37,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: rich's renderer costs ~0.1 s
 )
 app.add_typer(get_commands.app, name="get")
 app.add_typer(secret_commands.app, name="secret")
@@ -43,24 +46,47 @@ app.command("report")(report_commands.report)
 app.add_typer(quarantine_commands.app, name="quarantine")
 app.add_typer(analytics_commands.app)  # flaky, trends, trace
 
-FileOption = Annotated[
-    Path, typer.Option("-f", "--file", help="A definition file or a directory of them.")
+FilesOption = Annotated[
+    list[Path],
+    typer.Option("-f", "--file", help="A definition file or a directory of them (repeatable)."),
 ]
 
 
-@app.command()
-def validate(file: FileOption) -> None:
-    """Check definitions: YAML, kinds, fields, types; exit 2 on the first bad file."""
-    from assay.spec.loader import load_definitions
+class RunOutput(StrEnum):
+    """Output formats of `assay run`."""
 
-    loaded = load_definitions(file)
+    TEXT = "text"
+    JSON = "json"
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=shutdown.print_version,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Run declarative test workflows and keep their history."""
+
+
+@app.command()
+def validate(file: FilesOption) -> None:
+    """Check definitions: YAML, kinds, fields, types, expressions; exit 2 naming every problem."""
+    from assay.spec.loader import load_paths
+
+    loaded = load_paths(file)
     for item in loaded:
         typer.echo(f"ok  {item.kind}/{item.name}  ({item.source}:{item.line})")
     typer.echo(f"{len(loaded)} definition(s) valid")
 
 
 @app.command()
-def apply(file: FileOption) -> None:
+def apply(file: FilesOption) -> None:
     """Validate definitions, then store them all so `assay run NAME` finds them."""
     applied = app_instance().apply(file)
     for kind, name in applied:
@@ -71,7 +97,8 @@ def apply(file: FileOption) -> None:
 def run(
     name: Annotated[str | None, typer.Argument(help="Definition to run.")] = None,
     file: Annotated[
-        Path | None, typer.Option("-f", "--file", help="Definition file or directory.")
+        list[Path] | None,
+        typer.Option("-f", "--file", help="Definition file or directory (repeatable)."),
     ] = None,
     config: Annotated[
         list[str] | None, typer.Option("--config", "-c", help="Config value KEY=VALUE.")
@@ -82,7 +109,9 @@ def run(
     ] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Stream step logs live.")] = False,
     runner: Annotated[str, typer.Option(help="Where steps run.")] = "local",
-    output: Annotated[str, typer.Option("-o", "--output", help="text or json")] = "text",
+    output: Annotated[
+        RunOutput, typer.Option("-o", "--output", help="text or json")
+    ] = RunOutput.TEXT,
     keep_workspace: Annotated[bool, typer.Option(help="Keep the scratch workspace.")] = False,
     min_tests: MinTests = None,
     max_failures: MaxFailures = None,
@@ -110,11 +139,12 @@ def run(
         tags=parse_pairs(tag, "--tag"),
         source=source,
         watch=watch,
+        json_output=output is RunOutput.JSON,
         runner_name=runner,
         keep_workspace=keep_workspace,
     )
     verdict = judge_run(result, gates)
-    if output == "json":
+    if output is RunOutput.JSON:
         import json
 
         if gates.any:
@@ -123,6 +153,8 @@ def run(
         typer.echo(json.dumps(result, indent=2))
     else:
         typer.echo(summary_line(result))
+        for line in failing_test_lines(app_instance().executions, result):
+            typer.echo(line)
         if result.get("error"):
             typer.echo(f"error: {result['error']}", err=True)
     if gates.any:
@@ -147,10 +179,19 @@ def import_(
 
 
 @app.command()
-def logs(execution: Annotated[str, typer.Argument(help="Execution id or name.")]) -> None:
+def logs(
+    execution: Annotated[str, typer.Argument(help="Execution id or name.")],
+    follow: Annotated[
+        bool, typer.Option("--follow", "-F", help="Keep printing until the execution ends.")
+    ] = False,
+) -> None:
     """Print the (masked) log of an execution."""
     assay = app_instance()
-    path = assay.log_path(assay.executions.get(execution))
+    row = assay.executions.get(execution)
+    if follow:
+        assay.follow_log(row, sys.stdout.buffer)
+        return
+    path = assay.log_path(row)
     if path.exists():
         sys.stdout.write(path.read_text(encoding="utf-8"))
 
@@ -181,6 +222,7 @@ def _exit_code(status: str) -> int:
     return int(ExecutionStatus(status).exit_code)
 
 
+@shutdown.exits_fast
 def main() -> None:
     """Console entry point: usage errors exit 2; AssayError prints and exits with its code."""
     try:

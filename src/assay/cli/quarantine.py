@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from assay.cli.common import app_instance
 from assay.cli.output import Format, emit, print_table
 from assay.errors import DefinitionError
-from assay.store.quarantine import QuarantineStore
+
+if TYPE_CHECKING:
+    from assay.store.quarantine import QuarantineStore
 
 __all__ = ["app", "parse_until"]
 
@@ -19,6 +21,7 @@ app = typer.Typer(
     help="Quarantine tests: their failures are recorded as `quarantined` and do not fail "
     "the execution until the quarantine expires or is removed.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 TestIds = Annotated[
@@ -50,6 +53,8 @@ def parse_until(value: str, *, at: datetime | None = None) -> datetime:
 
 
 def _store() -> QuarantineStore:
+    from assay.store.quarantine import QuarantineStore
+
     return QuarantineStore(app_instance().db)
 
 

@@ -11,7 +11,9 @@ from assay.cli.common import app_instance, parse_pairs
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="Manage local secrets used by secretKeyRef and secretEnvs.", no_args_is_help=True
+    help="Manage local secrets used by secretKeyRef and secretEnvs.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

@@ -13,7 +13,9 @@ from assay.errors import DefinitionError, NotFoundError
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Plan test shards from recorded durations.", no_args_is_help=True)
+app = typer.Typer(
+    help="Plan test shards from recorded durations.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @app.command("plan")

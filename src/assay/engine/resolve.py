@@ -54,20 +54,21 @@ class Catalog:
 
     def to_workflow(self, model: Any) -> TestWorkflow:
         """Convert a definition model to a runnable workflow."""
-        from assay.spec.legacy import (
+        if isinstance(model, TestWorkflow):
+            from assay.spec.templates import resolve_templates
+
+            return resolve_templates(model, self.templates())
+        from assay.spec.legacy import (  # only for legacy kinds: their models cost ~0.1 s
             LegacyTest,
             LegacyTestSuite,
             suite_to_workflow,
             test_to_workflow,
         )
-        from assay.spec.templates import resolve_templates
 
         if isinstance(model, LegacyTest):
             return test_to_workflow(model)
         if isinstance(model, LegacyTestSuite):
             return suite_to_workflow(model)
-        if isinstance(model, TestWorkflow):
-            return resolve_templates(model, self.templates())
         raise NotFoundError(f"{type(model).__name__} is not runnable")
 
 

@@ -22,17 +22,20 @@ import difflib
 import os
 import re
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from assay.errors import DefinitionError
-from assay.spec.legacy import LEGACY_API_VERSION, LegacyTest, LegacyTestSuite
+from assay.spec.checks import check_expressions
 from assay.spec.workflow import API_VERSIONS, TestWorkflow, TestWorkflowTemplate
+
+if TYPE_CHECKING:
+    from assay.spec.legacy import LegacyTest, LegacyTestSuite
 
 __all__ = [
     "KINDS",
@@ -41,6 +44,7 @@ __all__ = [
     "Definition",
     "DefinitionModel",
     "load_definitions",
+    "load_paths",
     "load_text",
 ]
 
@@ -49,14 +53,41 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_NODES = 1_000_000
 """Most YAML nodes a document may expand to (aliases counted at every use)."""
 
-DefinitionModel = Union[TestWorkflow, TestWorkflowTemplate, LegacyTest, LegacyTestSuite]  # noqa: UP007
+DefinitionModel = Union[TestWorkflow, TestWorkflowTemplate, "LegacyTest", "LegacyTestSuite"]
 
-KINDS: dict[str, tuple[tuple[str, ...], type[BaseModel]]] = {
-    "TestWorkflow": (API_VERSIONS, TestWorkflow),
-    "TestWorkflowTemplate": (API_VERSIONS, TestWorkflowTemplate),
-    "Test": ((LEGACY_API_VERSION,), LegacyTest),
-    "TestSuite": ((LEGACY_API_VERSION,), LegacyTestSuite),
-}
+_LEGACY_API_VERSION = "tests.testkube.io/v3"
+
+
+class _Kinds(Mapping[str, tuple[tuple[str, ...], type[BaseModel]]]):
+    """Accepted kinds and their apiVersions and model; the legacy models (Test,
+    TestSuite) are imported only when a legacy document is met."""
+
+    _names = ("TestWorkflow", "TestWorkflowTemplate", "Test", "TestSuite")
+
+    def __getitem__(self, kind: str) -> tuple[tuple[str, ...], type[BaseModel]]:
+        if kind == "TestWorkflow":
+            return API_VERSIONS, TestWorkflow
+        if kind == "TestWorkflowTemplate":
+            return API_VERSIONS, TestWorkflowTemplate
+        if kind in ("Test", "TestSuite"):
+            from assay.spec import legacy
+
+            model = legacy.LegacyTest if kind == "Test" else legacy.LegacyTestSuite
+            return (legacy.LEGACY_API_VERSION,), model
+        raise KeyError(kind)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def versions(self, kind: str) -> tuple[str, ...]:
+        """The apiVersions accepted for ``kind`` (without importing its model)."""
+        return (_LEGACY_API_VERSION,) if kind in ("Test", "TestSuite") else API_VERSIONS
+
+
+KINDS = _Kinds()
 """Accepted kinds: their apiVersions and model."""
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -97,13 +128,22 @@ class _Problems:
 
 def load_definitions(path: str | Path) -> list[Definition]:
     """Load every definition in ``path`` (a file or a directory)."""
-    root = Path(path)
-    if not root.exists():
-        raise DefinitionError(f"{root}: no such file or directory")
-    files = [root] if root.is_file() else _yaml_files(root)
+    return load_paths([path])
+
+
+def load_paths(paths: Sequence[str | Path]) -> list[Definition]:
+    """Load every definition in ``paths`` (files or directories); every problem of every
+    file is reported, and names must be unique across all of them."""
     problems = _Problems()
+    files: list[Path] = []
+    for path in paths:
+        root = Path(path)
+        if not root.exists():
+            problems.add(str(root), None, "", "no such file or directory")
+        else:
+            files += [root] if root.is_file() else _yaml_files(root)
     definitions: list[Definition] = []
-    for file in files:
+    for file in dict.fromkeys(files):
         try:
             size = file.stat().st_size
             if size > MAX_FILE_BYTES:
@@ -280,7 +320,7 @@ def _line_of(node: yaml.Node, loc: Sequence[str | int]) -> tuple[int, int]:
 
 
 def _accepted() -> str:
-    return "; ".join(f"{kind} ({', '.join(versions)})" for kind, (versions, _) in KINDS.items())
+    return "; ".join(f"{kind} ({', '.join(KINDS.versions(kind))})" for kind in KINDS)
 
 
 def _definition(data: Any, node: yaml.Node, source: Path, problems: _Problems) -> Definition | None:
@@ -297,7 +337,7 @@ def _definition(data: Any, node: yaml.Node, source: Path, problems: _Problems) -
         line, _ = _line_of(node, ["kind"])
         problems.add(src, line, "kind", f"unknown kind {kind!r}; accepted kinds: {_accepted()}")
         return None
-    versions, model_cls = KINDS[kind]
+    versions = KINDS.versions(kind)
     api_version = data.get("apiVersion")
     if api_version not in versions:
         line, _ = _line_of(node, ["apiVersion"])
@@ -309,6 +349,7 @@ def _definition(data: Any, node: yaml.Node, source: Path, problems: _Problems) -
         )
         problems.add(src, line, "apiVersion", message)
         return None
+    model_cls = KINDS[kind][1]
     try:
         model = model_cls.model_validate(data)
     except ValidationError as exc:
@@ -322,6 +363,9 @@ def _definition(data: Any, node: yaml.Node, source: Path, problems: _Problems) -
     except RecursionError:
         problems.add(src, doc_line, "", "definition nested too deeply")
         return None
+    for loc, message in check_expressions(kind, data):
+        line, _ = _line_of(node, loc)
+        problems.add(src, line, _format_path(loc), message)
     metadata = getattr(model, "metadata", None)
     name = getattr(metadata, "name", "")
     return Definition(kind=kind, name=name, source=source, line=doc_line, model=model, raw=data)  # type: ignore[arg-type]
