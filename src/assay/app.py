@@ -28,8 +28,13 @@ class Assay:
 
     @cached_property
     def db(self) -> Database:
-        """The SQL store, opened (and migrated) on first use."""
-        return Database(self.settings.database_url)
+        """The SQL store, opened (and migrated) on first use; this host's executions whose
+        assay process died are closed then (:mod:`assay.engine.recovery`)."""
+        from assay.engine.recovery import Reconciler
+
+        db = Database(self.settings.database_url)
+        Reconciler(ExecutionStore(db), self.settings).run_once()
+        return db
 
     @cached_property
     def executions(self) -> ExecutionStore:

@@ -1,20 +1,30 @@
-"""Opening the store: engine, schema migration to head, sessions."""
+"""Opening the store: engine, schema migration to head, sessions.
+
+Many assay processes may share one store (parallel CI jobs on one ASSAY_HOME). Migration is
+serialised across processes: an exclusive ``flock`` on ``<db>.lock`` next to a SQLite file,
+``pg_advisory_lock`` on PostgreSQL; whoever gets the lock re-reads the revision first. SQLite
+runs in WAL mode with a busy timeout, and write sessions begin with ``BEGIN IMMEDIATE`` so that
+a transaction that reads before it writes waits for the write lock instead of failing with
+"database is locked".
+"""
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from assay.errors import InfrastructureError
+from assay.faults import os_fault, store_cause
 
 __all__ = ["HEAD_REVISION", "Database", "run_migrations"]
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 """Newest Alembic revision; a test checks it against the migration scripts."""
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -39,12 +49,42 @@ def _current_revision(engine: Engine) -> str | None:
         return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+_PG_MIGRATION_LOCK = 0x61737361  # "assa": the pg_advisory_lock key of schema migration
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Hold the store's migration lock (one migrating process at a time)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                )
+                connection.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA busy_timeout=10000")  # first: switching to WAL may wait for a lock
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
@@ -53,28 +93,47 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_engine(url)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             if _current_revision(self.engine) != HEAD_REVISION:
-                run_migrations(self.engine)
+                with _migration_lock(self.engine):
+                    if _current_revision(self.engine) != HEAD_REVISION:
+                        run_migrations(self.engine)
         except SQLAlchemyError as exc:
-            raise InfrastructureError(f"cannot open the store at {_redact(url)}: {exc}") from exc
+            raise InfrastructureError(
+                f"cannot open the store at {_redact(url)}: {store_cause(exc)}"
+            ) from exc
+        except OSError as exc:
+            raise InfrastructureError(f"store {_redact(url)}: {os_fault(exc)}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._immediate = self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session committed on success and rolled back on error."""
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session committed on success and rolled back on error; a ``write`` session
+        that reads before it writes takes SQLite's write lock first (waiting for it), so a
+        concurrent writer cannot make it fail. Operational faults (disk full, read-only
+        file, lost server) become :class:`InfrastructureError` naming the store."""
         with self._sessions() as session:
             try:
+                if write and self._immediate:
+                    session.connection().exec_driver_sql("BEGIN IMMEDIATE")
                 yield session
                 session.commit()
+            except OperationalError as exc:
+                session.rollback()
+                raise self.fault(exc) from exc
             except BaseException:
                 session.rollback()
                 raise
+
+    def fault(self, exc: SQLAlchemyError) -> InfrastructureError:
+        """A store fault as one line naming the store and the driver's message."""
+        return InfrastructureError(f"store {_redact(self.url)}: {store_cause(exc)}")
 
     def close(self) -> None:
         """Release pooled connections."""
