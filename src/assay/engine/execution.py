@@ -175,6 +175,7 @@ class Engine:
                 ctx.write_log("-", masker(traceback.format_exc()))
             finally:
                 self._contexts.remove(ctx)
+                ctx.faults.extend(_full_filesystems(workspace.root, out_dir))
                 if not options.keep_workspace and not os.environ.get("ASSAY_KEEP_WORKSPACE"):
                     workspace.remove()
             summary = self.executions.add_test_cases(row.id, row.workflow, ctx.cases)
@@ -262,6 +263,18 @@ class Engine:
         if walker.deadline_hit or walker.timed_out:
             return ExecutionStatus.TIMEOUT
         return ExecutionStatus.FAILED if walker.failed else ExecutionStatus.PASSED
+
+
+def _full_filesystems(*paths: Path) -> list[str]:
+    """Faults for the filesystems of ``paths`` that are full (checked before the workspace
+    is removed): a step that failed then may well have failed for want of space."""
+    faults = []
+    for path in paths:
+        with contextlib.suppress(OSError):
+            stats = os.statvfs(path)
+            if stats.f_blocks and (stats.f_bavail == 0 or stats.f_favail == 0):
+                faults.append(f"cannot write {path}: No space left on device (filesystem full)")
+    return faults
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ a transaction that reads before it writes waits for the write lock instead of fa
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,7 +106,7 @@ class Database:
                         run_migrations(self.engine)
         except SQLAlchemyError as exc:
             raise InfrastructureError(
-                f"cannot open the store at {_redact(url)}: {store_cause(exc)}"
+                f"cannot open the store at {_redact(url)}: {store_cause(exc)}{_why(url)}"
             ) from exc
         except OSError as exc:
             raise InfrastructureError(f"store {_redact(url)}: {os_fault(exc)}") from exc
@@ -138,6 +139,24 @@ class Database:
     def close(self) -> None:
         """Release pooled connections."""
         self.engine.dispose()
+
+
+def _why(url: str) -> str:
+    """What SQLite's "unable to open database file" leaves out: the directory's state."""
+    if not url.startswith("sqlite:///"):
+        return ""
+    directory = Path(url.removeprefix("sqlite:///")).parent
+    try:
+        stats = os.statvfs(directory)
+    except OSError as exc:
+        return f" ({os_fault(exc, 'cannot use')})"
+    if stats.f_flag & os.ST_RDONLY:
+        return f" ({directory}: read-only file system)"
+    if stats.f_bavail == 0:
+        return f" ({directory}: no space left on device)"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return f" ({directory}: not writable)"
+    return ""
 
 
 def _redact(url: str) -> str:

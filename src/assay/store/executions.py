@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Select, delete, func, or_, select, text, update
+from sqlalchemy import Select, delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from assay.errors import DefinitionError, NotFoundError
@@ -44,6 +44,18 @@ class StepOutcome:
     started_at: datetime | None = None
     duration_ms: int | None = None
     message: str | None = None
+
+
+def _close(row: ExecutionRow, status: ExecutionStatus, error: str | None) -> None:
+    """Set the final status, end time, duration and error of ``row``."""
+    finished = now()
+    started = row.started_at or row.queued_at
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    row.status = status.value
+    row.finished_at = finished
+    row.duration_ms = int((finished - started).total_seconds() * 1000)
+    row.error = error
 
 
 class ExecutionStore:
@@ -122,16 +134,9 @@ class ExecutionStore:
         error: str | None = None,
     ) -> ExecutionRow:
         """Record the final state, steps and summary of an execution."""
-        finished = now()
         with self.db.session(write=True) as session:
             row = session.get_one(ExecutionRow, execution_id)
-            row.status = status.value
-            row.finished_at = finished
-            started = row.started_at or row.queued_at
-            if started.tzinfo is None:
-                started = started.replace(tzinfo=UTC)
-            row.duration_ms = int((finished - started).total_seconds() * 1000)
-            row.error = error
+            _close(row, status, error)
             if summary is not None:
                 row.summary = summary.as_dict()
             for position, step in enumerate(steps):
@@ -188,15 +193,13 @@ class ExecutionStore:
     def abandon(self, execution_id: str, reason: str) -> bool:
         """Mark an unfinished execution aborted with ``reason``; False if it had finished
         (another process got there first, or its owner finished it after all)."""
-        finished = now()
         with self.db.session(write=True) as session:
-            done = session.execute(
-                update(ExecutionRow)
-                .where(ExecutionRow.id == execution_id, ExecutionRow.status.in_(_UNFINISHED))
-                .values(status=ExecutionStatus.ABORTED.value, finished_at=finished, error=reason)
-            )
+            row = session.get(ExecutionRow, execution_id)
+            if row is None or row.status not in _UNFINISHED:
+                return False
+            _close(row, ExecutionStatus.ABORTED, reason)
             session.execute(delete(TaskRow).where(TaskRow.execution_id == execution_id))
-            return bool(getattr(done, "rowcount", 0))
+        return True
 
     def add_test_cases(
         self, execution_id: str, workflow: str, cases: Iterable[TestCaseResult]
