@@ -14,7 +14,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ProcessId", "group_alive", "start_time"]
+__all__ = ["ProcessId", "group_alive", "pids_with_env", "start_time"]
 
 _PROC = Path("/proc")
 
@@ -62,6 +62,27 @@ class ProcessId:
         return True
 
 
+def _pids() -> list[int]:
+    if not _PROC.is_dir():
+        return []
+    return [int(entry.name) for entry in _PROC.iterdir() if entry.name.isdigit()]
+
+
+def pids_with_env(name: str, prefix: str) -> list[int]:
+    """Running processes whose environment sets ``name`` to a value starting with ``prefix``
+    (a variable every descendant of a task inherits, even one that left its process group)."""
+    needle = f"{name}={prefix}".encode()
+    found = []
+    for pid in _pids():
+        try:
+            environ = (_PROC / str(pid) / "environ").read_bytes()
+        except OSError:
+            continue
+        if any(item.startswith(needle) for item in environ.split(b"\0")) and start_time(pid):
+            found.append(pid)
+    return found
+
+
 def group_alive(pgid: int) -> bool:
     """True while a process of group ``pgid`` runs (zombies waiting to be reaped do not
     count: their parent may be the very thread that is waiting for the group to end)."""
@@ -73,11 +94,9 @@ def group_alive(pgid: int) -> bool:
         return True
     if not _PROC.is_dir():
         return True
-    for entry in _PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in _pids():
         with contextlib.suppress(ValueError):
-            fields = _stat_fields(int(entry.name))
+            fields = _stat_fields(pid)
             if fields is not None and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
                 return True
     return False

@@ -84,7 +84,8 @@ def test_reconciler_stops_the_tasks_of_a_dead_owner_and_aborts_its_execution(
     assert aborted.status == "aborted"
     assert aborted.error is not None
     assert (
-        f"pid {dead_owner.pid}" in aborted.error and "1 unfinished task(s) stopped" in aborted.error
+        f"pid {dead_owner.pid}" in aborted.error
+        and "1 task process group(s) stopped" in aborted.error
     )
     assert aborted.finished_at is not None and aborted.duration_ms is not None
     assert store.tasks(row.id) == []
@@ -97,17 +98,35 @@ def test_reconciler_stops_the_tasks_of_a_dead_owner_and_aborts_its_execution(
 def test_a_reused_pid_is_not_killed(
     any_db: Database, settings: Settings, dead_owner: ProcessId, runner: LocalRunner
 ) -> None:
-    """The recorded task's pid now names another process (other start time): not ours."""
+    """A recorded task's pid that now names another process (another start time) is left
+    alone, as is its group."""
     store, row, handle = _orphan(any_db, settings, dead_owner, runner)
-    pid = int(handle.data["pid"])
-    store.remove_task(row.id, handle.task_id)
-    stale = handle.to_dict()
-    stale["data"]["started"] = int(handle.data["started"]) - 1
-    store.add_task(row.id, stale)
+    foreign = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        reused = {**handle.to_dict(), "task_id": "reused"}
+        reused["data"] = {**handle.data, "pid": foreign.pid, "started": start_time(foreign.pid)}
+        reused["data"]["started"] -= 1  # as if the pid had been another process's before
+        store.add_task(row.id, reused)
 
+        assert Reconciler(store, settings).run_once() == [row.name]
+        assert _running(foreign.pid), "a process that is not the recorded task was signalled"
+        assert not group_alive(int(handle.data["pid"]))  # the real task was stopped
+    finally:
+        foreign.kill()
+        foreign.wait()
+    runner.wait(handle)
+
+
+def test_a_task_started_but_not_yet_recorded_is_found_by_its_environment(
+    any_db: Database, settings: Settings, dead_owner: ProcessId, runner: LocalRunner
+) -> None:
+    """The owner died between starting a task and recording it: the task's environment
+    (ASSAY_EXIT_FILE under the execution's workspace) still ties it to the execution."""
+    store, row, handle = _orphan(any_db, settings, dead_owner, runner)
+    store.remove_task(row.id, handle.task_id)
     assert Reconciler(store, settings).run_once() == [row.name]
-    assert _running(pid), "a process that is not the recorded task was signalled"
-    runner.cancel(handle)
+    assert not group_alive(int(handle.data["pid"]))
+    assert "1 task process group(s) stopped" in (store.get(row.id).error or "")
     runner.wait(handle)
 
 

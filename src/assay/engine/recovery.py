@@ -5,8 +5,9 @@ every task it starts is kept in ``execution_tasks`` until the task ends
 (:class:`TrackedRunner`). When a command opens the store, :class:`Reconciler` looks at this
 host's queued and running executions (one indexed query); for each whose owner is gone it
 stops the task process groups still recorded (each checked to be the one started, by its
-leader's start time), marks the execution ``aborted`` with the reason, and removes its
-workspace.
+leader's start time) and, for the local runner, any process whose environment names a task
+of its workspace (a task started the moment before the crash, a daemon that left its group);
+then it marks the execution ``aborted`` with the reason and removes its workspace.
 """
 
 from __future__ import annotations
@@ -93,9 +94,13 @@ class Reconciler:
 
     def _abandon(self, row: ExecutionRow, owner: ProcessId) -> bool:
         stopped = self._stop_tasks(row.id)
+        if row.runner == "local":
+            from assay.runners.local import stop_strays
+
+            stopped += stop_strays(self.settings.work_dir / row.id, grace_seconds=1.0)
         reason = (
             f"the assay process that ran it (pid {owner.pid} on {owner.host}) ended while it "
-            f"was {row.status}" + (f"; {stopped} unfinished task(s) stopped" if stopped else "")
+            f"was {row.status}" + (f"; {stopped} task process group(s) stopped" if stopped else "")
         )
         if not self.store.abandon(row.id, reason):
             return False

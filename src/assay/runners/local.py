@@ -23,10 +23,10 @@ from typing import Any
 
 from assay.envvars import EXIT_FILE
 from assay.errors import InfrastructureError
-from assay.processes import group_alive, start_time
+from assay.processes import group_alive, pids_with_env, start_time
 from assay.runners.base import TaskHandle, TaskResult, TaskSpec
 
-__all__ = ["LocalRunner"]
+__all__ = ["LocalRunner", "stop_strays"]
 
 _WRAPPER = f'"$@"; echo $? > "${EXIT_FILE}"'
 _GRACE_SECONDS = 3.0
@@ -200,6 +200,25 @@ class LocalRunner:
         if proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=self.grace_seconds)
+
+
+def stop_strays(workspace: Path, grace_seconds: float = _GRACE_SECONDS) -> int:
+    """Stop every process still running for a task of ``workspace``, recorded or not (found
+    by the ``ASSAY_EXIT_FILE`` its environment inherits): a task started just before its
+    execution's assay process died, a daemon that left its group. SIGTERM to their process
+    groups, SIGKILL after ``grace_seconds``; returns how many groups there were."""
+    groups = set()
+    for pid in pids_with_env(EXIT_FILE, f"{workspace}/.tasks/"):
+        with contextlib.suppress(ProcessLookupError):
+            groups.add(os.getpgid(pid))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pgid in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, sig)
+        end = time.time() + grace_seconds
+        while any(group_alive(pgid) for pgid in groups) and time.time() < end:
+            time.sleep(_POLL_SECONDS)
+    return len(groups)
 
 
 def _alive(pid: int) -> bool:
