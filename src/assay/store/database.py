@@ -3,17 +3,18 @@
 Many assay processes may share one store (parallel CI jobs on one ASSAY_HOME). Migration is
 serialised across processes: an exclusive ``flock`` on ``<db>.lock`` next to a SQLite file,
 ``pg_advisory_lock`` on PostgreSQL; whoever gets the lock re-reads the revision first. SQLite
-runs in WAL mode with a busy timeout, and write sessions begin with ``BEGIN IMMEDIATE`` so that
-a transaction that reads before it writes waits for the write lock instead of failing with
-"database is locked".
+runs in WAL mode with a busy timeout; write sessions take turns on an ``flock`` of the same file
+and begin with ``BEGIN IMMEDIATE``, so that a transaction that reads before it writes waits for
+the write lock instead of failing with "database is locked".
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -53,31 +54,66 @@ def _current_revision(engine: Engine) -> str | None:
 _PG_MIGRATION_LOCK = 0x61737361  # "assa": the pg_advisory_lock key of schema migration
 
 
-@contextmanager
-def _migration_lock(engine: Engine) -> Iterator[None]:
-    """Hold the store's migration lock (one migrating process at a time)."""
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as connection:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-            connection.commit()
+class _FileLock:
+    """An exclusive ``flock`` on a file next to a SQLite store, across processes and threads;
+    re-entrant within a thread.
+
+    Writers wait in the kernel and the next one wakes as soon as the lock is released, where
+    SQLite's own busy handler polls with growing sleeps: with 30 processes writing at once on
+    a busy machine some of them starved past any busy timeout ("database is locked").
+    """
+
+    def __init__(self, path: str | None, store: str) -> None:
+        self.path = path
+        self.store = store
+        self._held = threading.local()
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        depth: int = getattr(self._held, "depth", 0)
+        if self.path is None or depth:
+            self._held.depth = depth + 1
             try:
                 yield
             finally:
-                connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_MIGRATION_LOCK}
-                )
-                connection.commit()
+                self._held.depth -= 1
+            return
+        try:
+            lock = open(self.path, "a+b")  # noqa: SIM115 (closed below, which releases the lock)
+        except OSError as exc:
+            raise InfrastructureError(f"store {self.store}: {os_fault(exc)}") from exc
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._held.depth = 1
+            try:
+                yield
+            finally:
+                self._held.depth = 0
+
+
+@contextmanager
+def _migration_lock(engine: Engine, file_lock: _FileLock) -> Iterator[None]:
+    """Hold the store's migration lock (one migrating process at a time)."""
+    if engine.dialect.name != "postgresql":
+        with file_lock():
+            yield
         return
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        yield
-        return
-    with open(f"{database}.lock", "a+b") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        connection.commit()
         try:
             yield
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            connection.commit()
+
+
+def _lock_path(engine: Engine) -> str | None:
+    """``<db>.lock`` for a SQLite file, None for anything else (in-memory, PostgreSQL)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return f"{database}.lock"
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -100,8 +136,9 @@ class Database:
             self.engine = create_engine(url)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
+            self._file_lock = _FileLock(_lock_path(self.engine), _redact(url))
             if _current_revision(self.engine) != HEAD_REVISION:
-                with _migration_lock(self.engine):
+                with _migration_lock(self.engine, self._file_lock):
                     if _current_revision(self.engine) != HEAD_REVISION:
                         run_migrations(self.engine)
         except SQLAlchemyError as exc:
@@ -115,11 +152,11 @@ class Database:
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
-        """A session committed on success and rolled back on error; a ``write`` session
-        that reads before it writes takes SQLite's write lock first (waiting for it), so a
-        concurrent writer cannot make it fail. Operational faults (disk full, read-only
-        file, lost server) become :class:`InfrastructureError` naming the store."""
-        with self._sessions() as session:
+        """A session committed on success and rolled back on error. A ``write`` session
+        holds the store's write lock (see :meth:`writing`), so a transaction that reads
+        before it writes cannot fail on a concurrent writer. Operational faults (disk full,
+        read-only file, lost server) become :class:`InfrastructureError` naming the store."""
+        with self.writing() if write else nullcontext(), self._sessions() as session:
             try:
                 if write and self._immediate:
                     session.connection().exec_driver_sql("BEGIN IMMEDIATE")
@@ -131,6 +168,13 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the write lock of a SQLite store (an ``flock`` on ``<db>.lock``; nothing on
+        PostgreSQL): writers of one file, in any process, take turns."""
+        with self._file_lock():
+            yield
 
     def fault(self, exc: SQLAlchemyError) -> InfrastructureError:
         """A store fault as one line naming the store and the driver's message."""

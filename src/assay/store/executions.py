@@ -209,7 +209,7 @@ class ExecutionStore:
         from assay.store.test_cases import write_cases  # numpy: loaded when first needed
 
         try:
-            with self.db.engine.begin() as connection:
+            with self.db.writing(), self.db.engine.begin() as connection:
                 if self.db.engine.dialect.name == "sqlite":
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
                 return write_cases(connection, execution_id, workflow, cases)
