@@ -206,13 +206,16 @@ class ExecutionStore:
     ) -> Summary:
         """Store test-case attempts in one transaction; return the summary over final attempts
         (storage layout: :mod:`assay.store.test_cases`)."""
+        rows = list(cases)
+        if not rows:  # nothing to store, and numpy stays unloaded (an aborted run ends sooner)
+            return Summary()
         from assay.store.test_cases import write_cases  # numpy: loaded when first needed
 
         try:
             with self.db.writing(), self.db.engine.begin() as connection:
                 if self.db.engine.dialect.name == "sqlite":
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
-                return write_cases(connection, execution_id, workflow, cases)
+                return write_cases(connection, execution_id, workflow, rows)
         except OperationalError as exc:
             raise self.db.fault(exc) from exc
 
