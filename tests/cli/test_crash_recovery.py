@@ -54,12 +54,17 @@ def _start_slow(cli: Cli, tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
         stderr=subprocess.PIPE,
         text=True,
     )
+    _wait_for(pidfile, proc)
+    return proc, int(pidfile.read_text())
+
+
+def _wait_for(marker: Path, proc: subprocess.Popen[str]) -> None:
+    """Until a step has written ``marker`` (its pid)."""
     deadline = time.monotonic() + 300  # generous: CI machines can be very busy
-    while not pidfile.exists() or not pidfile.read_text().strip():
-        assert time.monotonic() < deadline, "the step never started"
+    while not marker.exists() or not marker.read_text().strip():
+        assert time.monotonic() < deadline, f"{marker.name} never appeared"
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
-    return proc, int(pidfile.read_text())
 
 
 def _home(cli: Cli) -> Path:
@@ -110,6 +115,35 @@ def test_a_signal_aborts_runs_always_steps_and_exits(
     steps = cli.json("get", "execution", execution["name"])["steps"]
     assert [s["status"] for s in steps] == ["aborted", "passed", "aborted"]
     assert not (_home(cli) / "work" / execution["id"]).exists()
+
+
+def test_a_second_signal_stops_the_always_steps_too(cli: Cli, tmp_path: Path) -> None:
+    cleanup = tmp_path / "cleanup-started"
+    path = tmp_path / "stuck.yaml"
+    path.write_text(
+        "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\n"
+        "metadata: {name: stuck}\nspec:\n  steps:\n"
+        f"    - shell: echo $$ > {tmp_path / 'pid'}; sleep 120\n"
+        "  after:\n    - condition: always\n"
+        f"      shell: echo $$ > {cleanup}; sleep 120\n"
+    )
+    proc = subprocess.Popen(
+        [ASSAY, "run", "-f", str(path)],
+        env=cli.env,
+        cwd=cli.cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(tmp_path / "pid", proc)
+    proc.send_signal(signal.SIGTERM)
+    _wait_for(cleanup, proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)  # not the 10 s grace, let alone 120 s
+    assert proc.returncode == 143, (out, err)
+    assert not _running(int(cleanup.read_text()))
+    steps = cli.json("get", "execution", "stuck-1")["steps"]
+    assert [s["status"] for s in steps] == ["aborted", "aborted"]
 
 
 QUICK = """\

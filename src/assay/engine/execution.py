@@ -83,8 +83,10 @@ class Engine:
         if not self._cancel.is_set():
             self._cancel_reason = reason
         self._cancel.set()
-        for ctx in list(self._contexts):
+        contexts = list(self._contexts)
+        for ctx in contexts:  # all first: stopping a task waits for its group to end
             ctx.cancelled.set()
+        for ctx in contexts:
             for handle in list(ctx.handles.values()):
                 self.runner.cancel(handle)
 
