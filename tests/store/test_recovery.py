@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from assay.engine.recovery import Reconciler
 from assay.processes import ProcessId, group_alive, start_time
-from assay.runners import LocalRunner, TaskSpec
+from assay.runners import LocalRunner, TaskHandle, TaskSpec
 from assay.settings import Settings
 from assay.store import Database, ExecutionStore
 from assay.store.tables import ExecutionRow
@@ -46,7 +46,9 @@ def runner() -> Iterator[LocalRunner]:
     yield LocalRunner(grace_seconds=0.5)
 
 
-def _orphan(db: Database, settings: Settings, owner: ProcessId, runner: LocalRunner) -> tuple:  # type: ignore[type-arg]
+def _orphan(
+    db: Database, settings: Settings, owner: ProcessId, runner: LocalRunner
+) -> tuple[ExecutionStore, ExecutionRow, TaskHandle]:
     """A running execution owned by ``owner`` with one long task still running."""
     store = ExecutionStore(db)
     row = store.create("wf", runner="local")

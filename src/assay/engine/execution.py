@@ -170,7 +170,7 @@ class Engine:
                 error = masker(str(exc))
                 ctx.write_log("-", f"error: {error}")
             except OSError as exc:  # the disk is full, the home read-only
-                error = masker(os_fault(exc))
+                error = masker(os_fault(exc, "cannot use"))
                 ctx.write_log("-", f"error: {error}")
             except Exception as exc:  # an engine bug must still close the execution
                 error = masker(f"internal error: {exc!r}")
