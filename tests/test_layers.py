@@ -21,6 +21,8 @@ LAYERS: dict[str, int] = {
     "status": 0,
     "model": 0,
     "envvars": 0,
+    "processes": 0,  # /proc facts: pid + start time, process-group liveness
+    "faults": 0,  # OS and store faults -> one line (exit 3)
     # where assay keeps its data (ASSAY_HOME, the database URL); raises assay.errors
     "settings": 1,
     # definitions; processes; the pytest plugin shipped to users

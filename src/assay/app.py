@@ -27,11 +27,16 @@ class Assay:
 
     @cached_property
     def db(self) -> Database:
-        """The SQL store, opened (and migrated) on first use; ``ASSAY_HOME`` made private."""
-        from assay.store import Database
+        """The SQL store, opened (and migrated) on first use; ``ASSAY_HOME`` made private;
+        this host's executions whose assay process died are closed then
+        (:mod:`assay.engine.recovery`)."""
+        from assay.engine.recovery import Reconciler
+        from assay.store import Database, ExecutionStore
 
         self.settings.make_private()
-        return Database(self.settings.database_url)
+        db = Database(self.settings.database_url)
+        Reconciler(ExecutionStore(db), self.settings).run_once()
+        return db
 
     @cached_property
     def executions(self) -> ExecutionStore:

@@ -6,8 +6,9 @@ AssayError                      every error assay raises on purpose
 ├── ResultsError                a JUnit file that cannot be read as results (exit 2 on import)
 │   └── HostileXMLError         XML with entity declarations or beyond size limits
 ├── NotFoundError               a workflow, execution or secret that does not exist (exit 2)
-└── InfrastructureError         the runner, git, store or filesystem failed (exit 3)
-    └── ContentError            content (git, files) could not be materialised
+├── InfrastructureError         the runner, git, store or filesystem failed (exit 3)
+│   └── ContentError            content (git, files) could not be materialised
+└── Interrupted                 `assay run` stopped by SIGINT or SIGTERM (exit 128 + signal)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "ExpressionError",
     "HostileXMLError",
     "InfrastructureError",
+    "Interrupted",
     "NotFoundError",
     "ResultsError",
 ]
@@ -64,3 +66,12 @@ class InfrastructureError(AssayError):
 
 class ContentError(InfrastructureError):
     """Git or file content could not be materialised into the workspace."""
+
+
+class Interrupted(AssayError):
+    """A run stopped by a signal; its execution is recorded ``aborted``. Exits 130 for
+    SIGINT, 143 for SIGTERM (128 + the signal number, as shells report)."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum

@@ -279,7 +279,7 @@ def test_0004_converts_test_cases_and_back(
     assert [row[_FIELDS.index("name")] for row in expected["e1"]][:2] == ["test_zeta", "test_retry"]
 
     db = Database(url)  # upgrades to head
-    assert _revision(url) == "0004"
+    assert _revision(url) == database.HEAD_REVISION
     assert _stored(db) == expected
     with db.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
@@ -419,3 +419,42 @@ def test_0004_refuses_rows_it_cannot_convert_and_changes_nothing(
         ("test_bad", "errored")
     ]
     db.close()
+
+
+def test_0005_adds_execution_owners_and_tasks_and_back(url: str) -> None:
+    _alembic(url, "0004")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO executions (id, workflow, number, name, status, runner, tags,"
+                " config, summary, queued_at) VALUES ('e1', 'wf', 1, 'wf-1', 'running',"
+                " 'local', '{}', '{}', '{}', CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+
+    db = Database(url)
+    store = ExecutionStore(db)
+    row = store.get("wf-1")  # an execution from before 0005 has no owner: never reconciled
+    assert (row.owner_pid, row.owner_started, row.owner_host) == (None, None, None)
+    new = store.create("wf", runner="local")
+    assert new.owner_pid is not None and new.owner_host
+    store.add_task(new.id, {"runner": "local", "task_id": "t1", "data": {"pid": 1}})
+    assert store.tasks(new.id) == [{"runner": "local", "task_id": "t1", "data": {"pid": 1}}]
+    assert [r.name for r in store.unfinished_on(new.owner_host)] == ["wf-2"]
+    indexes = {ix["name"] for ix in inspect(db.engine).get_indexes("executions")}
+    assert "ix_executions_owner" in indexes
+    db.close()
+
+    _alembic(url, "0004", down=True)
+    engine = create_engine(url)
+    assert not inspect(engine).has_table("execution_tasks")
+    columns = {c["name"] for c in inspect(engine).get_columns("executions")}
+    assert not columns & {"owner_pid", "owner_started", "owner_host"}
+    with engine.connect() as connection:
+        names = connection.execute(text("SELECT name FROM executions ORDER BY name")).all()
+    assert [tuple(n) for n in names] == [("wf-1",), ("wf-2",)]
+    engine.dispose()
+    Database(url).close()  # and up again
+    assert _revision(url) == database.HEAD_REVISION

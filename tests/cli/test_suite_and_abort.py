@@ -95,8 +95,8 @@ def test_ctrl_c_aborts_the_execution_and_its_processes(cli: Cli, tmp_path: Path)
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 1, (out, err)
-    assert "aborted" in out
+    assert proc.returncode == 130, (out, err)  # 128 + SIGINT
+    assert "interrupted by SIGINT: execution slow-1 aborted" in err
     execution = cli.json("get", "executions", "-o", "json")[0]
     assert execution["status"] == "aborted"
     pid = int(pidfile.read_text())

@@ -1,13 +1,20 @@
-"""``assay run``: pick the definition, build the engine, handle Ctrl-C; then the gates."""
+"""``assay run``: pick the definition, build the engine, handle SIGINT/SIGTERM; then the gates.
+
+A first SIGINT (Ctrl-C) or SIGTERM aborts the execution: its tasks are stopped, its `after`
+steps with ``condition: always`` run (for :attr:`Engine.cleanup_grace` seconds at most), it is
+recorded ``aborted``, and the command exits 130 (SIGINT) or 143 (SIGTERM). A second signal
+stops the clean-up steps as well.
+"""
 
 from __future__ import annotations
 
 import signal
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assay.cli.common import app_instance
-from assay.errors import DefinitionError
+from assay.errors import DefinitionError, Interrupted
 
 if TYPE_CHECKING:
     from assay.ci.gates import Gates, Verdict
@@ -53,18 +60,34 @@ def run_definition(
     sink = make_sink(stream_logs=watch, logs_to_stderr=json_output)
     engine = Engine(assay.settings, assay.db, runner, catalog, sink)
 
-    def interrupt(_signum: int, _frame: object) -> None:
-        sink.warning("interrupted: aborting the execution")
-        engine.cancel()
+    received: list[signal.Signals] = []
 
-    previous = signal.signal(signal.SIGINT, interrupt)
+    def stop(signum: signal.Signals) -> None:
+        if len(received) == 1:
+            sink.warning(
+                f"{signum.name}: aborting the execution (`after` steps with condition "
+                f"`always` still run, for {engine.cleanup_grace:.0f}s at most; again to stop them)"
+            )
+        engine.cancel(f"interrupted by {signum.name}")
+
+    def interrupt(signum: int, _frame: object) -> None:
+        # a handler must not take locks the main thread may hold (the sink's): a thread does
+        received.append(signal.Signals(signum))
+        threading.Thread(target=stop, args=(received[-1],), name="abort", daemon=True).start()
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         row = engine.run(
             workflow,
             RunOptions(config=config, tags=tags, source=source, keep_workspace=keep_workspace),
         )
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise Interrupted(
+            f"interrupted by {received[0].name}: execution {row.name} {row.status}", received[0]
+        )
     return assay.execution_json(row)
 
 

@@ -224,9 +224,18 @@ def _exit_code(status: str) -> int:
 
 @shutdown.exits_fast
 def main() -> None:
-    """Console entry point: usage errors exit 2; AssayError prints and exits with its code."""
+    """Console entry point: usage errors exit 2; AssayError prints and exits with its code;
+    a storage or runtime fault (OSError, a store error) prints one line and exits 3."""
     try:
         app()  # standalone: typer.Exit codes pass through, usage errors exit 2
     except AssayError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        from assay.faults import describe_fault
+
+        fault = describe_fault(exc)
+        if fault is None:
+            raise
+        typer.echo(f"error: {fault}", err=True)
+        sys.exit(3)

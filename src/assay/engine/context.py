@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from assay.engine.events import EventSink
 from assay.engine.masking import Masker
 from assay.engine.workspace import Workspace
+from assay.faults import os_fault
 from assay.model import TestCaseResult
 from assay.runners.base import Runner, TaskHandle
 from assay.store.secrets import SecretStore
@@ -45,6 +46,9 @@ class ExecutionContext:
     ingested: set[Path] = field(default_factory=set)
     """Every JUnit file read into ``cases`` (real paths)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    faults: list[str] = field(default_factory=list)
+    """Infrastructure faults met on the way (a log that could not be written): the execution
+    ends in ``error`` with the first."""
 
     def expression_context(self, env: dict[str, str], **extra: Any) -> dict[str, Any]:
         """Variables visible to `{{ }}` expressions."""
@@ -73,5 +77,9 @@ class ExecutionContext:
         """Mask, store and publish one output line."""
         masked = self.masker(line)
         with self.lock:
-            self.log.write(masked + "\n")
+            try:
+                self.log.write(masked + "\n")
+            except OSError as exc:  # a full disk: keep running, end in `error`
+                if not self.faults:
+                    self.faults.append(os_fault(exc, path=getattr(self.log, "name", None)))
         self.sink.log(ref, masked)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 import traceback
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from assay.engine.config import masked_config, resolve_config
 from assay.engine.context import ExecutionContext
@@ -17,16 +19,18 @@ from assay.engine.events import EventSink, NullSink
 from assay.engine.masking import Masker
 from assay.engine.parallel import run_parallel
 from assay.engine.parallel_params import check_parallel
+from assay.engine.recovery import TrackedRunner
 from assay.engine.repo_check import check_paths
 from assay.engine.resolve import Catalog
 from assay.engine.shard_balance import recorded_history
 from assay.engine.steps import Frame, StepWalker, worst
 from assay.engine.workspace import Workspace
 from assay.errors import AssayError, DefinitionError, InfrastructureError
+from assay.faults import os_fault
 from assay.model import Summary
 from assay.runners.base import Runner
 from assay.settings import Settings
-from assay.spec.workflow import Execute, TestWorkflow
+from assay.spec.workflow import Execute, Step, TestWorkflow
 from assay.status import ExecutionStatus, StepStatus
 from assay.store.database import Database
 from assay.store.executions import ExecutionStore
@@ -51,6 +55,9 @@ class RunOptions:
 class Engine:
     """Runs workflows with one runner, recording everything in the store."""
 
+    cleanup_grace: float = 10.0
+    """Seconds the `after` steps with ``condition: always`` get once an execution is aborted."""
+
     def __init__(
         self,
         settings: Settings,
@@ -68,12 +75,20 @@ class Engine:
         self.secrets = SecretStore(settings.secrets_dir)
         self._contexts: list[ExecutionContext] = []
         self._cancel = threading.Event()
+        self._cancel_reason = "aborted"
 
-    def cancel(self) -> None:
-        """Abort every running execution of this engine (Ctrl-C)."""
+    def cancel(self, reason: str = "aborted") -> None:
+        """Abort every running execution of this engine (Ctrl-C, SIGTERM): stop their tasks;
+        their `after` steps with ``condition: always`` still run, for at most
+        :attr:`cleanup_grace` seconds; calling it again stops those too. ``reason`` is
+        recorded as the executions' error."""
+        if not self._cancel.is_set():
+            self._cancel_reason = reason
         self._cancel.set()
-        for ctx in list(self._contexts):
+        contexts = list(self._contexts)
+        for ctx in contexts:  # all first: stopping a task waits for its group to end
             ctx.cancelled.set()
+        for ctx in contexts:
             for handle in list(ctx.handles.values()):
                 self.runner.cancel(handle)
 
@@ -106,11 +121,17 @@ class Engine:
         options: RunOptions,
     ) -> ExecutionRow:
         out_dir = self.settings.executions_dir / row.id
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            log: TextIO = (out_dir / "log.txt").open("a", encoding="utf-8", buffering=1)
+        except OSError as exc:  # recorded, so that it does not stay queued
+            message = os_fault(exc)
+            self.executions.finish(row.id, ExecutionStatus.ERROR, error=message)
+            raise InfrastructureError(message) from exc
         workspace = Workspace(self.settings.work_dir / row.id)
         spec = workflow.spec
         deadline = spec.job.active_deadline_seconds if spec.job else None
-        with (out_dir / "log.txt").open("a", encoding="utf-8", buffering=1) as log:
+        with _closed_quietly(log):
             ctx = ExecutionContext(
                 execution_id=row.id,
                 execution_name=row.name,
@@ -118,7 +139,7 @@ class Engine:
                 workflow=workflow.metadata.name,
                 config=config,
                 workspace=workspace,
-                runner=self.runner,
+                runner=TrackedRunner(self.runner, self.executions, row.id),
                 secrets=self.secrets,
                 masker=masker,
                 sink=self.sink,
@@ -148,26 +169,52 @@ class Engine:
                     walker.mount_source(workspace.resolve("/data/repo"))
                 frame = self._root_frame(workflow, workspace, ctx.source)
                 walker.run_steps([*spec.setup, *spec.steps], frame)
-                walker.run_steps(spec.after, frame)
+                self._run_after(walker, ctx, spec.after, frame)
             except AssayError as exc:
                 error = masker(str(exc))
+                ctx.write_log("-", f"error: {error}")
+            except OSError as exc:  # the disk is full, the home read-only
+                error = masker(os_fault(exc, "cannot use"))
                 ctx.write_log("-", f"error: {error}")
             except Exception as exc:  # an engine bug must still close the execution
                 error = masker(f"internal error: {exc!r}")
                 ctx.write_log("-", masker(traceback.format_exc()))
             finally:
                 self._contexts.remove(ctx)
+                ctx.faults.extend(_full_filesystems(workspace.root, out_dir))
                 if not options.keep_workspace and not os.environ.get("ASSAY_KEEP_WORKSPACE"):
                     workspace.remove()
             summary = self.executions.add_test_cases(row.id, row.workflow, ctx.cases)
             summary = self._with_children(row.id, summary)
+            error = error or (ctx.faults[0] if ctx.faults else None)
             status = self._final_status(walker, ctx, error)
+            if status is ExecutionStatus.ABORTED:
+                error = error or self._cancel_reason
             error = error or ("; ".join(walker.errors) if walker.errors else None)
             finished = self.executions.finish(
                 row.id, status, steps=walker.outcomes, summary=summary, error=error
             )
         self.sink.execution_finished(row.id, status)
         return finished
+
+    def _run_after(
+        self, walker: StepWalker, ctx: ExecutionContext, after: Sequence[Step], frame: Frame
+    ) -> None:
+        """The `after` steps; once aborted, only those with ``condition: always`` run (the
+        others are recorded aborted), within :attr:`cleanup_grace` seconds."""
+        aborted = ctx.cancelled
+        if not aborted.is_set():
+            walker.run_steps(after, frame)
+            return
+        cleanup = threading.Event()  # set by a second cancel: the clean-up stops too
+        grace = replace(frame, deadline=time.monotonic() + self.cleanup_grace)
+        try:
+            for step in after:
+                always = (step.condition or "").strip() == "always"
+                ctx.cancelled = cleanup if always else aborted
+                walker.run_steps([step], grace if always else frame)
+        finally:
+            ctx.cancelled = aborted
 
     def _root_frame(
         self, workflow: TestWorkflow, workspace: Workspace, source: Path | None
@@ -224,6 +271,29 @@ class Engine:
         if walker.deadline_hit or walker.timed_out:
             return ExecutionStatus.TIMEOUT
         return ExecutionStatus.FAILED if walker.failed else ExecutionStatus.PASSED
+
+
+def _full_filesystems(*paths: Path) -> list[str]:
+    """Faults for the filesystems of ``paths`` that are full (checked before the workspace
+    is removed): a step that failed then may well have failed for want of space."""
+    faults = []
+    for path in paths:
+        with contextlib.suppress(OSError):
+            stats = os.statvfs(path)
+            if stats.f_blocks and (stats.f_bavail == 0 or stats.f_favail == 0):
+                faults.append(f"cannot write {path}: No space left on device (filesystem full)")
+    return faults
+
+
+@contextlib.contextmanager
+def _closed_quietly(stream: TextIO) -> Iterator[TextIO]:
+    """Close ``stream`` at the end; a failed last flush (full disk) is a fault recorded
+    already by :meth:`ExecutionContext.write_log`."""
+    try:
+        yield stream
+    finally:
+        with contextlib.suppress(OSError):
+            stream.close()
 
 
 def _as_step_status(status: str) -> StepStatus:

@@ -3,7 +3,9 @@
 Output (stdout and stderr merged) goes to a log file next to the task, so a
 restarted engine can re-attach and keep reading; an exit-status file written by
 a tiny shell wrapper tells how a task ended even when its parent is gone. A
-timeout or a cancel kills the whole process group (SIGTERM, then SIGKILL).
+timeout or a cancel kills the whole process group (SIGTERM, then SIGKILL). The handle
+names the group by its leader's pid and start time, so a process that re-attaches after a
+crash (:mod:`assay.engine.recovery`) never signals a group whose pid was reused.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from typing import Any
 
 from assay.envvars import EXIT_FILE
 from assay.errors import InfrastructureError
+from assay.processes import group_alive, pids_with_env, start_time
 from assay.runners.base import TaskHandle, TaskResult, TaskSpec
 
-__all__ = ["LocalRunner"]
+__all__ = ["LocalRunner", "stop_strays"]
 
 _WRAPPER = f'"$@"; echo $? > "${EXIT_FILE}"'
 _GRACE_SECONDS = 3.0
@@ -78,6 +81,7 @@ class LocalRunner:
             task_id,
             {
                 "pid": proc.pid,
+                "started": start_time(proc.pid),
                 "log": str(log_path),
                 "exit": str(exit_path),
                 "deadline": deadline,
@@ -179,21 +183,42 @@ class LocalRunner:
 
     def _kill_group(self, handle: TaskHandle, proc: subprocess.Popen[bytes] | None) -> None:
         pgid = int(handle.data["pid"])
+        if proc is None and not _still_ours(pgid, handle.data.get("started")):
+            return
         for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, sig)
             if sig is signal.SIGKILL:
                 break
             end = time.time() + self.grace_seconds
-            while time.time() < end and _group_alive(pgid):
+            while time.time() < end and group_alive(pgid):
                 if proc is not None:
                     proc.poll()
                 time.sleep(_POLL_SECONDS)
-            if not _group_alive(pgid):
+            if not group_alive(pgid):
                 break
         if proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=self.grace_seconds)
+
+
+def stop_strays(workspace: Path, grace_seconds: float = _GRACE_SECONDS) -> int:
+    """Stop every process still running for a task of ``workspace``, recorded or not (found
+    by the ``ASSAY_EXIT_FILE`` its environment inherits): a task started just before its
+    execution's assay process died, a daemon that left its group. SIGTERM to their process
+    groups, SIGKILL after ``grace_seconds``; returns how many groups there were."""
+    groups = set()
+    for pid in pids_with_env(EXIT_FILE, f"{workspace}/.tasks/"):
+        with contextlib.suppress(ProcessLookupError):
+            groups.add(os.getpgid(pid))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pgid in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, sig)
+        end = time.time() + grace_seconds
+        while any(group_alive(pgid) for pgid in groups) and time.time() < end:
+            time.sleep(_POLL_SECONDS)
+    return len(groups)
 
 
 def _alive(pid: int) -> bool:
@@ -209,11 +234,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _still_ours(pgid: int, started: int | None) -> bool:
+    """False when the group's leader pid now names another process (the group is gone:
+    the kernel does not reuse a pid while a process group of that number exists)."""
+    now = start_time(pgid)
+    return now is None or started is None or now == started

@@ -27,7 +27,7 @@ class DefinitionStore:
     def save(self, items: Iterable[tuple[str, str, dict[str, Any], str | None]]) -> int:
         """Insert or replace (kind, name, document, source) entries in one transaction."""
         count = 0
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             for kind, name, document, source in items:
                 row = session.scalar(
                     select(WorkflowRow).where(WorkflowRow.kind == kind, WorkflowRow.name == name)

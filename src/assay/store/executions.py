@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, delete, func, or_, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from assay.errors import DefinitionError, NotFoundError
 from assay.model import Summary, TestCaseResult
+from assay.processes import ProcessId
 from assay.status import ExecutionStatus, StepStatus
 from assay.store.database import Database
-from assay.store.tables import ExecutionRow, StepRow
+from assay.store.tables import ExecutionRow, StepRow, TaskRow
 
 if TYPE_CHECKING:
     from assay.store.test_cases import StoredCase
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["ExecutionStore", "StepOutcome", "now"]
 
 _Row = TypeVar("_Row")
+_UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
 
 
 def now() -> datetime:
@@ -44,6 +46,18 @@ class StepOutcome:
     message: str | None = None
 
 
+def _close(row: ExecutionRow, status: ExecutionStatus, error: str | None) -> None:
+    """Set the final status, end time, duration and error of ``row``."""
+    finished = now()
+    started = row.started_at or row.queued_at
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    row.status = status.value
+    row.finished_at = finished
+    row.duration_ms = int((finished - started).total_seconds() * 1000)
+    row.error = error
+
+
 class ExecutionStore:
     """Executions in the SQL store."""
 
@@ -60,10 +74,17 @@ class ExecutionStore:
         parent_id: str | None = None,
         status: ExecutionStatus = ExecutionStatus.QUEUED,
     ) -> ExecutionRow:
-        """Queue a new execution with the next number of its workflow."""
+        """Queue a new execution with the next number of its workflow, owned by this
+        process (see :mod:`assay.engine.recovery`)."""
+        owner = ProcessId.current()
         for _ in range(20):
             try:
-                with self.db.session() as session:
+                with self.db.session(write=True) as session:
+                    if session.bind and session.bind.dialect.name == "postgresql":
+                        session.execute(  # numbers of one workflow are taken one at a time
+                            text("SELECT pg_advisory_xact_lock(hashtext(:workflow))"),
+                            {"workflow": workflow},
+                        )
                     number = (
                         session.scalar(
                             select(func.max(ExecutionRow.number)).where(
@@ -86,6 +107,9 @@ class ExecutionStore:
                         queued_at=now(),
                         sha=(tags or {}).get("sha", "")[:255] or None,
                         branch=(tags or {}).get("branch", "")[:255] or None,
+                        owner_pid=owner.pid,
+                        owner_started=owner.started,
+                        owner_host=owner.host[:253],
                     )
                     session.add(row)
                 return row
@@ -95,7 +119,7 @@ class ExecutionStore:
 
     def start(self, execution_id: str) -> None:
         """Mark an execution running."""
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             row = session.get_one(ExecutionRow, execution_id)
             row.status = ExecutionStatus.RUNNING.value
             row.started_at = now()
@@ -110,16 +134,9 @@ class ExecutionStore:
         error: str | None = None,
     ) -> ExecutionRow:
         """Record the final state, steps and summary of an execution."""
-        finished = now()
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             row = session.get_one(ExecutionRow, execution_id)
-            row.status = status.value
-            row.finished_at = finished
-            started = row.started_at or row.queued_at
-            if started.tzinfo is None:
-                started = started.replace(tzinfo=UTC)
-            row.duration_ms = int((finished - started).total_seconds() * 1000)
-            row.error = error
+            _close(row, status, error)
             if summary is not None:
                 row.summary = summary.as_dict()
             for position, step in enumerate(steps):
@@ -137,17 +154,70 @@ class ExecutionStore:
                         message=step.message,
                     )
                 )
+            session.execute(delete(TaskRow).where(TaskRow.execution_id == execution_id))
         return row
+
+    # -- crash recovery -------------------------------------------------------------------
+
+    def add_task(self, execution_id: str, handle: dict[str, Any]) -> None:
+        """Remember a started task until it ends (``handle``: ``TaskHandle.to_dict()``)."""
+        with self.db.session(write=True) as session:
+            session.add(
+                TaskRow(execution_id=execution_id, task_id=handle["task_id"], handle=handle)
+            )
+
+    def remove_task(self, execution_id: str, task_id: str) -> None:
+        """Forget a task that ended."""
+        with self.db.session(write=True) as session:
+            session.execute(
+                delete(TaskRow).where(
+                    TaskRow.execution_id == execution_id, TaskRow.task_id == task_id
+                )
+            )
+
+    def tasks(self, execution_id: str) -> list[dict[str, Any]]:
+        """Handles of the tasks an execution has not seen end."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(select(TaskRow.handle).where(TaskRow.execution_id == execution_id))
+            )
+
+    def unfinished_on(self, host: str) -> list[ExecutionRow]:
+        """Queued or running executions owned by a process of ``host`` (one indexed query)."""
+        return self._all(
+            select(ExecutionRow).where(
+                ExecutionRow.owner_host == host[:253], ExecutionRow.status.in_(_UNFINISHED)
+            )
+        )
+
+    def abandon(self, execution_id: str, reason: str) -> bool:
+        """Mark an unfinished execution aborted with ``reason``; False if it had finished
+        (another process got there first, or its owner finished it after all)."""
+        with self.db.session(write=True) as session:
+            row = session.get(ExecutionRow, execution_id)
+            if row is None or row.status not in _UNFINISHED:
+                return False
+            _close(row, ExecutionStatus.ABORTED, reason)
+            session.execute(delete(TaskRow).where(TaskRow.execution_id == execution_id))
+        return True
 
     def add_test_cases(
         self, execution_id: str, workflow: str, cases: Iterable[TestCaseResult]
     ) -> Summary:
         """Store test-case attempts in one transaction; return the summary over final attempts
         (storage layout: :mod:`assay.store.test_cases`)."""
+        rows = list(cases)
+        if not rows:  # nothing to store, and numpy stays unloaded (an aborted run ends sooner)
+            return Summary()
         from assay.store.test_cases import write_cases  # numpy: loaded when first needed
 
-        with self.db.engine.begin() as connection:
-            return write_cases(connection, execution_id, workflow, cases)
+        try:
+            with self.db.writing(), self.db.engine.begin() as connection:
+                if self.db.engine.dialect.name == "sqlite":
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                return write_cases(connection, execution_id, workflow, rows)
+        except OperationalError as exc:
+            raise self.db.fault(exc) from exc
 
     def get(self, ref: str) -> ExecutionRow:
         """Find an execution by id, unique id prefix, or name (``workflow-number``)."""

@@ -83,7 +83,7 @@ class QuarantineStore:
         again replaces the reason and the expiry."""
         from assay.store.test_cases import find_test  # numpy: loaded when first needed
 
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             known = find_test(session.connection(), test_id)
             if known is None:
                 raise NotFoundError(
@@ -103,7 +103,7 @@ class QuarantineStore:
 
     def remove(self, test_id: str) -> None:
         """End the quarantine of a test (NotFoundError when it is not quarantined)."""
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             deleted = session.execute(
                 delete(QuarantineRow).where(QuarantineRow.test_id == test_id)
             ).rowcount  # type: ignore[attr-defined]

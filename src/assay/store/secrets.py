@@ -7,12 +7,14 @@ character that is not a letter or digit replaced by ``_``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 from pathlib import Path
 
-from assay.errors import DefinitionError, NotFoundError
+from assay.errors import DefinitionError, InfrastructureError, NotFoundError
+from assay.faults import os_fault
 
 __all__ = ["SecretStore", "env_name"]
 
@@ -42,16 +44,21 @@ class SecretStore:
     def set(self, name: str, values: dict[str, str]) -> None:
         """Merge ``values`` into secret ``name``."""
         path = self._path(name)
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.directory.chmod(0o700)
         current = self._read(path)
         current.update(values)
         tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)  # a leftover .tmp keeps its mode through O_CREAT
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(current, handle)
-        os.replace(tmp, path)
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.directory.chmod(0o700)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # a leftover .tmp keeps its mode through O_CREAT
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(current, handle)
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise InfrastructureError(f"secret {name!r}: {os_fault(exc)}") from exc
 
     def delete(self, name: str) -> None:
         """Remove secret ``name``."""

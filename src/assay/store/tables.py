@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -23,6 +24,7 @@ __all__ = [
     "ExecutionRow",
     "QuarantineRow",
     "StepRow",
+    "TaskRow",
     "TestCaseDetailRow",
     "TestResultsRow",
     "WorkflowRow",
@@ -58,6 +60,7 @@ class ExecutionRow(Base):
     __table_args__ = (
         UniqueConstraint("workflow", "number"),
         Index("ix_executions_workflow_queued", "workflow", "queued_at"),
+        Index("ix_executions_owner", "owner_host", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -79,6 +82,24 @@ class ExecutionRow(Base):
     """The commit under test (tag ``sha``): same-commit flakiness."""
     branch: Mapped[str | None] = mapped_column(String(255), index=True)
     """The branch under test (tag ``branch``): comparisons against the base branch."""
+    owner_pid: Mapped[int | None]
+    """The assay process running the execution (crash recovery, :mod:`assay.engine.recovery`)."""
+    owner_started: Mapped[int | None] = mapped_column(BigInteger)
+    """Its start time (clock ticks after boot), so a reused pid is not taken for the owner."""
+    owner_host: Mapped[str | None] = mapped_column(String(253))
+    """The host it runs on: only that host can tell whether it is still alive."""
+
+
+class TaskRow(Base):
+    """A task (process group) of a running execution, kept until the task ends, so that
+    the tasks of a crashed execution can be found and stopped."""
+
+    __tablename__ = "execution_tasks"
+
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    handle: Mapped[dict[str, Any]]
+    """:meth:`assay.runners.base.TaskHandle.to_dict`, what the runner needs to find it again."""
 
 
 class StepRow(Base):

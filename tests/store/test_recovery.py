@@ -1,0 +1,181 @@
+"""Crash recovery and concurrent use of one store, on real processes and real databases."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from assay.engine.recovery import Reconciler
+from assay.processes import ProcessId, group_alive, start_time
+from assay.runners import LocalRunner, TaskHandle, TaskSpec
+from assay.settings import Settings
+from assay.store import Database, ExecutionStore
+from assay.store.tables import ExecutionRow
+from support import postgres_database
+
+
+def _running(pid: int) -> bool:
+    return start_time(pid) is not None  # None once gone or a zombie
+
+
+@pytest.fixture
+def dead_owner() -> ProcessId:
+    """A process that has ended (its pid and start time, as an owner would have them)."""
+    proc = subprocess.Popen(["sleep", "30"])
+    owner = ProcessId(proc.pid, start_time(proc.pid), ProcessId.current().host)
+    proc.kill()
+    proc.wait()
+    assert not owner.alive()
+    return owner
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path / 'home/a.db'}")
+
+
+@pytest.fixture
+def runner() -> Iterator[LocalRunner]:
+    yield LocalRunner(grace_seconds=0.5)
+
+
+def _orphan(
+    db: Database, settings: Settings, owner: ProcessId, runner: LocalRunner
+) -> tuple[ExecutionStore, ExecutionRow, TaskHandle]:
+    """A running execution owned by ``owner`` with one long task still running."""
+    store = ExecutionStore(db)
+    row = store.create("wf", runner="local")
+    store.start(row.id)
+    workspace = settings.work_dir / row.id
+    workspace.mkdir(parents=True)
+    handle = runner.start(
+        TaskSpec("wf-1/1", ["sh", "-c", "sleep 60 & sleep 60"], workspace, workspace)
+    )
+    store.add_task(row.id, handle.to_dict())
+    with db.session(write=True) as session:
+        session.execute(
+            update(ExecutionRow)
+            .where(ExecutionRow.id == row.id)
+            .values(owner_pid=owner.pid, owner_started=owner.started)
+        )
+    return store, row, handle
+
+
+def test_reconciler_stops_the_tasks_of_a_dead_owner_and_aborts_its_execution(
+    any_db: Database, settings: Settings, dead_owner: ProcessId, runner: LocalRunner
+) -> None:
+    store, row, handle = _orphan(any_db, settings, dead_owner, runner)
+    mine = store.create("wf", runner="local")  # owned by this (live) process: left alone
+    pgid = int(handle.data["pid"])
+    assert group_alive(pgid)
+
+    assert Reconciler(store, settings).run_once() == [row.name]
+
+    deadline = time.monotonic() + 10
+    while group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not group_alive(pgid)
+    aborted = store.get(row.id)
+    assert aborted.status == "aborted"
+    assert aborted.error is not None
+    assert (
+        f"pid {dead_owner.pid}" in aborted.error
+        and "1 task process group(s) stopped" in aborted.error
+    )
+    assert aborted.finished_at is not None and aborted.duration_ms is not None
+    assert store.tasks(row.id) == []
+    assert not (settings.work_dir / row.id).exists()
+    assert store.get(mine.id).status == "queued"
+    assert Reconciler(store, settings).run_once() == []  # once only
+    runner.wait(handle)
+
+
+def test_a_reused_pid_is_not_killed(
+    any_db: Database, settings: Settings, dead_owner: ProcessId, runner: LocalRunner
+) -> None:
+    """A recorded task's pid that now names another process (another start time) is left
+    alone, as is its group."""
+    store, row, handle = _orphan(any_db, settings, dead_owner, runner)
+    foreign = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        reused = {**handle.to_dict(), "task_id": "reused"}
+        reused["data"] = {**handle.data, "pid": foreign.pid, "started": start_time(foreign.pid)}
+        reused["data"]["started"] -= 1  # as if the pid had been another process's before
+        store.add_task(row.id, reused)
+
+        assert Reconciler(store, settings).run_once() == [row.name]
+        assert _running(foreign.pid), "a process that is not the recorded task was signalled"
+        assert not group_alive(int(handle.data["pid"]))  # the real task was stopped
+    finally:
+        foreign.kill()
+        foreign.wait()
+    runner.wait(handle)
+
+
+def test_a_task_started_but_not_yet_recorded_is_found_by_its_environment(
+    any_db: Database, settings: Settings, dead_owner: ProcessId, runner: LocalRunner
+) -> None:
+    """The owner died between starting a task and recording it: the task's environment
+    (ASSAY_EXIT_FILE under the execution's workspace) still ties it to the execution."""
+    store, row, handle = _orphan(any_db, settings, dead_owner, runner)
+    store.remove_task(row.id, handle.task_id)
+    assert Reconciler(store, settings).run_once() == [row.name]
+    assert not group_alive(int(handle.data["pid"]))
+    assert "1 task process group(s) stopped" in (store.get(row.id).error or "")
+    runner.wait(handle)
+
+
+def test_group_alive_ignores_zombies_waiting_for_their_parent() -> None:
+    proc = subprocess.Popen(["true"], start_new_session=True)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{proc.pid}").exists() and _running(proc.pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.killpg(proc.pid, 0)  # the zombie still answers signals...
+    assert not group_alive(proc.pid)  # ...but nothing of the group runs
+    proc.wait()
+    assert not group_alive(proc.pid)
+
+
+_OPEN_AND_CREATE = """
+import sys
+from assay.store import Database, ExecutionStore
+db = Database(sys.argv[1])
+store = ExecutionStore(db)
+print(" ".join(store.create("wf", runner="local").name for _ in range(3)))
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'new' / 'store.db'}"
+    return postgres_database(request)
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed_with_distinct_numbers(
+    fresh_url: str,
+) -> None:
+    """Schema creation is serialised (flock / advisory lock); numbering stays unique."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AND_CREATE, fresh_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    names = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+        names += out.split()
+    assert sorted(names) == sorted(f"wf-{n}" for n in range(1, 25))
