@@ -50,7 +50,9 @@ def docker_client() -> Any:
         client.ping()
     except DockerException as exc:
         where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-        raise InfrastructureError(f"cannot reach the Docker daemon at {where}: {exc}") from None
+        raise InfrastructureError(
+            f"cannot reach the Docker daemon at {where}: {_why(exc)}"
+        ) from None
     return client
 
 
@@ -106,13 +108,17 @@ class DockerRunner:
         try:
             container = self.client.containers.create(**job.create_arguments())
         except DockerException as exc:
-            raise InfrastructureError(f"cannot create a container of {image!r}: {exc}") from None
+            raise InfrastructureError(
+                f"cannot create a container of {image!r}: {_why(exc)}"
+            ) from None
         try:
             container.start()
         except DockerException as exc:
             with contextlib.suppress(DockerException):
                 container.remove(force=True)
-            raise InfrastructureError(f"cannot start a container of {image!r}: {exc}") from None
+            raise InfrastructureError(
+                f"cannot start a container of {image!r}: {_why(exc)}"
+            ) from None
         deadline = None if spec.timeout is None else time.time() + spec.timeout
         handle = TaskHandle(
             self.name,
@@ -191,11 +197,11 @@ class DockerRunner:
                         f"image {image!r} is not present and imagePullPolicy is Never"
                     ) from None
             except DockerException as exc:
-                raise InfrastructureError(f"cannot inspect image {image!r}: {exc}") from None
+                raise InfrastructureError(f"cannot inspect image {image!r}: {_why(exc)}") from None
         try:
             self.client.images.pull(image)
         except DockerException as exc:
-            raise InfrastructureError(f"cannot pull image {image!r}: {exc}") from None
+            raise InfrastructureError(f"cannot pull image {image!r}: {_why(exc)}") from None
 
     def _container(self, handle: TaskHandle) -> Any:
         from docker.errors import DockerException, NotFound
@@ -205,7 +211,7 @@ class DockerRunner:
         except NotFound:
             return None
         except DockerException as exc:
-            raise InfrastructureError(f"cannot inspect container: {exc}") from None
+            raise InfrastructureError(f"cannot inspect container: {_why(exc)}") from None
 
     def _follow(self, handle: TaskHandle) -> None:
         """Copy the container's output to the task's log file, from a thread."""
@@ -244,7 +250,7 @@ class DockerRunner:
             except requests.exceptions.RequestException:
                 continue  # not ended within this slice
             except DockerException as exc:
-                raise InfrastructureError(f"cannot wait for container: {exc}") from None
+                raise InfrastructureError(f"cannot wait for container: {_why(exc)}") from None
 
     def _stop(self, handle: TaskHandle) -> None:
         from docker.errors import DockerException
@@ -274,6 +280,11 @@ class DockerRunner:
         if writer is not None:
             return not writer.is_alive()
         return Path(handle.data["exit"]).exists() or self._container(handle) is None
+
+
+def _why(exc: Exception) -> str:
+    """The daemon's own explanation of a failed call, else the exception's text."""
+    return str(getattr(exc, "explanation", None) or exc)
 
 
 def _saved_exit(handle: TaskHandle) -> int | None:
