@@ -81,3 +81,29 @@ def test_an_image_that_cannot_be_pulled_is_exit_3_naming_it(
     done = cli("run", "-f", str(path), "--runner", "docker", check=3)
     assert "cannot pull image '127.0.0.1:9/absent:1'" in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_source_checkout_is_visible_at_data_repo(
+    cli: Cli, tmp_path: Path, docker_image: str
+) -> None:
+    source = tmp_path / "checkout"
+    source.mkdir()
+    (source / "test_here.py").write_text("def test_here():\n    pass\n")
+    path = tmp_path / "wf.yaml"
+    path.write_text(
+        "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\n"
+        f"metadata: {{name: from-source}}\nspec:\n  container: {{image: '{docker_image}'}}\n"
+        "  steps: [{name: t, workingDir: /data/repo, shell: 'python3 -m pytest -q'}]\n"
+    )
+    done = cli("run", "-f", str(path), "--runner", "docker", "--source", str(source), "-o", "json")
+    result = json.loads(done.stdout)
+    assert (result["status"], result["summary"]["passed"]) == ("passed", 1), done.stderr
+
+
+def test_the_example_of_docs_runners_md_runs(cli: Cli, tmp_path: Path, docker_image: str) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "runners.md").read_text()
+    path = tmp_path / "wf.yaml"
+    path.write_text(doc.split("```yaml\n", 1)[1].split("```", 1)[0])
+    args = ("run", "-f", str(path), "--runner", "docker", "--config", f"image={docker_image}")
+    result = json.loads(cli(*args, "-o", "json").stdout)
+    assert (result["status"], result["summary"]["passed"]) == ("passed", 1)
