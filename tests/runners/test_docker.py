@@ -206,3 +206,20 @@ def test_bad_quantities_are_definition_errors(bad: str) -> None:
         parse_memory(bad)
     with pytest.raises(DefinitionError):
         parse_cpu(bad)
+
+
+def test_a_lost_daemon_ends_the_wait_with_an_infrastructure_error(
+    docker_image: str, workspace: Path, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests
+
+    runner = DockerRunner(docker_image, grace_seconds=1.0)
+    handle = runner.start(task(workspace, "sleep 60"))
+
+    def lost(*_args: Any, **_kwargs: Any) -> None:
+        raise requests.exceptions.ConnectionError("connection reset by peer")
+
+    monkeypatch.setattr(runner.client.api, "wait", lost)
+    with pytest.raises(InfrastructureError, match="lost the Docker daemon"):
+        runner.wait(handle)
+    assert left_behind(client, workspace) == []  # stopped and removed all the same

@@ -156,12 +156,14 @@ class DockerRunner:
         deadline: float | None = handle.data.get("deadline")
         with self._lock:
             self._waiting.add(handle.task_id)
+        exit_code, timed_out, ended = None, False, False
         try:
             exit_code, timed_out = self._wait_exit(handle, deadline)
-            if timed_out:
+            ended = not timed_out
+        finally:  # an error too (the daemon lost) still stops and removes the container
+            if not ended:
                 self._stop(handle)
             self._finish(handle, exit_code)
-        finally:
             with self._lock:
                 self._waiting.discard(handle.task_id)
         result = TaskResult(
@@ -247,8 +249,10 @@ class DockerRunner:
                 return int(status["StatusCode"]), False
             except NotFound:
                 return _saved_exit(handle), False
-            except requests.exceptions.RequestException:
-                continue  # not ended within this slice
+            except requests.exceptions.RequestException as exc:
+                if _read_timeout(exc):
+                    continue  # not ended within this slice
+                raise InfrastructureError(f"lost the Docker daemon: {exc}") from None
             except DockerException as exc:
                 raise InfrastructureError(f"cannot wait for container: {_why(exc)}") from None
 
@@ -280,6 +284,15 @@ class DockerRunner:
         if writer is not None:
             return not writer.is_alive()
         return Path(handle.data["exit"]).exists() or self._container(handle) is None
+
+
+def _read_timeout(exc: Exception) -> bool:
+    """A call that outlived its timeout (over a unix socket, a wrapped urllib3 error)."""
+    from urllib3.exceptions import ReadTimeoutError
+
+    return "ReadTimeout" in type(exc).__name__ or any(
+        isinstance(arg, ReadTimeoutError) for arg in exc.args
+    )
 
 
 def _why(exc: Exception) -> str:
