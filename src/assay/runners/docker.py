@@ -216,18 +216,17 @@ class DockerRunner:
             raise InfrastructureError(f"cannot inspect container: {_why(exc)}") from None
 
     def _follow(self, handle: TaskHandle) -> None:
-        """Copy the container's output to the task's log file, from a thread."""
+        """Copy the container's output to the task's log file, from a thread (the whole
+        output: a re-attached task's file is written anew, before any reader opens it)."""
         container_id = handle.data["container"]
-        log_path = Path(handle.data["log"])
+        log = Path(handle.data["log"]).open("wb")  # noqa: SIM115 - closed by the thread
 
         def copy() -> None:
-            with contextlib.suppress(Exception), log_path.open("wb") as log:
-                stream = self.client.api.logs(container_id, stream=True, follow=True)
-                for chunk in stream:
+            with contextlib.suppress(Exception), log:
+                for chunk in self.client.api.logs(container_id, stream=True, follow=True):
                     log.write(chunk)
                     log.flush()
 
-        log_path.touch()
         writer = threading.Thread(target=copy, name=f"docker-logs-{handle.task_id}", daemon=True)
         with self._lock:
             self._writers[handle.task_id] = writer
