@@ -35,8 +35,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # The Docker runner's tests need a daemon: start one (as root) when none answers.
-if [ "${1:-}" = "--with-services" ] && [ "$(id -u)" = "0" ] && command -v dockerd >/dev/null 2>&1 \
-  && ! docker_socket_answers; then
+if [ "${ASSAY_SETUP_SYSTEM:-auto}" != "no" ] && [ "${1:-}" = "--with-services" ] \
+  && [ "$(id -u)" = "0" ] && command -v dockerd >/dev/null 2>&1 && ! docker_socket_answers; then
   mkdir -p "$ROOT/.cache"
   echo "setup: starting dockerd (log: .cache/dockerd.log)"
   nohup dockerd >"$ROOT/.cache/dockerd.log" 2>&1 </dev/null &
