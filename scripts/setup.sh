@@ -5,10 +5,23 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ASSAY_VENV:-$ROOT/.venv}"
 
+docker_socket_answers() {  # the daemon answers on its socket (no docker CLI needed)
+  [ -S /var/run/docker.sock ] && python3 - <<'PY' 2>/dev/null
+import socket
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(2)
+s.connect("/var/run/docker.sock")
+s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+raise SystemExit(0 if b"OK" in s.recv(4096) else 1)
+PY
+}
+
 need_apt=()
 command -v git >/dev/null 2>&1 || need_apt+=(git)
 if [ "${ASSAY_SETUP_SYSTEM:-auto}" != "no" ] && [ "${1:-}" = "--with-services" ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+  command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
+  command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
@@ -19,6 +32,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   else
     echo "setup: please install: ${need_apt[*]} (not root or no apt-get)" >&2
   fi
+fi
+
+# The Docker runner's tests need a daemon: start one (as root) when none answers.
+if [ "${ASSAY_SETUP_SYSTEM:-auto}" != "no" ] && [ "${1:-}" = "--with-services" ] \
+  && [ "$(id -u)" = "0" ] && command -v dockerd >/dev/null 2>&1 && ! docker_socket_answers; then
+  mkdir -p "$ROOT/.cache"
+  echo "setup: starting dockerd (log: .cache/dockerd.log)"
+  nohup dockerd >"$ROOT/.cache/dockerd.log" 2>&1 </dev/null &
+  for _ in $(seq 1 60); do docker_socket_answers && break; sleep 0.5; done
+  docker_socket_answers || echo "setup: dockerd did not start; see .cache/dockerd.log" >&2
 fi
 
 PY="${PYTHON:-python3}"

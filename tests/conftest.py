@@ -46,3 +46,29 @@ def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]
         database = Database(postgres_database(request))
     yield database
     database.close()
+
+
+@pytest.fixture(scope="session")
+def docker_image() -> str:
+    """The tag of the local test image (Debian, python3, pytest; scripts/test-image.sh):
+    built or imported once, never pulled. Skips without a Docker daemon, except on CI
+    (CI=true), where that fails."""
+    import os
+    import subprocess
+
+    from assay.errors import InfrastructureError
+    from assay.runners.docker import docker_client
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        docker_client().close()
+        built = subprocess.run(
+            [str(root / "scripts" / "test-image.sh")], capture_output=True, text=True
+        )
+        if built.returncode != 0:
+            raise InfrastructureError(f"scripts/test-image.sh failed: {built.stderr.strip()}")
+    except InfrastructureError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Docker is required on CI: {exc}", pytrace=False)
+        pytest.skip(f"Docker is not available: {exc}")
+    return built.stdout.strip()

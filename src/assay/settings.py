@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,4 +86,8 @@ def _tighten(path: Path, mode: int) -> None:
     shared sticky directory)."""
     info = path.stat()
     if info.st_mode & 0o077 and info.st_uid == os.getuid() and not info.st_mode & 0o1000:
-        path.chmod(info.st_mode & mode)
+        try:
+            path.chmod(info.st_mode & mode)
+        except OSError as exc:
+            if exc.errno != errno.EROFS:  # read-only: nothing new is written there anyway;
+                raise  # the write that needs it fails later, naming its path

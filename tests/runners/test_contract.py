@@ -1,4 +1,4 @@
-"""The Runner contract, passed by every runner (local, fake)."""
+"""The Runner contract, passed by every runner (local, fake, docker)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from assay.runners import FakeOutcome, FakeRunner, LocalRunner, Runner, TaskSpec
+from assay.runners.docker import DockerRunner
 
 
 def _fake_script(spec: TaskSpec) -> FakeOutcome:
@@ -23,15 +24,16 @@ def _fake_script(spec: TaskSpec) -> FakeOutcome:
     return FakeOutcome(lines=lines, exit_code=code)
 
 
-RUNNERS: dict[str, Callable[[], Runner]] = {
-    "local": lambda: LocalRunner(grace_seconds=0.5),
-    "fake": lambda: FakeRunner(_fake_script),
+RUNNERS: dict[str, Callable[[pytest.FixtureRequest], Runner]] = {
+    "local": lambda _: LocalRunner(grace_seconds=0.5),
+    "fake": lambda _: FakeRunner(_fake_script),
+    "docker": lambda request: DockerRunner(request.getfixturevalue("docker_image"), 1.0),
 }
 
 
 @pytest.fixture(params=sorted(RUNNERS))
 def runner(request: pytest.FixtureRequest) -> Runner:
-    return RUNNERS[request.param]()
+    return RUNNERS[request.param](request)
 
 
 def spec(tmp_path: Path, script: str, timeout: float | None = None) -> TaskSpec:

@@ -108,7 +108,9 @@ def run(
         Path | None, typer.Option(help="Run against this local checkout instead of git content.")
     ] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Stream step logs live.")] = False,
-    runner: Annotated[str, typer.Option(help="Where steps run.")] = "local",
+    runner: Annotated[
+        str, typer.Option(envvar="ASSAY_RUNNER", help="Where steps run: local or docker.")
+    ] = "local",
     output: Annotated[
         RunOutput, typer.Option("-o", "--output", help="text or json")
     ] = RunOutput.TEXT,

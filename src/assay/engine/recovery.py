@@ -98,6 +98,11 @@ class Reconciler:
             from assay.runners.local import stop_strays
 
             stopped += stop_strays(self.settings.work_dir / row.id, grace_seconds=1.0)
+        elif row.runner == "docker":  # also a container started just before it was recorded
+            from assay.runners.docker import stop_strays as stop_containers
+
+            with contextlib.suppress(AssayError):  # no daemon: nothing of ours can be running
+                stopped += stop_containers(self.settings.work_dir / row.id, grace_seconds=1.0)
         reason = (
             f"the assay process that ran it (pid {owner.pid} on {owner.host}) ended while it "
             f"was {row.status}" + (f"; {stopped} task process group(s) stopped" if stopped else "")

@@ -57,6 +57,8 @@ class Frame:
     env: tuple[EnvVar, ...] = ()
     working_dir: str | None = None
     resources: dict[str, Any] | None = None
+    pull_policy: str | None = None
+    security: dict[str, Any] | None = None
     deadline: float | None = None
     default_dir: Path = field(default=Path("."))
 
@@ -70,6 +72,8 @@ class Frame:
                 env=(*frame.env, *container.env),
                 working_dir=container.working_dir or frame.working_dir,
                 resources=container.resources or frame.resources,
+                pull_policy=container.image_pull_policy or frame.pull_policy,
+                security=container.security_context or frame.security,
             )
         if working_dir:
             frame = replace(frame, working_dir=working_dir)
@@ -254,12 +258,7 @@ class StepWalker:
             return ["/bin/sh", "-c", "set -e\n" + shell]
         if run is not None and (run.command or run.args):
             return [*(run.command or []), *(run.args or [])]
-        if run is not None:
-            raise DefinitionError(
-                "a `run` without command, args or shell relies on the image's entrypoint, "
-                "which the local runner cannot use"
-            )
-        return None
+        return None if run is None else []  # [] = the image's entrypoint
 
     def _run_task(
         self,
@@ -292,6 +291,9 @@ class StepWalker:
             timeout=timeout,
             image=render(run_frame.image, expr) if run_frame.image else None,
             resources=run_frame.resources,
+            declared_env=extra,
+            image_pull_policy=run_frame.pull_policy,
+            security_context=run_frame.security,
         )
         for note in self.ctx.runner.unsupported(spec):
             self.ctx.sink.warning(f"step {ref}: {note}")

@@ -1,4 +1,4 @@
-"""Runners: where a task's processes run (local, fake; docker and kubernetes later)."""
+"""Runners: where a task's processes run (local, docker, fake; kubernetes later)."""
 
 from __future__ import annotations
 
@@ -24,4 +24,8 @@ def get_runner(name: str) -> Runner:
 
     if name == "local":
         return LocalRunner()
-    raise DefinitionError(f"unknown runner {name!r}; available here: local")
+    if name == "docker":
+        from assay.runners.docker import DockerRunner  # the docker SDK only when used
+
+        return DockerRunner()
+    raise DefinitionError(f"unknown runner {name!r}; available: local, docker")

@@ -24,7 +24,15 @@ __all__ = ["Runner", "TaskHandle", "TaskResult", "TaskSpec"]
 
 @dataclass(frozen=True, slots=True)
 class TaskSpec:
-    """One process to run: what, where, with which environment and limits."""
+    """One process to run: what, where, with which environment and limits.
+
+    ``env`` is the whole process environment (this machine's, with the workspace's
+    virtualenv first on ``PATH``); ``declared_env`` only what the workflow and the engine
+    set, for runners that isolate the task from this machine (docker). An empty
+    ``command`` means the image's own entrypoint. Paths (``working_dir``, and inside
+    ``command`` and the environment) are this machine's: under ``workspace / "data"``
+    for the workflow's ``/data``.
+    """
 
     name: str
     command: list[str]
@@ -34,6 +42,9 @@ class TaskSpec:
     timeout: float | None = None
     image: str | None = None
     resources: Mapping[str, Any] | None = None
+    declared_env: Mapping[str, str] = field(default_factory=dict)
+    image_pull_policy: str | None = None
+    security_context: Mapping[str, Any] | None = None
 
 
 @dataclass(slots=True)

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from assay.envvars import EXIT_FILE
-from assay.errors import InfrastructureError
+from assay.errors import DefinitionError, InfrastructureError
 from assay.processes import group_alive, pids_with_env, start_time
 from assay.runners.base import TaskHandle, TaskResult, TaskSpec
+from assay.runners.tail import tail_lines
 
 __all__ = ["LocalRunner", "stop_strays"]
 
@@ -56,6 +57,11 @@ class LocalRunner:
 
     def start(self, spec: TaskSpec) -> TaskHandle:
         """Spawn the command in a new session with output to a log file."""
+        if not spec.command:
+            raise DefinitionError(
+                "a `run` without command, args or shell relies on the image's entrypoint, "
+                "which the local runner cannot use"
+            )
         task_id = uuid.uuid4().hex[:12]
         task_dir = spec.workspace / ".tasks" / task_id
         task_dir.mkdir(parents=True)
@@ -100,26 +106,7 @@ class LocalRunner:
 
     def logs(self, handle: TaskHandle) -> Iterator[str]:
         """Tail the log file until the task has ended and the file is drained."""
-        path = Path(handle.data["log"])
-        pending = b""
-        with path.open("rb") as stream:
-            while True:
-                chunk = stream.read(65536)
-                if chunk:
-                    pending += chunk
-                    *lines, pending = pending.split(b"\n")
-                    for line in lines:
-                        yield line.decode("utf-8", "replace").rstrip("\r")
-                    continue
-                if self._ended(handle):
-                    rest = stream.read()
-                    pending += rest
-                    if rest:
-                        continue
-                    break
-                time.sleep(_POLL_SECONDS)
-        if pending:
-            yield pending.decode("utf-8", "replace").rstrip("\r")
+        return tail_lines(Path(handle.data["log"]), lambda: self._ended(handle))
 
     def wait(self, handle: TaskHandle) -> TaskResult:
         """Wait for the task, killing its process group at the deadline."""

@@ -79,7 +79,8 @@ class _FileLock:
                 self._held.depth -= 1
             return
         try:
-            lock = open(self.path, "a+b")  # noqa: SIM115 (closed below, which releases the lock)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # private like the DB
+            lock = os.fdopen(fd, "r+b")  # closed below, which releases the lock
         except OSError as exc:
             raise InfrastructureError(f"store {self.store}: {os_fault(exc)}") from exc
         with lock:
