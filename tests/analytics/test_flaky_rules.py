@@ -59,6 +59,31 @@ def test_retry_that_passes_is_flaky_and_a_retry_that_fails_is_not(history: Histo
     assert found["broken"]["verdict"] == "failing" and found["broken"]["reasons"] == []
 
 
+def test_a_retry_inside_one_execution_is_not_a_same_commit_flip(history: History) -> None:
+    """Rule (a) needs two executions: a fail-then-pass within one is rule (b) only."""
+    retried = history.run(WF, {"t": ["failed", "passed"], "u": ["errored", "passed"]}, sha="abc")
+    history.run(WF, {"t": "failed", "u": "passed"}, sha="def")  # another commit
+    found = by_name(history)
+    assert (found["t"]["reasons"], found["u"]["reasons"]) == (["retry"], ["retry"])
+    (evidence,) = found["t"]["evidence"]  # type: ignore[misc]
+    assert evidence["executionIds"] == [retried.id]
+
+
+def test_same_commit_cites_the_attempts_of_both_executions_in_order(history: History) -> None:
+    # a retried failure in one execution and a plain pass in another of the same commit
+    first = history.run(WF, {"t": ["errored", "passed"]}, sha="abc")
+    second = history.run(WF, {"t": "passed"}, sha="abc")
+    found = by_name(history)
+    assert found["t"]["reasons"] == ["same-commit", "retry"]
+    same = found["t"]["evidence"][0]  # type: ignore[index]
+    assert same["sha"] == "abc"
+    assert [(r["executionId"], r["attempt"], r["status"]) for r in same["results"]] == [
+        (first.id, 1, "errored"),
+        (first.id, 2, "passed"),
+        (second.id, 1, "passed"),
+    ]
+
+
 def test_flip_rate_over_the_window(history: History) -> None:
     runs = [
         history.run(WF, {"t": status})

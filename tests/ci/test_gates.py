@@ -141,6 +141,54 @@ def test_verdict_combines_states_and_gates() -> None:
     assert judge(ok, totals(tests=3, passed=3), Gates(min_tests=3)).passed
 
 
+def test_errored_tests_count_as_failures() -> None:
+    summary = {"tests": 6, "passed": 3, "failed": 1, "errored": 2, "skipped": 0, "quarantined": 0}
+    stats = Totals.from_summary(summary, 1_500)
+    assert (stats.failed, stats.passed, stats.duration_ms) == (3, 3, 1_500)
+    assert stats.pass_rate == 50.0
+    [limit] = evaluate(stats, Gates(max_failures=2))
+    assert (limit.passed, limit.comparison) == (False, "3 failed > 2")
+    # only errors, no failure: still judged as failures
+    errors_only = Totals.from_summary({"tests": 2, "passed": 1, "errored": 1}, None)
+    assert (errors_only.failed, errors_only.duration_ms) == (1, 0)
+    assert not evaluate(errors_only, Gates(max_failures=0))[0].passed
+    verdict = judge([ExecutionState("api-1", "failed", 1)], errors_only, Gates(min_pass_rate=60))
+    assert verdict.exit_code == ExitCode.TESTS_FAILED
+    assert verdict.reasons == ["gate min-pass-rate: 50.0% < 60.0%"]
+
+
+@pytest.mark.parametrize("state", ["timeout", "aborted", "error", "running", "queued"])
+def test_tolerance_gates_never_excuse_a_run_that_did_not_fail_normally(state: str) -> None:
+    """--max-failures / --min-pass-rate judge the failed tests of a *failed* execution only:
+    a timed-out, aborted, errored or unfinished one with failing tests still fails."""
+    stats = totals(tests=10, passed=9, failed=1)
+    for gates in (Gates(max_failures=5), Gates(min_pass_rate=50)):
+        verdict = judge([ExecutionState("api-1", state, 1)], stats, gates)
+        expected = ExitCode.INFRASTRUCTURE if state == "error" else ExitCode.TESTS_FAILED
+        assert verdict.exit_code == expected
+        assert verdict.tolerated == []
+        assert len(verdict.reasons) == 1 and verdict.reasons[0].startswith("api-1 ")
+        assert all(gate.passed for gate in verdict.gates)
+
+
+def test_verdict_reasons_name_each_state() -> None:
+    states = [
+        ExecutionState("a-1", "timeout", 2),
+        ExecutionState("b-1", "aborted", 0),
+        ExecutionState("c-1", "error", 0),
+        ExecutionState("d-1", "running", 0),
+        ExecutionState("e-1", "passed", 0),
+    ]
+    verdict = judge(states, totals(), Gates())
+    assert verdict.reasons == [
+        "a-1 timeout: timeout",
+        "b-1 aborted: aborted",
+        "c-1 error: infrastructure error",
+        "d-1 has not finished (running)",
+    ]
+    assert verdict.exit_code == ExitCode.INFRASTRUCTURE and not verdict.passed
+
+
 def test_gates_parse_and_any() -> None:
     assert not Gates.parse().any and not Gates().judges_failures
     gates = Gates.parse(min_pass_rate="99%", max_duration="1h30m", fail_on_flaky=True)

@@ -11,17 +11,24 @@ from typing import Any
 import pytest
 from lxml import etree
 
+import support
 from assay.errors import HostileXMLError, ResultsError
 from assay.results import junit
 from assay.results.junit import MAX_MESSAGE_CHARS, iter_junit, parse_junit, summarize
 from assay.results.model import CaseStatus, Summary, TestCaseResult
 
 DATA = Path(__file__).parent / "data"
-CONFORMANCE = Path(__file__).parents[2].parent / "shared" / "conformance" / "junit"
+CONFORMANCE = support.CONFORMANCE / "junit"
 
-needs_conformance = pytest.mark.skipif(
-    not CONFORMANCE.is_dir(), reason=f"conformance material not found at {CONFORMANCE}"
-)
+
+@pytest.fixture(scope="module")
+def junit_conformance() -> None:
+    """Skips without the conformance material; under CI=true its absence fails."""
+    if not CONFORMANCE.is_dir():
+        support.skip_unless_ci(f"conformance material not found at {CONFORMANCE}")
+
+
+needs_conformance = pytest.mark.usefixtures("junit_conformance")
 
 
 def _write(tmp_path: Path, text: str, name: str = "report.xml") -> Path:
