@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from engine_support import RunWorkflow
 
+from assay.settings import Settings
 from assay.store import Database, ExecutionStore
 from assay.store.quarantine import QuarantineStore
 
@@ -35,6 +36,10 @@ def test_quarantined():
 
 def test_other(other_resource):
     assert os.environ.get("OTHER") != "fail", "other test failed"
+
+
+def test_plain():
+    pass
 """
 
 WORKFLOW = """\
@@ -104,12 +109,16 @@ def _outcome(db: Database, execution_id: str) -> tuple[str, dict[str, str], dict
 
 @pytest.mark.parametrize("failure", ["fail", "error"])
 def test_a_step_failing_only_through_quarantined_tests_passes(
-    run: RunWorkflow, project: Path, db: Database, failure: str
+    run: RunWorkflow, project: Path, db: Database, assay_home: Settings, failure: str
 ) -> None:
     _quarantine_test_quarantined(run, project, db)
-    status, steps, cases = _outcome(db, _run(run, project, quarantined=failure))
+    execution = _run(run, project, quarantined=failure)
+    status, steps, cases = _outcome(db, execution)
     assert (status, steps) == ("passed", {"group": "passed", "tests": "passed"})
-    assert cases == {"test_quarantined": "quarantined", "test_other": "passed"}
+    log = (assay_home.executions_dir / execution / "log.txt").read_text(encoding="utf-8")
+    # said once, by the step itself (its group then passed), counting the quarantined test
+    assert log.count("--- only quarantined tests failed (1): step passes ---") == 1, log
+    assert cases == {"test_quarantined": "quarantined", "test_other": "passed", "test_plain": "passed"}
 
 
 @pytest.mark.parametrize(
@@ -121,7 +130,7 @@ def test_another_failed_or_errored_test_is_not_forgiven(
     _quarantine_test_quarantined(run, project, db)
     status, steps, cases = _outcome(db, _run(run, project, quarantined="fail", other=other))
     assert (status, steps) == ("failed", {"group": "failed", "tests": "failed"})
-    assert cases == {"test_quarantined": "quarantined", "test_other": case_status}
+    assert cases == {"test_quarantined": "quarantined", "test_other": case_status, "test_plain": "passed"}
 
 
 def test_a_step_that_timed_out_is_not_forgiven(
@@ -132,7 +141,7 @@ def test_a_step_that_timed_out_is_not_forgiven(
     # (`||`: the step shell stops at the first failing command)
     hanging = f'"{PYTEST} || sleep 60"\n          timeout: 8s'
     status, steps, cases = _outcome(db, _run(run, project, quarantined="fail", shell=hanging))
-    assert cases == {"test_quarantined": "quarantined", "test_other": "passed"}
+    assert cases == {"test_quarantined": "quarantined", "test_other": "passed", "test_plain": "passed"}
     assert (steps["tests"], steps["group"]) == ("timeout", "timeout")
     assert status == "timeout"
 
@@ -143,6 +152,6 @@ def test_a_group_with_an_errored_step_is_not_forgiven(
     _quarantine_test_quarantined(run, project, db)
     execution = _run(run, project, quarantined="fail", extra=MISSING_SECRET)
     status, steps, cases = _outcome(db, execution)
-    assert cases == {"test_quarantined": "quarantined", "test_other": "passed"}
+    assert cases == {"test_quarantined": "quarantined", "test_other": "passed", "test_plain": "passed"}
     assert steps == {"group": "error", "tests": "passed", "broken": "error"}
     assert status == "error"

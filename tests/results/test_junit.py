@@ -745,3 +745,53 @@ def test_path_and_stream_give_the_same_rows(tmp_path: Path) -> None:
         from_stream = parse_junit(stream)
     assert from_stream == parse_junit(str(path)) == list(iter_junit(path))
     assert len(from_stream) == 2_000
+
+
+def test_attempts_are_counted_per_suite_and_class(tmp_path: Path) -> None:
+    """The same class and test name in two suites are two tests, each on its 1st attempt;
+    a repeat inside one suite is the 2nd attempt."""
+    path = _write(
+        tmp_path,
+        """<testsuites>
+<testsuite name="a"><testcase classname="C" name="x"/></testsuite>
+<testsuite name="b"><testcase classname="C" name="x"/><testcase classname="C" name="x"/>
+</testsuite>
+<testsuite name="a"><testcase classname="C" name="x"><failure/></testcase></testsuite>
+</testsuites>""",
+    )
+    rows = [
+        (row.suite, row.classname, row.name, row.attempt, row.status) for row in parse_junit(path)
+    ]
+    assert rows == [
+        ("a", "C", "x", 1, CaseStatus.PASSED),
+        ("b", "C", "x", 1, CaseStatus.PASSED),
+        ("b", "C", "x", 2, CaseStatus.PASSED),
+        ("a", "C", "x", 2, CaseStatus.FAILED),
+    ]
+
+
+def test_class_attribute_is_read_per_case_and_a_result_child_beats_status(
+    tmp_path: Path,
+) -> None:
+    """Without ``classname``, each case's ``class`` attribute names its class; a result child
+    decides over a ``status="skipped"`` attribute (which counts only for a bare case)."""
+    path = _write(
+        tmp_path,
+        """<testsuite name="s">
+<testcase class="A" name="x"/>
+<testcase class="B" name="y"/>
+<testcase name="z"/>
+<testcase classname="C" name="failed" status="skipped"><failure message="f"/></testcase>
+<testcase classname="C" name="errored" status="notrun"><error message="e"/></testcase>
+<testcase classname="C" name="not run" status="notrun"/>
+</testsuite>""",
+    )
+    rows = [(row.classname, row.name, row.status) for row in parse_junit(path)]
+    assert rows == [
+        ("A", "x", CaseStatus.PASSED),
+        ("B", "y", CaseStatus.PASSED),
+        ("", "z", CaseStatus.PASSED),
+        ("C", "failed", CaseStatus.FAILED),
+        ("C", "errored", CaseStatus.ERRORED),
+        ("C", "not run", CaseStatus.SKIPPED),
+    ]
