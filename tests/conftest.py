@@ -20,7 +20,7 @@ def postgres_required(pytestconfig: pytest.Config) -> None:
     """Skip without a PostgreSQL (no DSN, no initdb/pg_ctl); under CI=true that fails.
 
     The plugin's ``postgres_server`` always skips (its documented policy for users); the
-    suite must not: 31 tests silently skipped would hide the PostgreSQL half of ``any_db``.
+    suite must not: dozens of silent skips would hide the PostgreSQL half of ``any_db``.
     """
     if pytestconfig.stash[SETTINGS].postgres_dsn or find_pg_bin() is not None:
         return

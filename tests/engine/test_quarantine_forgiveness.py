@@ -40,6 +40,12 @@ def test_other(other_resource):
 
 def test_plain():
     pass
+
+
+@pytest.mark.skip(reason="not today")
+@pytest.mark.parametrize("n", [1, 2])
+def test_skipped(n):
+    pass
 """
 
 WORKFLOW = """\
@@ -60,6 +66,7 @@ spec:
 {extra}"""
 
 PYTEST = "python -m pytest -q -p no:cacheprovider"
+SKIPPED = {"test_skipped[1]": "skipped", "test_skipped[2]": "skipped"}
 MISSING_SECRET = """\
         - name: broken
           run:
@@ -117,8 +124,14 @@ def test_a_step_failing_only_through_quarantined_tests_passes(
     assert (status, steps) == ("passed", {"group": "passed", "tests": "passed"})
     log = (assay_home.executions_dir / execution / "log.txt").read_text(encoding="utf-8")
     # said once, by the step itself (its group then passed), counting the quarantined test
+    # only (not the passed or skipped ones)
     assert log.count("--- only quarantined tests failed (1): step passes ---") == 1, log
-    assert cases == {"test_quarantined": "quarantined", "test_other": "passed", "test_plain": "passed"}
+    assert cases == {
+        "test_quarantined": "quarantined",
+        "test_other": "passed",
+        "test_plain": "passed",
+        **SKIPPED,
+    }
 
 
 @pytest.mark.parametrize(
@@ -130,7 +143,12 @@ def test_another_failed_or_errored_test_is_not_forgiven(
     _quarantine_test_quarantined(run, project, db)
     status, steps, cases = _outcome(db, _run(run, project, quarantined="fail", other=other))
     assert (status, steps) == ("failed", {"group": "failed", "tests": "failed"})
-    assert cases == {"test_quarantined": "quarantined", "test_other": case_status, "test_plain": "passed"}
+    assert cases == {
+        "test_quarantined": "quarantined",
+        "test_other": case_status,
+        "test_plain": "passed",
+        **SKIPPED,
+    }
 
 
 def test_a_step_that_timed_out_is_not_forgiven(
@@ -141,7 +159,12 @@ def test_a_step_that_timed_out_is_not_forgiven(
     # (`||`: the step shell stops at the first failing command)
     hanging = f'"{PYTEST} || sleep 60"\n          timeout: 8s'
     status, steps, cases = _outcome(db, _run(run, project, quarantined="fail", shell=hanging))
-    assert cases == {"test_quarantined": "quarantined", "test_other": "passed", "test_plain": "passed"}
+    assert cases == {
+        "test_quarantined": "quarantined",
+        "test_other": "passed",
+        "test_plain": "passed",
+        **SKIPPED,
+    }
     assert (steps["tests"], steps["group"]) == ("timeout", "timeout")
     assert status == "timeout"
 
@@ -152,6 +175,11 @@ def test_a_group_with_an_errored_step_is_not_forgiven(
     _quarantine_test_quarantined(run, project, db)
     execution = _run(run, project, quarantined="fail", extra=MISSING_SECRET)
     status, steps, cases = _outcome(db, execution)
-    assert cases == {"test_quarantined": "quarantined", "test_other": "passed", "test_plain": "passed"}
+    assert cases == {
+        "test_quarantined": "quarantined",
+        "test_other": "passed",
+        "test_plain": "passed",
+        **SKIPPED,
+    }
     assert steps == {"group": "error", "tests": "passed", "broken": "error"}
     assert status == "error"
