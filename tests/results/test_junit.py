@@ -795,3 +795,32 @@ def test_class_attribute_is_read_per_case_and_a_result_child_beats_status(
         ("C", "errored", CaseStatus.ERRORED),
         ("C", "not run", CaseStatus.SKIPPED),
     ]
+
+
+def test_properties_are_read_from_the_case_and_its_properties_only(tmp_path: Path) -> None:
+    """``<property>`` directly in the case or in its ``<properties>`` counts; a named element
+    that is not a property, or a property nested deeper (inside a result), does not."""
+    path = _write(
+        tmp_path,
+        """<testsuite name="s"><testcase classname="C" name="t">
+<property name="direct" value="1"/>
+<properties><property name="listed" value="2"/></properties>
+<attachment name="not-a-property" value="3"/>
+<failure message="m"><properties><property name="deep" value="4"/></properties></failure>
+</testcase></testsuite>""",
+    )
+    (row,) = parse_junit(path)
+    assert row.properties == {"direct": ["1"], "listed": ["2"]}
+    assert row.status is CaseStatus.FAILED and row.message == "m"
+
+
+def test_of_equally_severe_results_the_first_gives_the_message(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """<testsuite name="s"><testcase classname="C" name="t">
+<skipped message="skip"/><failure message="first">one</failure>
+<failure message="second">two</failure><skipped message="late skip"/>
+</testcase></testsuite>""",
+    )
+    (row,) = parse_junit(path)
+    assert (row.status, row.message, row.trace) == (CaseStatus.FAILED, "first", "one")
