@@ -189,6 +189,36 @@ def test_verdict_reasons_name_each_state() -> None:
     assert verdict.exit_code == ExitCode.INFRASTRUCTURE and not verdict.passed
 
 
+def test_each_gate_reports_its_limit_and_actual_value() -> None:
+    stats = totals(tests=5, passed=3, failed=2, flaky=1, duration_ms=90_000)
+    gates = Gates(
+        min_tests=6, max_failures=1, min_pass_rate=50.0, max_duration_ms=60_000, fail_on_flaky=True
+    )
+    assert [(g.name, g.limit, g.actual, g.passed) for g in evaluate(stats, gates)] == [
+        ("min-tests", "6", "5 ran", False),
+        ("max-failures", "1", "2 failed", False),
+        ("min-pass-rate", "50.0%", "60.0%", True),
+        ("max-duration", "1m", "1m30s", False),
+        ("fail-on-flaky", "0", "1 flaky", False),
+    ]
+    assert evaluate(stats, Gates(max_failures=1))[0].as_dict() == {
+        "name": "max-failures",
+        "limit": "1",
+        "actual": "2 failed",
+        "passed": False,
+        "comparison": "2 failed > 1",
+    }
+
+
+def test_zero_is_a_valid_limit_and_nothing_counted_is_zero() -> None:
+    gates = Gates.parse(min_tests=0, max_failures=0)
+    assert (gates.min_tests, gates.max_failures) == (0, 0) and gates.judges_failures
+    nothing = Totals()
+    assert nothing == Totals.from_summary({}, None)
+    assert (nothing.tests, nothing.ran, nothing.pass_rate) == (0, 0, None)
+    assert [g.passed for g in evaluate(nothing, gates)] == [True, True]
+
+
 def test_gates_parse_and_any() -> None:
     assert not Gates.parse().any and not Gates().judges_failures
     gates = Gates.parse(min_pass_rate="99%", max_duration="1h30m", fail_on_flaky=True)
