@@ -805,7 +805,7 @@ def test_properties_are_read_from_the_case_and_its_properties_only(tmp_path: Pat
         """<testsuite name="s"><testcase classname="C" name="t">
 <property name="direct" value="1"/>
 <properties><property name="listed" value="2"/></properties>
-<attachment name="not-a-property" value="3"/>
+<attachment name="not-a-property" value="3"/><tool name="nor-this" value="5"/>
 <failure message="m"><properties><property name="deep" value="4"/></properties></failure>
 </testcase></testsuite>""",
     )
@@ -824,3 +824,20 @@ def test_of_equally_severe_results_the_first_gives_the_message(tmp_path: Path) -
     )
     (row,) = parse_junit(path)
     assert (row.status, row.message, row.trace) == (CaseStatus.FAILED, "first", "one")
+
+
+def test_only_direct_children_are_results_and_only_a_direct_stacktrace_is_trace(
+    tmp_path: Path,
+) -> None:
+    path = _write(
+        tmp_path,
+        """<testsuite name="s">
+<testcase classname="C" name="nested"><system-err><error message="no result"/></system-err>
+</testcase>
+<testcase classname="C" name="deep"><failure message="m">top<wrap><stackTrace>deep</stackTrace>
+</wrap></failure></testcase>
+</testsuite>""",
+    )
+    nested, deep = parse_junit(path)
+    assert (nested.status, nested.message) == (CaseStatus.PASSED, None)
+    assert (deep.status, deep.trace) == (CaseStatus.FAILED, "top")
