@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,9 @@ def test_verdict_combines_states_and_gates() -> None:
     worst = judge(mixed, stats, Gates(min_tests=50))
     assert worst.exit_code == ExitCode.INFRASTRUCTURE and worst.status == "error"
     assert len(worst.reasons) == 3
+    # a passing execution does not stop the look at the next ones
+    after_a_pass = [ExecutionState("ok-1", "passed", 0), ExecutionState("api-3", "failed", 2)]
+    assert judge(after_a_pass, stats, Gates()).reasons == ["api-3 failed: 2 failing test(s)"]
     # strictness gates fail passing executions
     ok = [ExecutionState("auth-1", "passed", 0)]
     assert judge(ok, totals(tests=3, passed=3), Gates(min_tests=4)).exit_code == 1
@@ -217,6 +221,8 @@ def test_zero_is_a_valid_limit_and_nothing_counted_is_zero() -> None:
     assert nothing == Totals.from_summary({}, None)
     assert (nothing.tests, nothing.ran, nothing.pass_rate) == (0, 0, None)
     assert [g.passed for g in evaluate(nothing, gates)] == [True, True]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        nothing.tests = 1  # type: ignore[misc]
 
 
 def test_gates_parse_and_any() -> None:

@@ -691,6 +691,21 @@ def test_summarize_uses_the_last_attempt() -> None:
     assert summarize([]) == Summary()
 
 
+def test_summary_counts_each_status_in_its_own_column() -> None:
+    counts = {"passed": 1, "failed": 2, "errored": 3, "skipped": 4, "quarantined": 5}
+    summary = Summary()
+    for status, times in counts.items():
+        for _ in range(times):
+            summary.add(CaseStatus(status))
+    summary.add(CaseStatus.PASSED, flaky=True)
+    assert summary.as_dict() == {
+        **counts,
+        "passed": 2,
+        "tests": 16,
+        "flaky": 1,
+    }
+
+
 # --- streaming ---------------------------------------------------------------------------
 
 
