@@ -151,6 +151,8 @@ def test_always_failing_is_failing_not_flaky(history: History) -> None:
     assert everything["t"]["verdict"] == Verdict.FAILING.value
     assert everything["ok"]["verdict"] == Verdict.STABLE.value
     assert everything["ok"]["results"] == 6
+    assert (everything["ok"]["failures"], everything["ok"]["flips"]) == (0, 0)
+    assert everything["ok"]["reasons"] == everything["ok"]["evidence"] == []
     assert list(everything) == ["t", "ok"]  # failing before stable
 
 
