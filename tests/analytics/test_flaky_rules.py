@@ -84,6 +84,36 @@ def test_same_commit_cites_the_attempts_of_both_executions_in_order(history: His
     ]
 
 
+def test_commits_without_sha_do_not_hide_later_ones(history: History) -> None:
+    history.run(WF, {"t": "failed"})  # no sha: rule (a) cannot use it
+    failed = history.run(WF, {"t": "failed"}, sha="abc")
+    passed = history.run(WF, {"t": "passed"}, sha="abc")
+    (evidence,) = by_name(history)["t"]["evidence"]  # type: ignore[misc]
+    assert (evidence["reason"], evidence["executionIds"]) == ("same-commit", [failed.id, passed.id])
+
+
+def test_rates_are_rounded_to_three_places_and_the_newest_file_is_shown(
+    history: History,
+) -> None:
+    for n, status in enumerate(["passed", "passed", "failed", "passed", "passed", "failed"]):
+        history.run(WF, {"t": status}, files={"t": f"tests/v{n}/test_t.py"})
+    history.run(WF, {"t": ["passed"]}, files={"t": "tests/now/test_t.py"})
+    test = by_name(history)["t"]
+    assert (test["results"], test["failures"], test["flips"]) == (7, 2, 4)
+    assert (test["flipRate"], test["failureRate"]) == (0.571, 0.286)  # 4/7, 2/7
+    assert test["file"] == "tests/now/test_t.py"
+
+
+def test_more_flips_come_first_among_equally_many_reasons(history: History) -> None:
+    for status in ["passed", "failed", "passed", "failed", "passed", "failed"]:
+        history.run(WF, {"z": "failed" if status == "passed" else "passed", "b": status})
+    history.run(WF, {"z": "failed", "b": "failed"})
+    found = find_flaky(history.db)
+    # equal reasons and failure rates (4/7): the flip rate decides, before the name
+    assert [(t.test.name, round(t.flip_rate, 3)) for t in found] == [("z", 0.857), ("b", 0.714)]
+    assert found[0].failure_rate == found[1].failure_rate
+
+
 def test_flip_rate_over_the_window(history: History) -> None:
     runs = [
         history.run(WF, {"t": status})
@@ -125,8 +155,19 @@ def test_only_the_window_counts(history: History) -> None:
     for status in ["failed", "passed", "failed", "passed", "failed"] + ["passed"] * 20:
         history.run(WF, {"t": status})
     assert by_name(history) == {}  # the last 20 executions all passed
+    assert by_name(history, include_all=True)["t"]["results"] == 20
+
     wider = Thresholds(window=25, flip_threshold=0.2)  # 5 flips / 25 results
     assert by_name(history, thresholds=wider)["t"]["reasons"] == ["flip-rate"]
+
+
+def test_the_window_counts_attempts_not_executions(history: History) -> None:
+    history.run(WF, {"t": ["failed", "passed"]})  # 2 attempts
+    for _ in range(4):
+        history.run(WF, {"t": "passed"})
+    test = by_name(history, thresholds=Thresholds(window=5), include_all=True)["t"]
+    # 5 executions hold 6 attempts: the rates look at the last 5, the retry rule at all
+    assert (test["results"], test["failures"], test["reasons"]) == (5, 0, ["retry"])
 
 
 def test_quarantined_and_errored_count_as_failures_skipped_is_ignored(history: History) -> None:
