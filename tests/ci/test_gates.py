@@ -18,6 +18,7 @@ from assay.ci.gates import (
     judge,
     parse_duration,
     parse_rate,
+    render_gates_markdown,
 )
 from assay.errors import DefinitionError
 from assay.status import ExitCode
@@ -43,7 +44,9 @@ def test_parse_duration(text: str, ms: int) -> None:
     assert parse_duration(text) == ms
 
 
-@pytest.mark.parametrize("text", ["", "soon", "10x", "-5", "1h30", "m", "1m h", "inf", "nan"])
+@pytest.mark.parametrize(
+    "text", ["", "soon", "10x", "-5", "1h30", "m", "1m h", "inf", "nan", "1hxx30m", "5s1"]
+)
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(DefinitionError, match="--max-duration"):
         parse_duration(text)
@@ -61,10 +64,15 @@ def test_parse_rate_rejects(text: str) -> None:
         parse_rate(text)
 
 
+def test_long_durations_are_read_to_the_end() -> None:
+    assert parse_duration("1s" * 300) == 300_000  # positions past CPython's cached ints
+
+
 def test_format_ms_reads_back() -> None:
     for ms in (0, 662, 59_999, 60_000, 5_400_000, 5_415_000, 3_600_500):
         assert parse_duration(format_ms(ms)) == ms
     assert [format_ms(v) for v in (0, 662, 60_000, 5_415_000)] == ["0s", "0.662s", "1m", "1h30m15s"]
+    assert format_ms(-5) == "0s"  # a clock step back never shows a negative duration
 
 
 def test_format_rate() -> None:
@@ -223,6 +231,33 @@ def test_zero_is_a_valid_limit_and_nothing_counted_is_zero() -> None:
     assert [g.passed for g in evaluate(nothing, gates)] == [True, True]
     with pytest.raises(dataclasses.FrozenInstanceError):
         nothing.tests = 1  # type: ignore[misc]
+
+
+def test_gate_lines_and_markdown() -> None:
+    failed = [ExecutionState("api-1", "failed", 2)]
+    stats = totals(tests=4, passed=2, failed=2)
+    verdict = judge(failed, stats, Gates(min_tests=4, max_failures=1))
+    assert [str(gate) for gate in verdict.gates] == [
+        "gate min-tests: 4 ran >= 4",
+        "gate max-failures: 2 failed > 1 (failed)",
+    ]
+    assert render_gates_markdown(verdict) == (
+        "#### Quality gates: ❌ 1 of 2 failed\n"
+        "\n"
+        "- ✅ `min-tests`: 4 ran >= 4\n"
+        "- ❌ `max-failures`: 2 failed > 1\n"
+        "\n"
+        "<sub>Failed tests of api-1 are judged by the gates above.</sub>\n"
+    )
+    assert render_gates_markdown(judge([], stats, Gates())) == ""
+
+
+def test_an_unfinished_execution_does_not_stop_the_look_at_the_next() -> None:
+    states = [ExecutionState("a-1", "running", 0), ExecutionState("b-1", "failed", 1)]
+    assert judge(states, totals(), Gates()).reasons == [
+        "a-1 has not finished (running)",
+        "b-1 failed: 1 failing test(s)",
+    ]
 
 
 def test_gates_parse_and_any() -> None:
