@@ -50,22 +50,22 @@ def test_add_list_active_remove(history: History) -> None:
 
 
 def test_each_test_keeps_its_own_entry(history: History) -> None:
-    """Re-adding or removing one test leaves the others alone, whichever sorts first."""
+    """Re-adding, reading or removing one test leaves the others alone, whichever sorts
+    first (the rows are stored in an order that is not the order of their ids)."""
     names = ["a", "b", "c"]
     history.run("wf", dict.fromkeys(names, "failed"))
     store = QuarantineStore(history.db)
-    ids = sorted(tid("wf", name) for name in names)
-    for test_id in reversed(ids):  # stored last to first: the row order is not the id order
+    low, middle, high = sorted(tid("wf", name) for name in names)
+    for test_id in (middle, low, high):
         store.add(test_id, reason=f"reason {test_id}")
-    middle = ids[1]
-    store.add(middle, reason="renewed", until=NOW)
-    assert {e.test_id: e.reason for e in store.list(include_expired=True)} == {
-        ids[0]: f"reason {ids[0]}",
-        middle: "renewed",
-        ids[2]: f"reason {ids[2]}",
-    }
+    store.add(low, reason="renewed", until=NOW)
+    expected = {low: "renewed", middle: f"reason {middle}", high: f"reason {high}"}
+    assert {e.test_id: e.reason for e in store.list(include_expired=True)} == expected
+    for test_id, reason in expected.items():
+        entry = store.get(test_id)
+        assert entry is not None and (entry.test_id, entry.reason) == (test_id, reason)
     store.remove(middle)
-    assert {e.test_id for e in store.list(include_expired=True)} == {ids[0], ids[2]}
+    assert {e.test_id for e in store.list(include_expired=True)} == {low, high}
 
 
 def test_expiry_is_exclusive_and_compared_in_utc(history: History) -> None:
