@@ -114,6 +114,38 @@ def test_more_flips_come_first_among_equally_many_reasons(history: History) -> N
     assert found[0].failure_rate == found[1].failure_rate
 
 
+def test_a_retry_is_cited_once_per_execution(history: History) -> None:
+    retried = history.run(WF, {"t": ["failed", "passed", "failed", "passed"]})
+    (evidence,) = by_name(history)["t"]["evidence"]  # type: ignore[misc]
+    assert [(r["executionId"], r["attempt"]) for r in evidence["results"]] == [
+        (retried.id, 1),
+        (retried.id, 2),
+    ]
+
+
+def test_one_late_failure_is_neither_flaky_nor_failing(history: History) -> None:
+    for status in ["passed"] * 5 + ["failed"]:  # 1 flip and 1 failure in 6: under both rates
+        history.run(WF, {"t": status})
+    test = by_name(history, include_all=True)["t"]
+    assert (test["verdict"], test["results"], test["failures"], test["flips"]) == (
+        "stable",
+        6,
+        1,
+        1,
+    )
+
+
+def test_higher_failure_rate_comes_first_among_equal_flip_rates(history: History) -> None:
+    # z and b flip at the same places; z fails 3 times in 5, b twice
+    for z in ["failed", "passed", "failed", "passed", "failed"]:
+        b = "passed" if z == "failed" else "failed"
+        history.run(WF, {"z": z, "b": b})
+    found = find_flaky(history.db)
+    assert [t.test.name for t in found] == ["z", "b"]
+    assert found[0].flip_rate == found[1].flip_rate
+    assert (found[0].failure_rate, found[1].failure_rate) == (0.6, 0.4)
+
+
 def test_flip_rate_over_the_window(history: History) -> None:
     runs = [
         history.run(WF, {"t": status})
