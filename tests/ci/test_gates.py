@@ -45,7 +45,7 @@ def test_parse_duration(text: str, ms: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "soon", "10x", "-5", "1h30", "m", "1m h", "inf", "nan", "1hxx30m", "5s1"]
+    "text", ["", "soon", "10x", "-5", "1h30", "m", "1m h", "inf", "nan", "1hxx30m", "5s1", "-0.5"]
 )
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(DefinitionError, match="--max-duration"):
@@ -144,6 +144,11 @@ def test_verdict_combines_states_and_gates() -> None:
     worst = judge(mixed, stats, Gates(min_tests=50))
     assert worst.exit_code == ExitCode.INFRASTRUCTURE and worst.status == "error"
     assert len(worst.reasons) == 3
+    # nor does a tolerated one
+    tolerated_first = [ExecutionState("api-1", "failed", 1), ExecutionState("api-4", "aborted", 0)]
+    after = judge(tolerated_first, stats, Gates(max_failures=5))
+    assert (after.tolerated, after.reasons) == (["api-1"], ["api-4 aborted: aborted"])
+    assert after.exit_code == ExitCode.TESTS_FAILED
     # a passing execution does not stop the look at the next ones
     after_a_pass = [ExecutionState("ok-1", "passed", 0), ExecutionState("api-3", "failed", 2)]
     assert judge(after_a_pass, stats, Gates()).reasons == ["api-3 failed: 2 failing test(s)"]
