@@ -146,6 +146,19 @@ def test_higher_failure_rate_comes_first_among_equal_flip_rates(history: History
     assert (found[0].failure_rate, found[1].failure_rate) == (0.6, 0.4)
 
 
+def test_skipped_attempts_of_a_failing_test_are_left_out(history: History) -> None:
+    for status in ["passed", "skipped", "failed", "skipped", "passed"]:
+        history.run(WF, {"t": status})
+    test = by_name(history, include_all=True, thresholds=Thresholds(min_results=3))["t"]
+    assert (test["results"], test["failures"], test["flips"]) == (3, 1, 2)
+
+
+def test_a_rate_equal_to_its_threshold_fires(history: History) -> None:
+    for status in ["passed", "passed", "passed", "passed", "failed"]:  # 1 failure in 5: 0.2
+        history.run(WF, {"t": status})
+    assert by_name(history)["t"]["reasons"] == ["failure-rate"]
+
+
 def test_flip_rate_over_the_window(history: History) -> None:
     runs = [
         history.run(WF, {"t": status})
