@@ -86,7 +86,7 @@ for entry in "${selected[@]}"; do
     python - "$dir/session.sqlite" <<'PY'
 import sqlite3, sys
 with sqlite3.connect(sys.argv[1]) as db:
-    db.execute("DELETE FROM work_results WHERE test_outcome = 'survived'")
+    db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
 PY
   else
     rm -rf "$dir"; mkdir -p "$dir"
