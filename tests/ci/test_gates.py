@@ -269,8 +269,10 @@ def test_gates_parse_and_any() -> None:
     assert not Gates.parse().any and not Gates().judges_failures
     gates = Gates.parse(min_pass_rate="99%", max_duration="1h30m", fail_on_flaky=True)
     assert gates.any and gates.min_pass_rate == 99 and gates.max_duration_ms == 5_400_000
-    with pytest.raises(DefinitionError):
+    with pytest.raises(DefinitionError, match="--max-failures -1: expected 0 or more"):
         Gates.parse(max_failures=-1)
+    with pytest.raises(DefinitionError, match="--min-tests -1: expected 0 or more"):
+        Gates.parse(min_tests=-1)
 
 
 BAD = [
