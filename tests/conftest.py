@@ -1,4 +1,5 @@
-"""Fixtures shared across the suite: an isolated ASSAY_HOME, local git repositories."""
+"""Fixtures shared across the suite: an isolated ASSAY_HOME, local git repositories, and the
+PostgreSQL server (whose absence fails under CI=true)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,30 @@ import pytest
 
 from assay.settings import Settings
 from assay.store import Database
-from support import GitRepo, commit_all, git, postgres_database, write_files
+from assay.testing import PostgresService, find_pg_bin
+from assay.testing.plugin import SETTINGS
+from support import GitRepo, commit_all, git, postgres_database, skip_unless_ci, write_files
+
+
+@pytest.fixture(scope="session")
+def postgres_required(pytestconfig: pytest.Config) -> None:
+    """Skip without a PostgreSQL (no DSN, no initdb/pg_ctl); under CI=true that fails.
+
+    The plugin's ``postgres_server`` always skips (its documented policy for users); the
+    suite must not: dozens of silent skips would hide the PostgreSQL half of ``any_db``.
+    """
+    if pytestconfig.stash[SETTINGS].postgres_dsn or find_pg_bin() is not None:
+        return
+    skip_unless_ci(
+        "PostgreSQL binaries (initdb, pg_ctl) not found and no --postgres-dsn given: install "
+        "them (apt-get install -y postgresql) or set ASSAY_PG_BIN"
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_server(postgres_required: None, postgres_server: PostgresService) -> PostgresService:
+    """The plugin's server, checked by ``postgres_required`` first (arguments run in order)."""
+    return postgres_server
 
 
 @pytest.fixture

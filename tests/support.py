@@ -10,14 +10,30 @@ import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import sqlalchemy
 
 from assay.testing import PostgresService
 
-CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
+CONFORMANCE_ENV = "ASSAY_TEST_CONFORMANCE_DIR"
+_SHARED = Path(__file__).resolve().parents[2] / "shared"
+CONFORMANCE = Path(os.environ.get(CONFORMANCE_ENV) or _SHARED / "conformance")
+"""The shared conformance material (``$ASSAY_TEST_CONFORMANCE_DIR`` overrides the place)."""
+
+
+def on_ci() -> bool:
+    """True under ``CI=true``, where every service and every piece of material must be there."""
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def skip_unless_ci(message: str) -> NoReturn:
+    """Skip saying ``message``; under ``CI=true`` fail with it instead (no silent skips)."""
+    if on_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
 
 GitRepo = Callable[[dict[str, str]], Path]
 ASSAY = str(Path(sys.executable).parent / "assay")

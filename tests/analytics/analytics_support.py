@@ -35,6 +35,7 @@ class History:
         durations: dict[str, int] | None = None,
         requirements: dict[str, list[str]] | None = None,
         duration_ms: int | None = None,
+        files: dict[str, str] | None = None,
     ) -> ExecutionRow:
         """One finished execution; ``results`` maps a test name to its status, or to the
         statuses of its attempts."""
@@ -52,6 +53,7 @@ class History:
                         name,
                         CaseStatus(status),
                         duration_ms=(durations or {}).get(name, 10),
+                        file=(files or {}).get(name),
                         attempt=attempt,
                         properties={"requirement": requirements[name]}
                         if requirements and name in requirements

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from analytics_support import History, tid
@@ -47,6 +47,36 @@ def test_add_list_active_remove(history: History) -> None:
     assert store.get(tid("wf", "flaky")) is None
     with pytest.raises(NotFoundError, match="not quarantined"):
         store.remove(tid("wf", "flaky"))
+
+
+def test_each_test_keeps_its_own_entry(history: History) -> None:
+    """Re-adding, reading or removing one test leaves the others alone, whichever sorts
+    first (the rows are stored in an order that is not the order of their ids)."""
+    names = ["a", "b", "c"]
+    history.run("wf", dict.fromkeys(names, "failed"))
+    store = QuarantineStore(history.db)
+    low, middle, high = sorted(tid("wf", name) for name in names)
+    for test_id in (middle, low, high):
+        store.add(test_id, reason=f"reason {test_id}")
+    store.add(low, reason="renewed", until=NOW)
+    expected = {low: "renewed", middle: f"reason {middle}", high: f"reason {high}"}
+    assert {e.test_id: e.reason for e in store.list(include_expired=True)} == expected
+    for test_id, reason in expected.items():
+        entry = store.get(test_id)
+        assert entry is not None and (entry.test_id, entry.reason) == (test_id, reason)
+    store.remove(middle)
+    assert {e.test_id for e in store.list(include_expired=True)} == {low, high}
+
+
+def test_expiry_is_exclusive_and_compared_in_utc(history: History) -> None:
+    history.run("wf", {"t": "failed"})
+    entry = QuarantineStore(history.db).add(tid("wf", "t"), until=NOW)
+    assert entry.active(NOW - timedelta(microseconds=1)) and not entry.active(NOW)
+    two_hours_east = timezone(timedelta(hours=2))
+    # 13:30 at UTC+2 is 11:30 UTC: before the 12:00 UTC expiry
+    assert entry.active(datetime(2026, 11, 22, 13, 30, tzinfo=two_hours_east))
+    assert entry.as_dict(NOW)["until"] == "2026-11-22T12:00:00+00:00"
+    assert entry.as_dict(NOW)["active"] is False
 
 
 def test_active_defaults_to_now(history: History) -> None:

@@ -53,9 +53,15 @@ def test_pytest_smoke_workflows_reach_expected_status(cli: Cli, git_repo: GitRep
         assert execution["status"] in EXPECTED[label], (name, execution, done.stderr)
         if doc["metadata"]["labels"].get("junit") == "true":
             summary = execution["summary"]
-            assert summary["tests"] >= 2, (name, summary)
+            # tests/success holds 2 tests; tests/fail and tests/random 1 each
+            assert summary["tests"] == (2 if label == "workflows" else 3), (name, summary)
+            assert summary["passed"] + summary["failed"] == summary["tests"], (name, summary)
             if label == "expected-fail":
                 assert summary["failed"] == 1 and summary["passed"] == 2
+            elif label == "workflows":
+                assert summary["passed"] == 2
+            else:  # the random test decides, and the status follows it
+                assert summary["failed"] == (execution["status"] == "failed")
             artifacts = cli("artifacts", execution["id"], check=0).stdout
             assert "pytest-report.xml" in artifacts
         else:  # no --junit-xml in the script: assay's own pytest report is used

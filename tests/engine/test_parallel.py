@@ -526,7 +526,9 @@ def test_cancel_reaches_every_worker(engine: Engine, db: Database, out: Path) ->
         "1.w0": "aborted",
         "1.w1": "aborted",
     }
-    for pidfile in out.glob("pid-*"):
+    pidfiles = sorted(out.glob("pid-*"))
+    assert [path.name for path in pidfiles] == ["pid-0", "pid-1"]
+    for pidfile in pidfiles:
         stat = Path(f"/proc/{int(pidfile.read_text())}/stat")
         assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
+import support
 from assay.errors import HostileXMLError, ResultsError
 from assay.model import CaseStatus, Summary, TestCaseResult
 from assay.results import junit, target
@@ -18,11 +19,17 @@ from assay.results.junit import iter_junit, parse_junit, summarize
 from assay.results.target import MAX_MESSAGE_CHARS
 
 DATA = Path(__file__).parent / "data"
-CONFORMANCE = Path(__file__).parents[2].parent / "shared" / "conformance" / "junit"
+CONFORMANCE = support.CONFORMANCE / "junit"
 
-needs_conformance = pytest.mark.skipif(
-    not CONFORMANCE.is_dir(), reason=f"conformance material not found at {CONFORMANCE}"
-)
+
+@pytest.fixture(scope="module")
+def junit_conformance() -> None:
+    """Skips without the conformance material; under CI=true its absence fails."""
+    if not CONFORMANCE.is_dir():
+        support.skip_unless_ci(f"conformance material not found at {CONFORMANCE}")
+
+
+needs_conformance = pytest.mark.usefixtures("junit_conformance")
 
 
 def _write(tmp_path: Path, text: str, name: str = "report.xml") -> Path:
@@ -685,6 +692,21 @@ def test_summarize_uses_the_last_attempt() -> None:
     assert summarize([]) == Summary()
 
 
+def test_summary_counts_each_status_in_its_own_column() -> None:
+    counts = {"passed": 1, "failed": 2, "errored": 3, "skipped": 4, "quarantined": 5}
+    summary = Summary()
+    for status, times in counts.items():
+        for _ in range(times):
+            summary.add(CaseStatus(status))
+    summary.add(CaseStatus.PASSED, flaky=True)
+    assert summary.as_dict() == {
+        **counts,
+        "passed": 2,
+        "tests": 16,
+        "flaky": 1,
+    }
+
+
 # --- streaming ---------------------------------------------------------------------------
 
 
@@ -739,3 +761,99 @@ def test_path_and_stream_give_the_same_rows(tmp_path: Path) -> None:
         from_stream = parse_junit(stream)
     assert from_stream == parse_junit(str(path)) == list(iter_junit(path))
     assert len(from_stream) == 2_000
+
+
+def test_attempts_are_counted_per_suite_and_class(tmp_path: Path) -> None:
+    """The same class and test name in two suites are two tests, each on its 1st attempt;
+    a repeat inside one suite is the 2nd attempt."""
+    path = _write(
+        tmp_path,
+        """<testsuites>
+<testsuite name="a"><testcase classname="C" name="x"/></testsuite>
+<testsuite name="b"><testcase classname="C" name="x"/><testcase classname="C" name="x"/>
+</testsuite>
+<testsuite name="a"><testcase classname="C" name="x"><failure/></testcase></testsuite>
+</testsuites>""",
+    )
+    rows = [
+        (row.suite, row.classname, row.name, row.attempt, row.status) for row in parse_junit(path)
+    ]
+    assert rows == [
+        ("a", "C", "x", 1, CaseStatus.PASSED),
+        ("b", "C", "x", 1, CaseStatus.PASSED),
+        ("b", "C", "x", 2, CaseStatus.PASSED),
+        ("a", "C", "x", 2, CaseStatus.FAILED),
+    ]
+
+
+def test_class_attribute_is_read_per_case_and_a_result_child_beats_status(
+    tmp_path: Path,
+) -> None:
+    """Without ``classname``, each case's ``class`` attribute names its class; a result child
+    decides over a ``status="skipped"`` attribute (which counts only for a bare case)."""
+    path = _write(
+        tmp_path,
+        """<testsuite name="s">
+<testcase class="A" name="x"/>
+<testcase class="B" name="y"/>
+<testcase name="z"/>
+<testcase classname="C" name="failed" status="skipped"><failure message="f"/></testcase>
+<testcase classname="C" name="errored" status="notrun"><error message="e"/></testcase>
+<testcase classname="C" name="not run" status="notrun"/>
+</testsuite>""",
+    )
+    rows = [(row.classname, row.name, row.status) for row in parse_junit(path)]
+    assert rows == [
+        ("A", "x", CaseStatus.PASSED),
+        ("B", "y", CaseStatus.PASSED),
+        ("", "z", CaseStatus.PASSED),
+        ("C", "failed", CaseStatus.FAILED),
+        ("C", "errored", CaseStatus.ERRORED),
+        ("C", "not run", CaseStatus.SKIPPED),
+    ]
+
+
+def test_properties_are_read_from_the_case_and_its_properties_only(tmp_path: Path) -> None:
+    """``<property>`` directly in the case or in its ``<properties>`` counts; a named element
+    that is not a property, or a property nested deeper (inside a result), does not."""
+    path = _write(
+        tmp_path,
+        """<testsuite name="s"><testcase classname="C" name="t">
+<property name="direct" value="1"/>
+<properties><property name="listed" value="2"/></properties>
+<attachment name="not-a-property" value="3"/><tool name="nor-this" value="5"/>
+<failure message="m"><properties><property name="deep" value="4"/></properties></failure>
+</testcase></testsuite>""",
+    )
+    (row,) = parse_junit(path)
+    assert row.properties == {"direct": ["1"], "listed": ["2"]}
+    assert row.status is CaseStatus.FAILED and row.message == "m"
+
+
+def test_of_equally_severe_results_the_first_gives_the_message(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """<testsuite name="s"><testcase classname="C" name="t">
+<skipped message="skip"/><failure message="first">one</failure>
+<failure message="second">two</failure><skipped message="late skip"/>
+</testcase></testsuite>""",
+    )
+    (row,) = parse_junit(path)
+    assert (row.status, row.message, row.trace) == (CaseStatus.FAILED, "first", "one")
+
+
+def test_only_direct_children_are_results_and_only_a_direct_stacktrace_is_trace(
+    tmp_path: Path,
+) -> None:
+    path = _write(
+        tmp_path,
+        """<testsuite name="s">
+<testcase classname="C" name="nested"><system-err><error message="no result"/></system-err>
+</testcase>
+<testcase classname="C" name="deep"><failure message="m">top<wrap><stackTrace>deep</stackTrace>
+</wrap></failure></testcase>
+</testsuite>""",
+    )
+    nested, deep = parse_junit(path)
+    assert (nested.status, nested.message) == (CaseStatus.PASSED, None)
+    assert (deep.status, deep.trace) == (CaseStatus.FAILED, "top")

@@ -6,12 +6,13 @@ import pytest
 from spec_helpers import CONFORMANCE
 
 from assay.spec import Definition, TestWorkflowTemplate, load_definitions
+from support import skip_unless_ci
 
 
 @pytest.fixture(scope="session")
 def conformance_definitions() -> list[Definition]:
     if not CONFORMANCE.is_dir():
-        pytest.skip(f"conformance material not found at {CONFORMANCE}")
+        skip_unless_ci(f"conformance material not found at {CONFORMANCE}")
     return load_definitions(CONFORMANCE)
 
 

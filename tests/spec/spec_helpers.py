@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import support
+
 DATA = Path(__file__).resolve().parent / "data"
-# tests/spec/spec_helpers.py: parents[3] holds both the repository (`main`) and `shared`
-CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "testkube"
+CONFORMANCE = support.CONFORMANCE / "testkube"
 
 
 def conformance_files(folder: str) -> list[Path]:

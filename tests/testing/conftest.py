@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from assay.testing import find_pg_bin
+from support import skip_unless_ci
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -21,13 +20,10 @@ def require_pg_binaries() -> None:
     """Skip when initdb/pg_ctl are missing, except on CI (CI=true), where that fails."""
     if find_pg_bin() is not None:
         return
-    message = (
+    skip_unless_ci(
         "PostgreSQL binaries (initdb, pg_ctl) not found: install them "
         "(apt-get install -y postgresql) or set ASSAY_PG_BIN"
     )
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
 
 
 @pytest.fixture

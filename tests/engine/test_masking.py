@@ -1,0 +1,59 @@
+"""The masker on its own: what counts as a secret, lines of multi-line ones, overlaps."""
+
+from __future__ import annotations
+
+import threading
+
+from assay.engine.masking import MASK, Masker
+
+
+def test_nothing_registered_leaves_text_alone() -> None:
+    assert Masker()("a line with nothing secret") == "a line with nothing secret"
+
+
+def test_values_shorter_than_three_characters_are_not_secrets() -> None:
+    masker = Masker()
+    for value in (None, "", "a", "ab"):
+        masker.add(value)
+    assert masker("a b ab abc") == "a b ab abc"
+    masker.add("abc")  # three characters: masked
+    assert masker("a b ab abc") == f"a b ab {MASK}"
+
+
+def test_multi_line_secret_is_masked_whole_and_line_by_line() -> None:
+    masker = Masker()
+    masker.add("first-line\nxy\nthird-line\r\nend")
+    assert masker("k=first-line\nxy\nthird-line\r\nend;") == f"k={MASK};"
+    # lines are logged one at a time; a line of under three characters stays (too common)
+    assert [masker(line) for line in ("first-line", "xy", "third-line", "end")] == [
+        MASK,
+        "xy",
+        MASK,
+        MASK,
+    ]
+    assert masker("E     third-line") == f"E     {MASK}"
+
+
+def test_the_longer_of_two_overlapping_secrets_wins_whatever_the_order() -> None:
+    for order in (("token", "token-extended"), ("token-extended", "token")):
+        masker = Masker()
+        for value in order:
+            masker.add(value)
+        assert masker("a token-extended b token c") == f"a {MASK} b {MASK} c"
+
+
+def test_secrets_are_matched_literally() -> None:
+    masker = Masker()
+    masker.add("p.ss*(x)")
+    assert masker("pass(x) p.ss*(x)") == f"pass(x) {MASK}"
+
+
+def test_secrets_added_from_many_threads_are_all_kept() -> None:
+    masker = Masker()
+    values = [f"secret-{n:03d}" for n in range(40)]
+    threads = [threading.Thread(target=masker.add, args=(value,)) for value in values]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert masker(" ".join(values)) == " ".join([MASK] * len(values))
