@@ -7,7 +7,7 @@ is removed from the environment, as users have caches), interleaved, ``--runs`` 
 after one warm-up, on a store holding a few executions. It prints medians and ratios:
 each command against `python -c pass` (the interpreter's floor) and its cost above that
 floor, the import floors of the libraries the CLI keeps (typer, pydantic, SQLAlchemy's
-ORM), and `assay run` of a real pytest suite against plain pytest on the same suite.
+Core and ORM), and `assay run` of a real pytest suite against plain pytest on the same suite.
 ``--before DIR`` also runs every assay command from another checkout's ``src`` (the code
 before a change, through PYTHONPATH), interleaved with the current code, on the same store.
 """
@@ -15,6 +15,7 @@ before a change, through PYTHONPATH), interleaved with the current code, on the 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -40,7 +41,13 @@ spec:
 
 GOAL_SECONDS = 0.25
 """Goal for --help, get, logs and validate."""
-GOAL_COMMANDS = ("assay --help", "assay validate", "assay get executions", "assay logs")
+GOAL_COMMANDS = (
+    "assay --help",
+    "assay validate",
+    "assay get executions",
+    "assay logs",
+    "assay logs (full id)",
+)
 RUN_OVERHEAD_GOAL = 0.3
 """Goal for `assay run` over plain pytest."""
 
@@ -74,17 +81,28 @@ def main() -> None:
         before_env = {**env, "PYTHONPATH": str(args.before.resolve())} if args.before else None
         for _ in range(3):  # a store with a few executions
             timed([assay, "run", "-f", str(work / "noop.yaml")], work, env)
+        last = subprocess.run(
+            [assay, "run", "-f", str(work / "noop.yaml"), "-o", "json"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        ended_id = json.loads(last.stdout)["id"]
         wf = str(work / "wf.yaml")
         commands: dict[str, list[str]] = {
             "python -c pass": [python, "-c", "pass"],
             "import typer": [python, "-c", "import typer"],
             "import pydantic": [python, "-c", "import pydantic"],
+            "import sqlalchemy": [python, "-c", "import sqlalchemy"],
             "import sqlalchemy.orm": [python, "-c", "import sqlalchemy.orm"],
             "assay --help": [assay, "--help"],
             "assay --version": [assay, "--version"],
             "assay validate": [assay, "validate", "-f", wf],
             "assay get executions": [assay, "get", "executions"],
             "assay logs": [assay, "logs", "noop-1"],
+            "assay logs (full id)": [assay, "logs", ended_id],
             "assay run (no-op step)": [assay, "run", "-f", str(work / "noop.yaml")],
             "plain pytest": [str(bin_dir / "pytest"), "-q", "-p", "no:cacheprovider"],
             "assay run (pytest suite)": [assay, "run", "-f", wf, "--source", str(suite)],

@@ -156,6 +156,20 @@ class Assay:
         """Where the masked log of an execution is kept."""
         return self.settings.executions_dir / row.id / "log.txt"
 
+    def ended_log_path(self, ref: str) -> Path | None:
+        """The log of the execution whose full id is ``ref``, found without opening the store
+        (SQLAlchemy is most of a short command's time), when it is certain to have ended:
+        its log exists and its workspace is gone (removed when it finished, or by
+        :mod:`assay.engine.recovery`). None when that is not known: a name, a prefix, an
+        execution that runs, crashed (the store must reconcile it first) or kept its
+        workspace."""
+        if len(ref) != 32 or ref.strip("0123456789abcdef"):
+            return None
+        path = self.settings.executions_dir / ref / "log.txt"
+        if not path.is_file() or (self.settings.work_dir / ref).exists():
+            return None
+        return path
+
 
 def check_workflow_name(name: str) -> None:
     """Refuse a workflow name that ``validate`` would refuse as ``metadata.name``."""

@@ -79,3 +79,66 @@ def test_get_and_logs_load_no_models_nor_numpy(tmp_path: Path) -> None:
     heavy = ("assay.spec", "jinja2", "rich", *HEAVY)
     assert loaded_by(["get", "executions"], tmp_path, heavy) == []
     assert loaded_by(["logs", "nothing-1"], tmp_path, heavy) == []
+
+
+JUNIT = """\
+<testsuite name="s" tests="2">
+  <testcase classname="m" name="test_ok" time="0.01"/>
+  <testcase classname="m" name="test_bad" time="0.02">
+    <failure message="boom">trace</failure>
+  </testcase>
+</testsuite>
+"""
+
+
+@pytest.mark.usefixtures("assay_home")
+def test_storing_test_cases_loads_no_numpy(tmp_path: Path) -> None:
+    (tmp_path / "report.xml").write_text(JUNIT)
+    subprocess.run([ASSAY, "get", "executions"], cwd=tmp_path, check=True)  # migrate first
+    args = ["import", "report.xml", "--workflow", "imported"]
+    assert loaded_by(args, tmp_path, ("numpy", "assay.store.test_cases", "alembic")) == []
+    listed = subprocess.run(
+        [ASSAY, "get", "testcases", "imported-1", "-o", "json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    stored = {case["name"]: case["status"] for case in json.loads(listed)}
+    assert stored == {"test_ok": "passed", "test_bad": "failed"}
+
+
+@pytest.mark.usefixtures("assay_home")
+def test_logs_of_an_ended_execution_by_full_id_opens_no_store(tmp_path: Path) -> None:
+    (tmp_path / "wf.yaml").write_text(WORKFLOW)
+    done = subprocess.run(
+        [ASSAY, "run", "-f", "wf.yaml", "-o", "json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    execution_id = json.loads(done.stdout)["id"]
+    assert loaded_by(["logs", execution_id], tmp_path, ("sqlalchemy", *HEAVY)) == []
+    by_id = subprocess.run(
+        [ASSAY, "logs", execution_id], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
+    by_name = subprocess.run(
+        [ASSAY, "logs", "plain-1"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
+    assert "hi" in by_id and by_id == by_name
+
+
+@pytest.mark.usefixtures("assay_home")
+def test_logs_by_full_id_of_a_running_execution_asks_the_store(tmp_path: Path) -> None:
+    # a workspace left behind means the execution may run or have crashed: the store decides
+    (tmp_path / "wf.yaml").write_text(WORKFLOW)
+    done = subprocess.run(
+        [ASSAY, "run", "-f", "wf.yaml", "-o", "json", "--keep-workspace"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    execution_id = json.loads(done.stdout)["id"]
+    assert "sqlalchemy" in loaded_by(["logs", execution_id], tmp_path, ("sqlalchemy",))

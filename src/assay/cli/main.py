@@ -189,6 +189,10 @@ def logs(
 ) -> None:
     """Print the (masked) log of an execution."""
     assay = app_instance()
+    ended = None if follow else assay.ended_log_path(execution)
+    if ended is not None:
+        sys.stdout.write(ended.read_text(encoding="utf-8"))
+        return
     row = assay.executions.get(execution)
     if follow:
         assay.follow_log(row, sys.stdout.buffer)

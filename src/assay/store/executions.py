@@ -209,7 +209,7 @@ class ExecutionStore:
         rows = list(cases)
         if not rows:  # nothing to store, and numpy stays unloaded (an aborted run ends sooner)
             return Summary()
-        from assay.store.test_cases import write_cases  # numpy: loaded when first needed
+        from assay.store.case_writer import write_cases  # no numpy (nor readers) to write
 
         try:
             with self.db.writing(), self.db.engine.begin() as connection:

@@ -25,7 +25,6 @@ separator; a NUL in a name from elsewhere is stored as U+FFFD.
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,9 +32,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, func, insert, null, select
+from sqlalchemy import Connection, null, select
 
-from assay.model import CaseStatus, Summary, TestCaseResult
+from assay.model import CaseStatus
+from assay.store.case_writer import CASE_STATUSES, STATUS_VALUES, write_cases
+from assay.store.case_writer import SEPARATOR as _SEP
+from assay.store.case_writer import STATUS_CODE as _CODE
 from assay.store.tables import ExecutionRow, TestCaseDetailRow, TestResultsRow
 
 __all__ = [
@@ -57,22 +59,6 @@ __all__ = [
     "write_cases",
 ]
 
-CASE_STATUSES: tuple[CaseStatus, ...] = (
-    CaseStatus.PASSED,
-    CaseStatus.FAILED,
-    CaseStatus.ERRORED,
-    CaseStatus.SKIPPED,
-    CaseStatus.QUARANTINED,
-)
-"""Status of each code stored in ``statuses`` (append only: codes are persisted)."""
-
-STATUS_VALUES: tuple[str, ...] = tuple(status.value for status in CASE_STATUSES)
-"""The status value (``"passed"`` ...) of each stored code."""
-
-_CODE = {status: code for code, status in enumerate(CASE_STATUSES)}
-_FAILING_CODES = (_CODE[CaseStatus.FAILED], _CODE[CaseStatus.ERRORED])
-_PASSED_CODE = _CODE[CaseStatus.PASSED]
-_SEP = "\0"
 _CHUNK = 500
 
 U64 = npt.NDArray[np.uint64]
@@ -189,123 +175,9 @@ class CaseDetail(NamedTuple):
 _NO_DETAIL: CaseDetail = CaseDetail(None, None, None)
 
 
-def write_cases(
-    connection: Connection, execution_id: str, workflow: str, cases: Iterable[TestCaseResult]
-) -> Summary:
-    """Store ``cases`` as a new segment of the execution; return the summary over the final
-    attempt of each test (of this segment)."""
-    rows = cases if isinstance(cases, list) else list(cases)
-    # column by column: a comprehension per field costs less than one loop appending to many
-    suites_classes: dict[tuple[str, str, str | None], int] = {}
-    groups = [
-        suites_classes.setdefault((c.suite, c.classname, c.file), len(suites_classes)) for c in rows
-    ]
-    # the key of test_identity(), less the name, per group
-    prefixes = [f"{workflow}\x1f{s}\x1f{c}\x1f".encode() for s, c, _ in suites_classes]
-    names = [c.name for c in rows]
-    sha1, from_bytes = hashlib.sha1, int.from_bytes
-    ids = [
-        from_bytes(sha1(prefixes[g] + n.encode(), usedforsecurity=False).digest()[:8], "big")
-        for g, n in zip(groups, names, strict=True)
-    ]
-    code_of = _CODE
-    codes = [code_of[c.status] for c in rows]
-    attempts = [c.attempt for c in rows]
-    durations = [c.duration_ms for c in rows]
-    lines = [c.line or 0 for c in rows]
-    details = [
-        (position, c.message, c.properties or None, c.trace)
-        for position, c in enumerate(rows)
-        if c.message is not None or c.properties or c.trace is not None
-    ]
-    test_ids = np.array(ids, dtype="<u8")
-    statuses = np.array(codes, dtype=np.uint8)
-    segment, offset = _next_segment(connection, execution_id)
-    classes = [part for s, c, f in suites_classes for part in (s, c, f or "")]
-    connection.execute(
-        insert(TestResultsRow),
-        {
-            "execution_id": execution_id,
-            "segment": segment,
-            "cases": len(ids),
-            "test_ids": test_ids.tobytes(),
-            "attempts": _packed(attempts, "<u2"),
-            "statuses": statuses.tobytes(),
-            "durations": _packed(durations, "<u4"),
-            "lines": _packed(lines, "<u4"),
-            "groups": np.array(groups, dtype="<u4").tobytes(),
-            "classes": _pack_text(classes),
-            "names": _pack_text(names),
-        },
-    )
-    if details:
-        connection.execute(
-            insert(TestCaseDetailRow),
-            [
-                {
-                    "execution_id": execution_id,
-                    "position": offset + position,
-                    "message": message,
-                    "properties": properties,
-                    "trace": trace,
-                }
-                for position, message, properties, trace in details
-            ],
-        )
-    return _summary(test_ids, statuses)
-
-
-def _packed(values: list[int], stored: str) -> bytes:
-    """``values`` as the stored unsigned type, clipped to its range (a duration of 50 days or
-    more is stored as 49.7 days rather than refused)."""
-    array = np.array(values, dtype=np.int64)
-    return np.clip(array, 0, np.iinfo(stored).max).astype(stored).tobytes()
-
-
-def _pack_text(values: Sequence[str]) -> bytes:
-    """NUL-separated, compressed; a NUL inside a value becomes U+FFFD."""
-    text = _SEP.join(values)
-    if text.count(_SEP) != max(len(values) - 1, 0):
-        text = _SEP.join(value.replace(_SEP, "\ufffd") for value in values)
-    return zlib.compress(text.encode("utf-8", "replace"), 1)
-
-
 def _unpack_text(blob: bytes) -> list[str]:
     text = zlib.decompress(blob).decode("utf-8")
     return text.split(_SEP) if text else []
-
-
-def _next_segment(connection: Connection, execution_id: str) -> tuple[int, int]:
-    """(number of the next segment, attempts stored before it) for an execution."""
-    count, cases = connection.execute(
-        select(func.count(), func.coalesce(func.sum(TestResultsRow.cases), 0)).where(
-            TestResultsRow.execution_id == execution_id
-        )
-    ).one()
-    return int(count), int(cases)
-
-
-def _summary(test_ids: U64, statuses: npt.NDArray[np.uint8]) -> Summary:
-    """Counts over each test's last attempt; ``flaky`` when it passed after failing."""
-    summary = Summary()
-    if not len(test_ids):
-        return summary
-    order = np.argsort(test_ids, kind="stable")
-    ids, codes = test_ids[order], statuses[order].astype(np.int64)
-    last = np.flatnonzero(np.append(ids[1:] != ids[:-1], True))
-    first = np.concatenate(([0], last[:-1] + 1))
-    final = codes[last]
-    failing = np.isin(codes, _FAILING_CODES).astype(np.int64)
-    failed_before = np.add.reduceat(failing, first) - failing[last] > 0
-    counts = np.bincount(final, minlength=len(CASE_STATUSES))
-    summary.tests = len(final)
-    summary.passed = int(counts[_PASSED_CODE])
-    summary.failed = int(counts[_CODE[CaseStatus.FAILED]])
-    summary.errored = int(counts[_CODE[CaseStatus.ERRORED]])
-    summary.skipped = int(counts[_CODE[CaseStatus.SKIPPED]])
-    summary.quarantined = int(counts[_CODE[CaseStatus.QUARANTINED]])
-    summary.flaky = int(np.count_nonzero(failed_before & (final == _PASSED_CODE)))
-    return summary
 
 
 def read_columns(connection: Connection, execution_ids: Sequence[str]) -> CaseColumns:
