@@ -210,3 +210,19 @@ def test_get_executions_lists_newest_first_with_a_limit(cli: Cli, tmp_path: Path
         time.sleep(0.01)
     names = [e["name"] for e in cli.json("get", "executions", "--limit", "2")]
     assert names == ["echo-3", "echo-2"]
+
+
+def test_fit_widths_cuts_ids_then_free_text_then_drops_it_never_names() -> None:
+    from assay.cli.output import ID_MIN_WIDTH, TEXT_MIN_WIDTH, fit_widths
+
+    keys = ["id", "name", "workflow", "status", "startedAt", "tests", "failed", "ms", "tags"]
+    widths = [32, 6, 8, 6, 16, 5, 6, 3, 70]  # tags long, a 3-digit duration
+    fitted = fit_widths(keys, widths, 80)
+    assert fitted[0] == ID_MIN_WIDTH and fitted[8] >= TEXT_MIN_WIDTH
+    assert sum(fitted) + 2 * 8 <= 80 and fitted[1:8] == widths[1:8]
+    long_run = [32, 6, 8, 6, 16, 5, 6, 7, 70]  # hours: 7-digit milliseconds
+    fitted = fit_widths(keys, long_run, 80)
+    assert fitted[8] == 0, "tags dropped when cutting them is not enough"
+    assert sum(fitted) + 2 * 7 <= 80 and fitted[1:8] == long_run[1:8]
+    names = [32, 60, 30, 6, 16, 5, 6, 4, 10]  # names never cut, even past the width
+    assert fit_widths(keys, names, 80)[1:3] == [60, 30]

@@ -46,7 +46,8 @@ def print_table(
     rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str = ""
 ) -> None:
     """A plain-text table fitted to the terminal width (80 columns on a pipe, or
-    ``$COLUMNS``): ids are shortened first, then free text (tags); names never. Cells are
+    ``$COLUMNS``): ids are shortened first, then free text (tags) is cut, then dropped;
+    names never. Cells are
     printed verbatim (``test_x[a-b]`` stays intact)."""
     cells = [[header for _, header in columns]]
     cells += [[_cell(row, key).replace("\n", " ") for key, _ in columns] for row in rows]
@@ -56,22 +57,18 @@ def print_table(
         shutil.get_terminal_size((80, 24)).columns,
     )
     out = [title] if title else []
+    shown = [i for i, width in enumerate(widths) if width > 0]
     for line in cells:
-        parts = [
-            _clip(text, width, _is_id(key))
-            for text, width, (key, _) in zip(line, widths, columns, strict=True)
-        ]
-        out.append(
-            GAP.join(part.ljust(width) for part, width in zip(parts, widths, strict=True)).rstrip()
-        )
+        parts = [_clip(line[i], widths[i], _is_id(columns[i][0])).ljust(widths[i]) for i in shown]
+        out.append(GAP.join(parts).rstrip())
     sys.stdout.write("\n".join(out) + "\n")
 
 
 def fit_widths(keys: Sequence[str], widths: Sequence[int], limit: int) -> list[int]:
     """Column widths within ``limit`` (with two spaces between columns): id columns are
     cut to :data:`ID_MIN_WIDTH` first, one by one while needed, then the widest free-text
-    column (to :data:`TEXT_MIN_WIDTH`); other columns (names) keep their width even if
-    the table overflows."""
+    column (to :data:`TEXT_MIN_WIDTH`), then free-text columns are dropped (width 0; they
+    are in ``-o json``); other columns (names) keep their width even if the table overflows."""
     fitted = list(widths)
     excess = sum(fitted) + len(GAP) * (len(fitted) - 1) - limit
     for i, key in enumerate(keys):  # a short prefix, like git's: the same for every row
@@ -91,6 +88,11 @@ def fit_widths(keys: Sequence[str], widths: Sequence[int], limit: int) -> list[i
         cut = min(excess, max(fitted[widest] - floor, 1))
         fitted[widest] -= cut
         excess -= cut
+    for i in sorted(free, key=lambda i: -fitted[i]):  # still too wide: drop free text
+        if excess <= 0:
+            break
+        excess -= fitted[i] + len(GAP)
+        fitted[i] = 0
     return fitted
 
 
