@@ -25,7 +25,7 @@ COSMIC_RAY="cosmic-ray==8.7.0"
 
 # name | file[:symbols] | pytest arguments (the tests that should kill its mutants)
 TARGETS="
-masking|src/assay/engine/masking.py|tests/engine/test_masking.py tests/cli/test_secret_masking.py
+masking|src/assay/engine/masking.py|tests/engine/test_masking.py tests/engine/test_masking_and_globs.py tests/cli/test_secret_masking.py
 quarantine-forgive|src/assay/engine/steps.py:StepWalker._forgive_quarantined|tests/engine/test_quarantine_forgiveness.py
 quarantine-case|src/assay/model.py:TestCaseResult.apply_quarantine,Summary.add|tests/results/test_junit.py tests/engine/test_quarantine_forgiveness.py
 quarantine-store|src/assay/store/quarantine.py|tests/analytics/test_quarantine_store.py tests/store/test_test_cases.py -k 'quarantine and not postgresql'
@@ -34,9 +34,10 @@ flaky|src/assay/analytics/flaky.py|tests/analytics/test_flaky_rules.py -k 'not p
 junit-summary|src/assay/results/junit.py:summarize|tests/results/test_junit.py
 junit-status|src/assay/results/dialects.py:_RESULTS,_RERUNS,_NOT_RUN,_RowBuilder.rows|tests/results/test_junit.py
 junit-target|src/assay/results/target.py:_Collector._child_start|tests/results/test_junit.py
+artifacts|src/assay/engine/artifacts.py|tests/engine/test_masking_and_globs.py tests/cli/test_confinement.py -k 'globs or artifact'
+reconciler|src/assay/engine/recovery.py:Reconciler|tests/store/test_recovery.py tests/cli/test_crash_recovery.py -k 'not postgresql and (reconciler or reused or environment or kill_9)'
+processes|src/assay/processes.py|tests/store/test_recovery.py -k 'not postgresql and not opening_a_new_store'
 "
-# Pending (written by other helpers; add a line above once they land):
-#   artifact path confinement, crash reconciliation.
 
 # Binary operators swapped for bitwise/shift/power ones are left out: on the ints and
 # floats of these modules they are killed by any test touching the line, and they would

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import update
 
 from assay.engine.recovery import Reconciler
-from assay.processes import ProcessId, group_alive, start_time
+from assay.processes import ProcessId, group_alive, pids_with_env, start_time
 from assay.runners import LocalRunner, TaskHandle, TaskSpec
 from assay.settings import Settings
 from assay.store import Database, ExecutionStore
@@ -141,6 +141,29 @@ def test_group_alive_ignores_zombies_waiting_for_their_parent() -> None:
     os.killpg(proc.pid, 0)  # the zombie still answers signals...
     assert not group_alive(proc.pid)  # ...but nothing of the group runs
     proc.wait()
+    assert not group_alive(proc.pid)
+
+
+def test_a_process_whose_name_is_not_utf8_is_seen_running(tmp_path: Path) -> None:
+    """The command name in /proc/<pid>/stat is the program's file name, any bytes: such a
+    task must not read as gone (it would be left running, neither found nor stopped)."""
+    program = os.path.join(os.fsencode(tmp_path), b"sl\xffp")
+    os.symlink(b"/bin/sleep", program)
+    env = {**os.environ, "ASSAY_PROBE": f"{tmp_path}/x"}
+    proc = subprocess.Popen([program, "60"], start_new_session=True, env=env)
+    try:
+        deadline = time.monotonic() + 10
+        while b"\xff" not in Path(f"/proc/{proc.pid}/stat").read_bytes():  # exec'd
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        started = start_time(proc.pid)
+        assert started is not None
+        assert ProcessId(proc.pid, started, "h").alive()
+        assert group_alive(proc.pid)
+        assert pids_with_env("ASSAY_PROBE", str(tmp_path)) == [proc.pid]
+    finally:
+        proc.kill()
+        proc.wait()
     assert not group_alive(proc.pid)
 
 
