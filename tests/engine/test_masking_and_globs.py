@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import os
+import stat
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
-from assay.engine.artifacts import ArtifactFinder
+import pytest
+
+from assay.engine import artifacts
+from assay.engine.artifacts import ArtifactFinder, store_masked
 from assay.engine.masking import Masker
 from support import write_files
 
@@ -46,3 +50,46 @@ def test_globs_match_inside_and_refuse_links_out(tmp_path: Path) -> None:
     assert [str(f.name) for f in finder.find(root / "a" / "[rx].xml", root, "")] == ["a/r.xml"]
     assert finder.find(root / "a" / "*" / ".." / ".." / "x", root, "up") == []
     assert finder.refused[-1] == "up: `..` after a wildcard"
+
+
+def test_hidden_names_match_only_a_segment_that_starts_with_a_dot(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    write_files(root, {"a/.h.xml": "", "a/v.xml": "", "a/.hidden/t.xml": ""})
+    finder = ArtifactFinder([root])
+
+    def names(pattern: str) -> list[str]:
+        return sorted(str(f.name) for f in finder.find(root / pattern, root, pattern))
+
+    assert names("a/*.xml") == ["a/v.xml"]
+    assert names("a/.*.xml") == ["a/.h.xml"]
+    assert names("a/.hidden/*.xml") == ["a/.hidden/t.xml"]
+    assert finder.refused == []
+
+
+def test_stored_artifacts_are_private_masked_text_or_bytes_as_they_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(artifacts, "_TEXT_LIMIT", 10)  # the 64 MiB limit, made small
+    files = {"fits.txt": "pw=hunter2", "big.txt": "pw=hunter22", "nul.bin": "pw=\0hunter"}
+    write_files(tmp_path / "in", files)
+    (tmp_path / "in" / "latin1.txt").write_bytes(b"pw=\xffhunter")
+    for name in (*files, "latin1.txt"):
+        store_masked(tmp_path / "in" / name, tmp_path / "out" / "d" / name, _mask_hunter)
+    stored = {p.name: p.read_bytes() for p in (tmp_path / "out" / "d").iterdir()}
+    assert stored == {
+        "fits.txt": b"pw=***2",
+        "big.txt": b"pw=hunter22",
+        "nul.bin": b"pw=\0hunter",
+        "latin1.txt": b"pw=\xffhunter",
+    }
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "out").rglob("*")} == {
+        0o700,
+        0o600,
+    }
+    (tmp_path / "in" / "link.txt").symlink_to(tmp_path / "in" / "fits.txt")
+    with pytest.raises(OSError):  # never read through a link
+        store_masked(tmp_path / "in" / "link.txt", tmp_path / "out" / "link.txt", _mask_hunter)
+
+
+def _mask_hunter(text: str) -> str:
+    return text.replace("hunter", "***")

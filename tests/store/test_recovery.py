@@ -18,7 +18,7 @@ from assay.runners import LocalRunner, TaskHandle, TaskSpec
 from assay.settings import Settings
 from assay.store import Database, ExecutionStore
 from assay.store.tables import ExecutionRow
-from support import postgres_database
+from support import postgres_database, write_files
 
 
 def _running(pid: int) -> bool:
@@ -95,6 +95,41 @@ def test_reconciler_stops_the_tasks_of_a_dead_owner_and_aborts_its_execution(
     assert store.get(mine.id).status == "queued"
     assert Reconciler(store, settings).run_once() == []  # once only
     runner.wait(handle)
+
+
+def test_only_executions_whose_recorded_owner_died_are_aborted_each_saying_why(
+    any_db: Database, settings: Settings, dead_owner: ProcessId
+) -> None:
+    """Executions owned by a live process, or with no owner pid, are left alone wherever
+    they come in the query; one whose owner died is aborted, the reason in its error and
+    log, its workspace removed (no task was recorded: no count of stopped groups)."""
+    store = ExecutionStore(any_db)
+    live, unowned, gone = (store.create("wf", runner="local") for _ in range(3))
+    with any_db.session(write=True) as session:
+        for row_id, pid, started in (
+            (unowned.id, None, None),
+            (gone.id, dead_owner.pid, dead_owner.started),
+        ):
+            session.execute(
+                update(ExecutionRow)
+                .where(ExecutionRow.id == row_id)
+                .values(owner_pid=pid, owner_started=started)
+            )
+    write_files(settings.work_dir / gone.id, {"left.txt": "x"})
+    write_files(settings.executions_dir / gone.id, {"log.txt": "step 1\n"})
+
+    assert Reconciler(store, settings).run_once() == [gone.name]
+
+    reason = (
+        f"the assay process that ran it (pid {dead_owner.pid} on {dead_owner.host}) "
+        "ended while it was queued"
+    )
+    assert store.get(gone.id).status == "aborted"
+    assert store.get(gone.id).error == reason
+    log = (settings.executions_dir / gone.id / "log.txt").read_text()
+    assert log == f"step 1\naborted: {reason}\n"
+    assert not (settings.work_dir / gone.id).exists()
+    assert [store.get(r.id).status for r in (live, unowned)] == ["queued", "queued"]
 
 
 def test_a_reused_pid_is_not_killed(
