@@ -52,6 +52,16 @@ fi
 recheck=0
 if [ "${1:-}" = "--recheck" ]; then recheck=1; shift; fi
 
+# A mutant of the code that finds and stops processes (processes.py, engine/recovery.py)
+# can signal every process it can see: cosmic-ray runs as the init of a private PID
+# namespace (with its own /proc), so a mutant sees and stops only that run's processes.
+sandbox=(unshare --pid --fork --mount-proc)
+[ "$(id -u)" = 0 ] || sandbox=(unshare --user --map-root-user --pid --fork --mount-proc)
+if [ "${1:-}" != "--list" ] && ! "${sandbox[@]}" true 2>/dev/null; then
+  echo "mutation: cannot make a private PID namespace (unshare); not running mutants unconfined" >&2
+  exit 3
+fi
+
 source "$ROOT/.venv/bin/activate"
 python -c 'import cosmic_ray' 2>/dev/null || python -m pip install -q "$COSMIC_RAY"
 
@@ -184,7 +194,7 @@ PY
         exit 3
       fi
     fi
-    cosmic-ray exec "$dir/config.toml" "$dir/session.sqlite"
+    "${sandbox[@]}" cosmic-ray exec "$dir/config.toml" "$dir/session.sqlite"
   )
   python - "$dir/session.sqlite" "$name" "$dir/survivors.txt" >"$dir/score.txt" <<'PY'
 import sys

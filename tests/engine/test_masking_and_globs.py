@@ -66,6 +66,34 @@ def test_hidden_names_match_only_a_segment_that_starts_with_a_dot(tmp_path: Path
     assert finder.refused == []
 
 
+def test_character_classes_long_segments_and_link_cycles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "ws"
+    write_files(root, {"a/r.xml": "", "a/v.xml": "", "a/x.xml": "", "b/xx.txt": "", "b/xa.txt": ""})
+    os.symlink(root, root / "a" / "up")  # a cycle: walked once, never again
+    finder = ArtifactFinder([root])
+
+    def names(pattern: str) -> list[str]:
+        return sorted(str(f.name) for f in finder.find(root / pattern, root, pattern))
+
+    assert names("a/[!rx].xml") == ["a/v.xml"]
+    assert names("b/x[ab].txt") == ["b/xa.txt"]
+    assert names("b/" + "?" * 300) == []  # longer than any name: matches none
+    assert names("**/v.xml") == ["a/v.xml"]
+    real_scandir = os.scandir
+
+    def unreadable_b(path: str | os.PathLike[str]) -> object:
+        if Path(path).name == "b":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", unreadable_b)  # as root, chmod 000 would not do
+    assert names("**/*.txt") == []  # an unreadable directory is passed over
+    assert names("**/r.xml") == ["a/r.xml"]
+    assert finder.refused == []
+
+
 def test_stored_artifacts_are_private_masked_text_or_bytes_as_they_are(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

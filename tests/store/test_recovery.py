@@ -154,6 +154,25 @@ def test_a_reused_pid_is_not_killed(
     runner.wait(handle)
 
 
+def test_a_recorded_task_is_stopped_even_with_nothing_in_its_environment(
+    any_db: Database, settings: Settings, dead_owner: ProcessId, runner: LocalRunner
+) -> None:
+    """The record alone is enough: a recorded group whose processes no longer carry the
+    task's environment (``env -i``, a daemon that reset it) is stopped all the same."""
+    store, row, handle = _orphan(any_db, settings, dead_owner, runner)
+    bare = subprocess.Popen(["sleep", "60"], start_new_session=True, env={})
+    try:
+        recorded = {**handle.to_dict(), "task_id": "bare"}
+        recorded["data"] = {**handle.data, "pid": bare.pid, "started": start_time(bare.pid)}
+        store.add_task(row.id, recorded)
+        assert Reconciler(store, settings).run_once() == [row.name]
+        assert bare.wait(timeout=10) < 0  # ended by a signal
+    finally:
+        bare.kill()
+        bare.wait()
+    runner.wait(handle)
+
+
 def test_a_task_started_but_not_yet_recorded_is_found_by_its_environment(
     any_db: Database, settings: Settings, dead_owner: ProcessId, runner: LocalRunner
 ) -> None:
