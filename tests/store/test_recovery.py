@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from assay import processes
 from assay.engine.recovery import Reconciler
 from assay.processes import ProcessId, group_alive, pids_with_env, start_time
 from assay.runners import LocalRunner, TaskHandle, TaskSpec
 from assay.settings import Settings
+from assay.status import ExecutionStatus
 from assay.store import Database, ExecutionStore
 from assay.store.tables import ExecutionRow
 from support import postgres_database, write_files
@@ -132,6 +134,37 @@ def test_only_executions_whose_recorded_owner_died_are_aborted_each_saying_why(
     assert [store.get(r.id).status for r in (live, unowned)] == ["queued", "queued"]
 
 
+def test_an_execution_finished_meanwhile_is_left_and_a_missing_workspace_is_no_fault(
+    any_db: Database, settings: Settings, dead_owner: ProcessId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the query and the abort, the owner may finish its execution after all: it
+    keeps its status, nothing is logged or removed. A run that died before making its
+    workspace is aborted all the same."""
+    store = ExecutionStore(any_db)
+    finished, bare = (store.create("wf", runner="local") for _ in range(2))
+    with any_db.session(write=True) as session:
+        session.execute(
+            update(ExecutionRow)
+            .where(ExecutionRow.id.in_([finished.id, bare.id]))
+            .values(owner_pid=dead_owner.pid, owner_started=dead_owner.started)
+        )
+    write_files(settings.work_dir / finished.id, {"kept.txt": "x"})
+    write_files(settings.executions_dir / finished.id, {"log.txt": "done\n"})
+    query = store.unfinished_on
+
+    def racing(host: str) -> list[ExecutionRow]:
+        rows = query(host)
+        store.finish(finished.id, ExecutionStatus.PASSED)
+        return rows
+
+    monkeypatch.setattr(store, "unfinished_on", racing)
+    assert Reconciler(store, settings).run_once() == [bare.name]
+    assert store.get(finished.id).status == "passed"
+    assert (settings.executions_dir / finished.id / "log.txt").read_text() == "done\n"
+    assert (settings.work_dir / finished.id / "kept.txt").exists()
+    assert store.get(bare.id).status == "aborted"
+
+
 def test_a_reused_pid_is_not_killed(
     any_db: Database, settings: Settings, dead_owner: ProcessId, runner: LocalRunner
 ) -> None:
@@ -215,6 +248,24 @@ def test_a_process_whose_name_is_not_utf8_is_seen_running(tmp_path: Path) -> Non
         assert ProcessId(proc.pid, started, "h").alive()
         assert group_alive(proc.pid)
         assert pids_with_env("ASSAY_PROBE", str(tmp_path)) == [proc.pid]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not group_alive(proc.pid)
+
+
+def test_without_proc_the_pid_alone_tells(
+    tmp_path: Path, dead_owner: ProcessId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no /proc (no start times), a process or group is alive while it answers signals."""
+    proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        monkeypatch.setattr(processes, "_PROC", tmp_path / "no-proc")
+        assert start_time(proc.pid) is None
+        assert ProcessId(proc.pid, None, "h").alive()
+        assert not ProcessId(dead_owner.pid, None, "h").alive()
+        assert group_alive(proc.pid)
+        assert pids_with_env("PATH", "") == []
     finally:
         proc.kill()
         proc.wait()
