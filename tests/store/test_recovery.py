@@ -254,6 +254,18 @@ def test_a_process_whose_name_is_not_utf8_is_seen_running(tmp_path: Path) -> Non
     assert not group_alive(proc.pid)
 
 
+def test_a_start_time_counts_from_boot_and_grows() -> None:
+    mine = start_time(os.getpid())
+    proc = subprocess.Popen(["sleep", "60"])
+    try:
+        theirs = start_time(proc.pid)
+        assert mine is not None and theirs is not None
+        assert 0 < mine <= theirs  # clock ticks after boot: a later process, a later time
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_without_proc_the_pid_alone_tells(
     tmp_path: Path, dead_owner: ProcessId, monkeypatch: pytest.MonkeyPatch
 ) -> None:
