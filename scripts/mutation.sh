@@ -35,7 +35,7 @@ junit-summary|src/assay/results/junit.py:summarize|tests/results/test_junit.py
 junit-status|src/assay/results/dialects.py:_RESULTS,_RERUNS,_NOT_RUN,_RowBuilder.rows|tests/results/test_junit.py
 junit-target|src/assay/results/target.py:_Collector._child_start|tests/results/test_junit.py
 artifacts|src/assay/engine/artifacts.py:ArtifactFinder,store_masked|tests/engine/test_masking_and_globs.py tests/cli/test_confinement.py -k 'globs or artifact'
-reconciler|src/assay/engine/recovery.py:Reconciler|tests/store/test_recovery.py tests/cli/test_crash_recovery.py -k 'not postgresql and (reconciler or reused or environment or kill_9)'
+reconciler|src/assay/engine/recovery.py:Reconciler|tests/store/test_recovery.py tests/cli/test_crash_recovery.py tests/cli/test_docker_crash.py -k 'not postgresql and not opening_a_new_store and (test_recovery or kill_9)'
 processes|src/assay/processes.py|tests/store/test_recovery.py -k 'not postgresql and not opening_a_new_store'
 "
 
