@@ -99,6 +99,10 @@ def test_character_classes_long_segments_and_link_cycles(
 def test_stored_artifacts_are_private_masked_text_or_bytes_as_they_are(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    report = tmp_path / "report.txt"
+    report.write_text("x" * 4096 + "pw=hunter\n")
+    store_masked(report, tmp_path / "stored.txt", _mask_hunter)
+    assert (tmp_path / "stored.txt").read_text() == "x" * 4096 + "pw=***\n"
     monkeypatch.setattr(artifacts, "_TEXT_LIMIT", 10)  # the 64 MiB limit, made small
     files = {"fits.txt": "pw=hunter2", "big.txt": "pw=hunter22", "nul.bin": "pw=\0hunter"}
     write_files(tmp_path / "in", files)
