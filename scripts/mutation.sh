@@ -93,6 +93,11 @@ for entry in "${selected[@]}"; do
   echo "== $name: $spec"
   if [ "$recheck" = 1 ]; then
     [ -f "$dir/session.sqlite" ] || { echo "mutation: $name has no previous run" >&2; exit 2; }
+    # an interrupted run leaves its last mutant written in the copy
+    cmp -s "$copy/$file" "$ROOT/$file" || {
+      echo "mutation: $copy/$file differs from $file (changed since, or a run was interrupted): run $name again" >&2
+      exit 2
+    }
     cp "$dir/survivors.txt" "$dir/survivors-before-recheck.txt"
     rm -rf "$copy/tests"
     (cd "$ROOT" && tar --exclude=__pycache__ -cf - tests) | tar -xf - -C "$copy"
@@ -101,11 +106,16 @@ import sqlite3, sys
 with sqlite3.connect(sys.argv[1]) as db:
     db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
 PY
+    # the new tests must pass on the unmutated file, or every mutant would look killed
+    (cd "$copy" && PYTHONPATH="$copy/src" cosmic-ray baseline "$dir/config.toml") >"$dir/baseline.txt" 2>&1 || {
+      echo "mutation: the tests of $name fail without any mutant (see $dir/baseline.txt)" >&2
+      exit 3
+    }
   else
     rm -rf "$dir"; mkdir -p "$dir"
     # A private copy: mutants are written into files, and must never touch the worktree.
     mkdir -p "$copy"
-    (cd "$ROOT" && tar --exclude=__pycache__ -cf - src tests pyproject.toml) | tar -xf - -C "$copy"
+    (cd "$ROOT" && tar --exclude=__pycache__ -cf - src tests scripts pyproject.toml) | tar -xf - -C "$copy"
   fi
   [ "$recheck" = 1 ] || python - "$copy" "$file" "$symbols" "$tests" "$dir/config.toml" "$EXCLUDED_OPERATORS" <<'PY'
 import ast, json, sys
