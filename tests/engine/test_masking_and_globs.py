@@ -66,6 +66,14 @@ def test_hidden_names_match_only_a_segment_that_starts_with_a_dot(tmp_path: Path
     assert names("a/.*.xml") == ["a/.h.xml"]
     assert names("a/.hidden/*.xml") == ["a/.hidden/t.xml"]
     assert finder.refused == []
+    os.symlink(tmp_path, root / "a" / ".hidden" / "out")  # never reached by a/*.xml
+    assert names("a/*.xml") == ["a/v.xml"]
+    assert names("*/*.xml") == ["a/v.xml"]
+    assert finder.refused == []
+    # a literal path: named relative to the base when under it, else by its own name
+    assert names("a/.hidden/t.xml") == ["a/.hidden/t.xml"]
+    assert [str(f.name) for f in finder.find(root / "a/v.xml", tmp_path / "other", "")] == ["v.xml"]
+    assert names("a/.hidden") == []  # a directory is not a file
 
 
 def test_character_classes_long_segments_and_link_cycles(

@@ -266,6 +266,48 @@ def test_a_start_time_counts_from_boot_and_grows() -> None:
         proc.wait()
 
 
+def test_looking_at_a_group_sends_it_nothing() -> None:
+    code = (
+        "import signal, sys; got = []; signal.signal(signal.SIGHUP, lambda *a: got.append(1));"
+        "print('ready', flush=True); sys.stdin.read(); print(len(got))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    assert group_alive(proc.pid)
+    assert proc.communicate("", timeout=30)[0] == "0\n"  # no signal was received
+
+
+def test_a_process_of_another_user_is_alive() -> None:
+    """Signalling another user's process is refused (EPERM): it runs all the same."""
+    if os.geteuid() != 0:
+        pytest.skip("acting as another user needs root")
+    proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        code = (
+            "from assay.processes import ProcessId, group_alive;"
+            f"print(ProcessId({proc.pid}, None, 'h').alive(), group_alive({proc.pid}))"
+        )
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        src = str(Path(processes.__file__).parents[1])
+        done = subprocess.run(
+            [*nobody, sys.executable, "-c", code],
+            env={**os.environ, "PYTHONPATH": src},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout.split() == ["True", "True"]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_without_proc_the_pid_alone_tells(
     tmp_path: Path, dead_owner: ProcessId, monkeypatch: pytest.MonkeyPatch
 ) -> None:
