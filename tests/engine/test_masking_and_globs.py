@@ -81,7 +81,9 @@ def test_character_classes_long_segments_and_link_cycles(
 ) -> None:
     root = tmp_path / "ws"
     write_files(root, {"a/r.xml": "", "a/v.xml": "", "a/x.xml": "", "b/xx.txt": "", "b/xa.txt": ""})
-    os.symlink(root, root / "a" / "up")  # a cycle: walked once, never again
+    os.symlink(root, root / "a" / "up")  # cycles: each directory walked once, never again
+    (root / "a" / "c").mkdir()
+    os.symlink(root / "a", root / "a" / "c" / "back")
     finder = ArtifactFinder([root])
 
     def names(pattern: str) -> list[str]:
@@ -111,6 +113,9 @@ def test_stored_artifacts_are_private_masked_text_or_bytes_as_they_are(
     report.write_text("x" * 4096 + "pw=hunter\n")
     store_masked(report, tmp_path / "stored.txt", _mask_hunter)
     assert (tmp_path / "stored.txt").read_text() == "x" * 4096 + "pw=***\n"
+    report.write_text("short\n")
+    store_masked(report, tmp_path / "stored.txt", _mask_hunter)  # stored again: replaced
+    assert (tmp_path / "stored.txt").read_text() == "short\n"
     monkeypatch.setattr(artifacts, "_TEXT_LIMIT", 10)  # the 64 MiB limit, made small
     files = {"fits.txt": "pw=hunter2", "big.txt": "pw=hunter22", "nul.bin": "pw=\0hunter"}
     write_files(tmp_path / "in", files)
