@@ -283,6 +283,16 @@ def test_looking_at_a_group_sends_it_nothing() -> None:
     assert proc.communicate("", timeout=30)[0] == "0\n"  # no signal was received
 
 
+def test_a_group_inside_this_session_is_seen() -> None:
+    proc = subprocess.Popen(["sleep", "60"], process_group=0)  # its own group, our session
+    try:
+        assert os.getsid(proc.pid) != proc.pid
+        assert group_alive(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_a_process_of_another_user_is_alive() -> None:
     """Signalling another user's process is refused (EPERM): it runs all the same."""
     if os.geteuid() != 0:
