@@ -234,7 +234,7 @@ def test_group_alive_ignores_zombies_waiting_for_their_parent() -> None:
 def test_a_process_whose_name_is_not_utf8_is_seen_running(tmp_path: Path) -> None:
     """The command name in /proc/<pid>/stat is the program's file name, any bytes: such a
     task must not read as gone (it would be left running, neither found nor stopped)."""
-    program = os.path.join(os.fsencode(tmp_path), b"sl\xffp")
+    program = os.path.join(os.fsencode(tmp_path), b"s) l\xffp")  # ")": the name ends at the last
     os.symlink(b"/bin/sleep", program)
     env = {**os.environ, "ASSAY_PROBE": f"{tmp_path}/x"}
     proc = subprocess.Popen([program, "60"], start_new_session=True, env=env)
@@ -280,6 +280,7 @@ def test_looking_at_a_group_sends_it_nothing() -> None:
     )
     assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
     assert group_alive(proc.pid)
+    assert ProcessId(proc.pid, None, "h").alive()  # the pid alone: probed the same way
     assert proc.communicate("", timeout=30)[0] == "0\n"  # no signal was received
 
 
