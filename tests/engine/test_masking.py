@@ -69,6 +69,12 @@ def test_overlapping_fragments_around_ellipses_are_masked_as_one() -> None:
     # a tail running over the next "...", whose head fragment lies inside it
     assert masker("...xabcd...efgh!") == f"...{MASK}!"
     masker = Masker()
+    masker.add("defgh-XX-abcde")
+    assert masker("defgh...sep...abcdefgh...end") == f"{MASK}...sep...{MASK}...end"
+    masker = Masker()
+    masker.add("abcd-xabcd...efgh")
+    assert masker("abcd...xabcd...efgh!") == f"{MASK}...{MASK}!"
+    masker = Masker()
     masker.add("wxyz-abcd")
     # a tail and a head that touch: one mask, not two
     assert masker("...abcdwxyz...") == f"...{MASK}..."

@@ -37,6 +37,7 @@ def test_every_form_of_a_secret_is_masked() -> None:
     assert masker("S3c... and loading...done") == "S3c... and loading...done"
     assert masker("ends ...+42, starts S3c...") == "ends ...+42, starts S3c..."  # 3: too short
     assert masker("a longer prefix: S3cr...") == "a longer prefix: ***..."
+    assert masker("..." + SECRET[1:]) == "...***"  # all but the first character
 
 
 def test_globs_match_inside_and_refuse_links_out(tmp_path: Path) -> None:
