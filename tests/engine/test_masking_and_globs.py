@@ -38,6 +38,7 @@ def test_every_form_of_a_secret_is_masked() -> None:
     assert masker("ends ...+42, starts S3c...") == "ends ...+42, starts S3c..."  # 3: too short
     assert masker("a longer prefix: S3cr...") == "a longer prefix: ***..."
     assert masker("..." + SECRET[1:]) == "...***"  # all but the first character
+    assert masker(SECRET[:-1] + "...") == "***..."  # all but the last
 
 
 def test_globs_match_inside_and_refuse_links_out(tmp_path: Path) -> None:
