@@ -25,7 +25,7 @@ COSMIC_RAY="cosmic-ray==8.7.0"
 
 # name | file[:symbols] | pytest arguments (the tests that should kill its mutants)
 TARGETS="
-masking|src/assay/engine/masking.py|tests/engine/test_masking.py tests/cli/test_secret_masking.py
+masking|src/assay/engine/masking.py|tests/engine/test_masking.py tests/engine/test_masking_and_globs.py tests/cli/test_secret_masking.py
 quarantine-forgive|src/assay/engine/steps.py:StepWalker._forgive_quarantined|tests/engine/test_quarantine_forgiveness.py
 quarantine-case|src/assay/model.py:TestCaseResult.apply_quarantine,Summary.add|tests/results/test_junit.py tests/engine/test_quarantine_forgiveness.py
 quarantine-store|src/assay/store/quarantine.py|tests/analytics/test_quarantine_store.py tests/store/test_test_cases.py -k 'quarantine and not postgresql'
@@ -34,9 +34,10 @@ flaky|src/assay/analytics/flaky.py|tests/analytics/test_flaky_rules.py -k 'not p
 junit-summary|src/assay/results/junit.py:summarize|tests/results/test_junit.py
 junit-status|src/assay/results/dialects.py:_RESULTS,_RERUNS,_NOT_RUN,_RowBuilder.rows|tests/results/test_junit.py
 junit-target|src/assay/results/target.py:_Collector._child_start|tests/results/test_junit.py
+artifacts|src/assay/engine/artifacts.py:ArtifactFinder,store_masked|tests/engine/test_masking_and_globs.py tests/cli/test_confinement.py -k 'globs or artifact'
+reconciler|src/assay/engine/recovery.py:Reconciler|tests/store/test_recovery.py tests/cli/test_crash_recovery.py tests/cli/test_docker_crash.py -k 'not postgresql and not opening_a_new_store and (test_recovery or kill_9)'
+processes|src/assay/processes.py|tests/store/test_recovery.py -k 'not postgresql and not opening_a_new_store'
 "
-# Pending (written by other helpers; add a line above once they land):
-#   artifact path confinement, crash reconciliation.
 
 # Binary operators swapped for bitwise/shift/power ones are left out: on the ints and
 # floats of these modules they are killed by any test touching the line, and they would
@@ -50,6 +51,16 @@ fi
 
 recheck=0
 if [ "${1:-}" = "--recheck" ]; then recheck=1; shift; fi
+
+# A mutant of the code that finds and stops processes (processes.py, engine/recovery.py)
+# can signal every process it can see: cosmic-ray runs as the init of a private PID
+# namespace (with its own /proc), so a mutant sees and stops only that run's processes.
+sandbox=(unshare --pid --fork --mount-proc)
+[ "$(id -u)" = 0 ] || sandbox=(unshare --user --map-root-user --pid --fork --mount-proc)
+if [ "${1:-}" != "--list" ] && ! "${sandbox[@]}" true 2>/dev/null; then
+  echo "mutation: cannot make a private PID namespace (unshare); not running mutants unconfined" >&2
+  exit 3
+fi
 
 source "$ROOT/.venv/bin/activate"
 python -c 'import cosmic_ray' 2>/dev/null || python -m pip install -q "$COSMIC_RAY"
@@ -82,6 +93,11 @@ for entry in "${selected[@]}"; do
   echo "== $name: $spec"
   if [ "$recheck" = 1 ]; then
     [ -f "$dir/session.sqlite" ] || { echo "mutation: $name has no previous run" >&2; exit 2; }
+    # an interrupted run leaves its last mutant written in the copy
+    cmp -s "$copy/$file" "$ROOT/$file" || {
+      echo "mutation: $copy/$file differs from $file (changed since, or a run was interrupted): run $name again" >&2
+      exit 2
+    }
     cp "$dir/survivors.txt" "$dir/survivors-before-recheck.txt"
     rm -rf "$copy/tests"
     (cd "$ROOT" && tar --exclude=__pycache__ -cf - tests) | tar -xf - -C "$copy"
@@ -90,11 +106,16 @@ import sqlite3, sys
 with sqlite3.connect(sys.argv[1]) as db:
     db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
 PY
+    # the new tests must pass on the unmutated file, or every mutant would look killed
+    (cd "$copy" && PYTHONPATH="$copy/src" cosmic-ray baseline "$dir/config.toml") >"$dir/baseline.txt" 2>&1 || {
+      echo "mutation: the tests of $name fail without any mutant (see $dir/baseline.txt)" >&2
+      exit 3
+    }
   else
     rm -rf "$dir"; mkdir -p "$dir"
     # A private copy: mutants are written into files, and must never touch the worktree.
     mkdir -p "$copy"
-    (cd "$ROOT" && tar --exclude=__pycache__ -cf - src tests pyproject.toml) | tar -xf - -C "$copy"
+    (cd "$ROOT" && tar --exclude=__pycache__ -cf - src tests scripts pyproject.toml) | tar -xf - -C "$copy"
   fi
   [ "$recheck" = 1 ] || python - "$copy" "$file" "$symbols" "$tests" "$dir/config.toml" "$EXCLUDED_OPERATORS" <<'PY'
 import ast, json, sys
@@ -183,7 +204,7 @@ PY
         exit 3
       fi
     fi
-    cosmic-ray exec "$dir/config.toml" "$dir/session.sqlite"
+    "${sandbox[@]}" cosmic-ray exec "$dir/config.toml" "$dir/session.sqlite"
   )
   python - "$dir/session.sqlite" "$name" "$dir/survivors.txt" >"$dir/score.txt" <<'PY'
 import sys

@@ -21,11 +21,11 @@ _PROC = Path("/proc")
 
 def _stat_fields(pid: int) -> list[str] | None:
     """The fields of ``/proc/<pid>/stat`` after the command name (state is index 0)."""
-    try:
-        text = (_PROC / str(pid) / "stat").read_text()
-    except (OSError, ValueError):
+    try:  # bytes: the command name is whatever the program was called, UTF-8 or not
+        data = (_PROC / str(pid) / "stat").read_bytes()
+    except OSError:
         return None
-    return text.rsplit(")", 1)[1].split()
+    return data.rsplit(b")", 1)[1].decode("ascii").split()
 
 
 def start_time(pid: int) -> int | None:

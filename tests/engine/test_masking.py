@@ -57,3 +57,24 @@ def test_secrets_added_from_many_threads_are_all_kept() -> None:
     for thread in threads:
         thread.join()
     assert masker(" ".join(values)) == " ".join([MASK] * len(values))
+
+
+def test_overlapping_fragments_around_ellipses_are_masked_as_one() -> None:
+    masker = Masker()
+    masker.add("cdefg-XX-abcde")
+    # a head before the first "...", then a tail and a head overlapping between two more
+    assert masker("cdefg...sep...abcdefg...end") == f"{MASK}...sep...{MASK}...end"
+    masker = Masker()
+    masker.add("abcd-xabcd...efgh")
+    # a tail running over the next "...", whose head fragment lies inside it
+    assert masker("...xabcd...efgh!") == f"...{MASK}!"
+    masker = Masker()
+    masker.add("defgh-XX-abcde")
+    assert masker("defgh...sep...abcdefgh...end") == f"{MASK}...sep...{MASK}...end"
+    masker = Masker()
+    masker.add("abcd-xabcd...efgh")
+    assert masker("abcd...xabcd...efgh!") == f"{MASK}...{MASK}!"
+    masker = Masker()
+    masker.add("wxyz-abcd")
+    # a tail and a head that touch: one mask, not two
+    assert masker("...abcdwxyz...") == f"...{MASK}..."

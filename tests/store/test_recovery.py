@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from assay import processes
 from assay.engine.recovery import Reconciler
-from assay.processes import ProcessId, group_alive, start_time
+from assay.processes import ProcessId, group_alive, pids_with_env, start_time
 from assay.runners import LocalRunner, TaskHandle, TaskSpec
 from assay.settings import Settings
+from assay.status import ExecutionStatus
 from assay.store import Database, ExecutionStore
 from assay.store.tables import ExecutionRow
-from support import postgres_database
+from support import postgres_database, write_files
 
 
 def _running(pid: int) -> bool:
@@ -97,6 +99,72 @@ def test_reconciler_stops_the_tasks_of_a_dead_owner_and_aborts_its_execution(
     runner.wait(handle)
 
 
+def test_only_executions_whose_recorded_owner_died_are_aborted_each_saying_why(
+    any_db: Database, settings: Settings, dead_owner: ProcessId
+) -> None:
+    """Executions owned by a live process, or with no owner pid, are left alone wherever
+    they come in the query; one whose owner died is aborted, the reason in its error and
+    log, its workspace removed (no task was recorded: no count of stopped groups)."""
+    store = ExecutionStore(any_db)
+    live, unowned, gone = (store.create("wf", runner="local") for _ in range(3))
+    with any_db.session(write=True) as session:
+        for row_id, pid, started in (
+            (unowned.id, None, None),
+            (gone.id, dead_owner.pid, dead_owner.started),
+        ):
+            session.execute(
+                update(ExecutionRow)
+                .where(ExecutionRow.id == row_id)
+                .values(owner_pid=pid, owner_started=started)
+            )
+    write_files(settings.work_dir / gone.id, {"left.txt": "x"})
+    write_files(settings.executions_dir / gone.id, {"log.txt": "step 1\n"})
+
+    assert Reconciler(store, settings).run_once() == [gone.name]
+
+    reason = (
+        f"the assay process that ran it (pid {dead_owner.pid} on {dead_owner.host}) "
+        "ended while it was queued"
+    )
+    assert store.get(gone.id).status == "aborted"
+    assert store.get(gone.id).error == reason
+    log = (settings.executions_dir / gone.id / "log.txt").read_text()
+    assert log == f"step 1\naborted: {reason}\n"
+    assert not (settings.work_dir / gone.id).exists()
+    assert [store.get(r.id).status for r in (live, unowned)] == ["queued", "queued"]
+
+
+def test_an_execution_finished_meanwhile_is_left_and_a_missing_workspace_is_no_fault(
+    any_db: Database, settings: Settings, dead_owner: ProcessId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the query and the abort, the owner may finish its execution after all: it
+    keeps its status, nothing is logged or removed. A run that died before making its
+    workspace is aborted all the same."""
+    store = ExecutionStore(any_db)
+    finished, bare = (store.create("wf", runner="local") for _ in range(2))
+    with any_db.session(write=True) as session:
+        session.execute(
+            update(ExecutionRow)
+            .where(ExecutionRow.id.in_([finished.id, bare.id]))
+            .values(owner_pid=dead_owner.pid, owner_started=dead_owner.started)
+        )
+    write_files(settings.work_dir / finished.id, {"kept.txt": "x"})
+    write_files(settings.executions_dir / finished.id, {"log.txt": "done\n"})
+    query = store.unfinished_on
+
+    def racing(host: str) -> list[ExecutionRow]:
+        rows = query(host)
+        store.finish(finished.id, ExecutionStatus.PASSED)
+        return rows
+
+    monkeypatch.setattr(store, "unfinished_on", racing)
+    assert Reconciler(store, settings).run_once() == [bare.name]
+    assert store.get(finished.id).status == "passed"
+    assert (settings.executions_dir / finished.id / "log.txt").read_text() == "done\n"
+    assert (settings.work_dir / finished.id / "kept.txt").exists()
+    assert store.get(bare.id).status == "aborted"
+
+
 def test_a_reused_pid_is_not_killed(
     any_db: Database, settings: Settings, dead_owner: ProcessId, runner: LocalRunner
 ) -> None:
@@ -116,6 +184,25 @@ def test_a_reused_pid_is_not_killed(
     finally:
         foreign.kill()
         foreign.wait()
+    runner.wait(handle)
+
+
+def test_a_recorded_task_is_stopped_even_with_nothing_in_its_environment(
+    any_db: Database, settings: Settings, dead_owner: ProcessId, runner: LocalRunner
+) -> None:
+    """The record alone is enough: a recorded group whose processes no longer carry the
+    task's environment (``env -i``, a daemon that reset it) is stopped all the same."""
+    store, row, handle = _orphan(any_db, settings, dead_owner, runner)
+    bare = subprocess.Popen(["sleep", "60"], start_new_session=True, env={})
+    try:
+        recorded = {**handle.to_dict(), "task_id": "bare"}
+        recorded["data"] = {**handle.data, "pid": bare.pid, "started": start_time(bare.pid)}
+        store.add_task(row.id, recorded)
+        assert Reconciler(store, settings).run_once() == [row.name]
+        assert bare.wait(timeout=10) < 0  # ended by a signal
+    finally:
+        bare.kill()
+        bare.wait()
     runner.wait(handle)
 
 
@@ -141,6 +228,112 @@ def test_group_alive_ignores_zombies_waiting_for_their_parent() -> None:
     os.killpg(proc.pid, 0)  # the zombie still answers signals...
     assert not group_alive(proc.pid)  # ...but nothing of the group runs
     proc.wait()
+    assert not group_alive(proc.pid)
+
+
+def test_a_process_whose_name_is_not_utf8_is_seen_running(tmp_path: Path) -> None:
+    """The command name in /proc/<pid>/stat is the program's file name, any bytes: such a
+    task must not read as gone (it would be left running, neither found nor stopped)."""
+    program = os.path.join(os.fsencode(tmp_path), b"s) l\xffp")  # ")": the name ends at the last
+    os.symlink(b"/bin/sleep", program)
+    env = {**os.environ, "ASSAY_PROBE": f"{tmp_path}/x"}
+    proc = subprocess.Popen([program, "60"], start_new_session=True, env=env)
+    try:
+        deadline = time.monotonic() + 10
+        while b"\xff" not in Path(f"/proc/{proc.pid}/stat").read_bytes():  # exec'd
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        started = start_time(proc.pid)
+        assert started is not None
+        assert ProcessId(proc.pid, started, "h").alive()
+        assert group_alive(proc.pid)
+        assert pids_with_env("ASSAY_PROBE", str(tmp_path)) == [proc.pid]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not group_alive(proc.pid)
+
+
+def test_a_start_time_counts_from_boot_and_grows() -> None:
+    mine = start_time(os.getpid())
+    proc = subprocess.Popen(["sleep", "60"])
+    try:
+        theirs = start_time(proc.pid)
+        assert mine is not None and theirs is not None
+        assert 0 < mine <= theirs  # clock ticks after boot: a later process, a later time
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_looking_at_a_group_sends_it_nothing() -> None:
+    code = (
+        "import signal, sys; got = []; signal.signal(signal.SIGHUP, lambda *a: got.append(1));"
+        "print('ready', flush=True); sys.stdin.read(); print(len(got))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    assert group_alive(proc.pid)
+    assert ProcessId(proc.pid, None, "h").alive()  # the pid alone: probed the same way
+    assert proc.communicate("", timeout=30)[0] == "0\n"  # no signal was received
+
+
+def test_a_group_inside_this_session_is_seen() -> None:
+    proc = subprocess.Popen(["sleep", "60"], process_group=0)  # its own group, our session
+    try:
+        assert os.getsid(proc.pid) != proc.pid
+        assert group_alive(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_process_of_another_user_is_alive() -> None:
+    """Signalling another user's process is refused (EPERM): it runs all the same."""
+    if os.geteuid() != 0:
+        pytest.skip("acting as another user needs root")
+    proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        code = (
+            "from assay.processes import ProcessId, group_alive;"
+            f"print(ProcessId({proc.pid}, None, 'h').alive(), group_alive({proc.pid}))"
+        )
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        src = str(Path(processes.__file__).parents[1])
+        done = subprocess.run(
+            [*nobody, sys.executable, "-c", code],
+            env={**os.environ, "PYTHONPATH": src},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout.split() == ["True", "True"]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_without_proc_the_pid_alone_tells(
+    tmp_path: Path, dead_owner: ProcessId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no /proc (no start times), a process or group is alive while it answers signals."""
+    proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        monkeypatch.setattr(processes, "_PROC", tmp_path / "no-proc")
+        assert start_time(proc.pid) is None
+        assert ProcessId(proc.pid, None, "h").alive()
+        assert not ProcessId(dead_owner.pid, None, "h").alive()
+        assert group_alive(proc.pid)
+        assert pids_with_env("PATH", "") == []
+    finally:
+        proc.kill()
+        proc.wait()
     assert not group_alive(proc.pid)
 
 
