@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -132,6 +133,46 @@ def test_only_executions_whose_recorded_owner_died_are_aborted_each_saying_why(
     assert log == f"step 1\naborted: {reason}\n"
     assert not (settings.work_dir / gone.id).exists()
     assert [store.get(r.id).status for r in (live, unowned)] == ["queued", "queued"]
+
+
+def test_a_container_started_before_its_task_was_recorded_is_removed(
+    any_db: Database, settings: Settings, dead_owner: ProcessId, docker_image: str
+) -> None:
+    """A docker execution whose owner died with no task recorded: a container labelled
+    with its workspace (started the moment before the record) is found and removed, and
+    the reason counts it."""
+    from assay.runners.docker import docker_client
+    from assay.runners.docker_job import LABEL_TASK, LABEL_WORKSPACE
+
+    store = ExecutionStore(any_db)
+    row = store.create("wf", runner="docker")
+    with any_db.session(write=True) as session:
+        session.execute(
+            update(ExecutionRow)
+            .where(ExecutionRow.id == row.id)
+            .values(owner_pid=dead_owner.pid, owner_started=dead_owner.started)
+        )
+    workspace = settings.work_dir / row.id
+    workspace.mkdir(parents=True)
+    client = docker_client()
+    labels = {LABEL_WORKSPACE: str(workspace), LABEL_TASK: "wf-1/1"}
+    container = client.containers.run(docker_image, ["sleep", "60"], labels=labels, detach=True)
+    try:
+        assert store.tasks(row.id) == []
+        assert Reconciler(store, settings).run_once() == [row.name]
+
+        filters = {"label": f"{LABEL_WORKSPACE}={workspace}"}
+        assert client.containers.list(all=True, filters=filters) == []
+        assert store.get(row.id).status == "aborted"
+        assert store.get(row.id).error == (
+            f"the assay process that ran it (pid {dead_owner.pid} on {dead_owner.host}) "
+            "ended while it was queued; 1 task process group(s) stopped"
+        )
+        assert not workspace.exists()
+    finally:
+        with contextlib.suppress(Exception):
+            container.remove(force=True)
+        client.close()
 
 
 def test_an_execution_finished_meanwhile_is_left_and_a_missing_workspace_is_no_fault(
