@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from assay.engine.masking import MASK, Masker
+from assay.model import CaseStatus, TestCaseResult
 
 
 def test_nothing_registered_leaves_text_alone() -> None:
@@ -78,3 +79,24 @@ def test_overlapping_fragments_around_ellipses_are_masked_as_one() -> None:
     masker.add("wxyz-abcd")
     # a tail and a head that touch: one mask, not two
     assert masker("...abcdwxyz...") == f"...{MASK}..."
+
+
+def test_a_case_report_is_masked_in_its_message_trace_and_properties() -> None:
+    masker = Masker()
+    masker.add("hunter22")
+    case = TestCaseResult(
+        "suite",
+        "cls",
+        "test_login",
+        CaseStatus.FAILED,
+        message="bad password hunter22",
+        trace="assert 'hunter22' == ''",
+        properties={"token=hunter22": ["hunter22", "plain"], "plain": ["x"]},
+    )
+    masker.mask_case(case)
+    assert case.message == f"bad password {MASK}"
+    assert case.trace == f"assert '{MASK}' == ''"
+    assert case.properties == {f"token={MASK}": [MASK, "plain"], "plain": ["x"]}
+    empty = TestCaseResult("suite", "cls", "test_ok", CaseStatus.PASSED)
+    masker.mask_case(empty)  # nothing to mask: left as it is
+    assert (empty.message, empty.trace, empty.properties) == (None, None, {})
