@@ -100,3 +100,11 @@ def test_a_case_report_is_masked_in_its_message_trace_and_properties() -> None:
     empty = TestCaseResult("suite", "cls", "test_ok", CaseStatus.PASSED)
     masker.mask_case(empty)  # nothing to mask: left as it is
     assert (empty.message, empty.trace, empty.properties) == (None, None, {})
+
+
+def test_a_secret_is_masked_as_xml_escapes_it_in_text_and_in_attributes() -> None:
+    """XML text escapes ``<`` but leaves quotes; an attribute escapes ``"`` but not ``'``."""
+    masker = Masker()
+    masker.add("p<w\"o'rd")
+    assert masker("text: p&lt;w\"o'rd.") == f"text: {MASK}."
+    assert masker("attr: p&lt;w&quot;o'rd.") == f"attr: {MASK}."
