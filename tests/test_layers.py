@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "spec": 1,
     "runners": 1,
     "testing": 1,
+    "client": 1,  # the remote CLI's HTTP client of `assay server` (httpx only)
     # checkouts; JUnit reports parsed; storage
     "content": 2,
     "results": 2,
@@ -41,7 +42,8 @@ LAYERS: dict[str, int] = {
     "ci": 4,
     # the application facade, then the command line
     "app": 5,
-    "cli": 6,
+    "server": 6,  # `assay server`: the HTTP API over the application facade
+    "cli": 7,
 }
 """Layer of each top-level package or module of ``assay``: it may import lower layers only
 (and itself); peers on one layer do not know each other."""

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "ApiTokenRow",
     "Base",
     "ExecutionRow",
     "QuarantineRow",
@@ -61,6 +62,7 @@ class ExecutionRow(Base):
         UniqueConstraint("workflow", "number"),
         Index("ix_executions_workflow_queued", "workflow", "queued_at"),
         Index("ix_executions_owner", "owner_host", "status"),
+        Index("ix_executions_status_queued", "status", "queued_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -88,6 +90,19 @@ class ExecutionRow(Base):
     """Its start time (clock ticks after boot), so a reused pid is not taken for the owner."""
     owner_host: Mapped[str | None] = mapped_column(String(253))
     """The host it runs on: only that host can tell whether it is still alive."""
+    request: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    """What a worker needs to run a queued execution (the resolved definition, options);
+    no secret in clear text."""
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    """The worker that claimed the execution (server queue)."""
+    lease_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the claim lapses unless the worker renews it (heartbeat)."""
+    concurrency_group: Mapped[str | None] = mapped_column(String(300))
+    """``spec.concurrency.group`` (default: the workflow name when a max is set)."""
+    concurrency_max: Mapped[int | None]
+    """``spec.concurrency.max``: running executions of the group at most."""
+    abort_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Set by an abort through the API; the worker running the execution stops it."""
 
 
 class TaskRow(Base):
@@ -172,3 +187,19 @@ class QuarantineRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiTokenRow(Base):
+    """A bearer token of the server API; only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    scope: Mapped[str] = mapped_column(String(20))
+    """read, run or admin (each includes the ones before)."""
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
