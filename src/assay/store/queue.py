@@ -128,7 +128,7 @@ class QueueStore:
                 name: count
                 for name, count in session.execute(
                     select(group, func.count()).where(_leased(), group.is_not(None)).group_by(group)
-                ).tuples()
+                )
                 if name is not None
             }
             room: list[ColumnElement[bool]] = [group.is_(None)]
