@@ -182,7 +182,7 @@ def test_job_maps_paths_and_never_grants_host_access(workspace: Path) -> None:
     assert arguments["command"] == ["-c", "cd /data/repo && pytest"]
     assert arguments["working_dir"] == "/data/repo"
     assert arguments["environment"] == {"OUT": "/assay/reports/1-1.xml"}
-    assert arguments["privileged"] is False and arguments["network_mode"] == "bridge"
+    assert arguments["privileged"] is False and arguments["network"] == "bridge"
     binds = {v["bind"] for v in arguments["volumes"].values()}
     assert binds == {"/data", "/assay/reports"}
     assert arguments["labels"]["assay.execution"] == workspace.name

@@ -71,12 +71,12 @@ _IGNORED = {
     "transfer": _SHARED_WORKSPACE,
     "fetch": _SHARED_WORKSPACE,
     "logs": "worker output always goes to the execution log",
-    "pod": "workers are local processes",
-    "events": "not supported by the local runner",
-    "system": "not supported by the local runner",
-    "services": "not supported by the local runner yet",
+    "pod": "not supported by the {runner} runner",
+    "events": "not supported by the {runner} runner",
+    "system": "not supported by the {runner} runner",
+    "services": "not supported for parallel workers yet (declare them on the spec or a step)",
     "paused": "workers start as soon as a slot is free",
-    "pure": "not supported by the local runner",
+    "pure": "not supported by the {runner} runner",
 }
 
 
@@ -218,6 +218,7 @@ def _merge(walker: StepWalker, workers: Sequence[_Worker], attempt: int) -> list
 def _warn_ignored(ctx: ExecutionContext, group: Parallel, name: str) -> None:
     for key, why in _IGNORED.items():
         if getattr(group, key):
+            why = why.format(runner=ctx.runner.name)
             ctx.sink.warning(f"step {name!r}: `parallel.{key}` is ignored: {why}")
     job = group.job.model_dump(exclude_defaults=True) if group.job else {}
     if job.keys() - {"active_deadline_seconds"}:

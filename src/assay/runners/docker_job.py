@@ -24,6 +24,7 @@ __all__ = [
     "REPORTS_MOUNT",
     "DockerJob",
     "container_paths",
+    "network_name",
     "parse_cpu",
     "parse_memory",
 ]
@@ -72,6 +73,11 @@ def container_paths(workspace: Path) -> dict[str, str]:
     return {str(workspace / "data"): DATA_MOUNT, str(workspace / "reports"): REPORTS_MOUNT}
 
 
+def network_name(workspace: Path) -> str:
+    """The Docker network of the execution whose workspace is ``workspace``."""
+    return f"assay-{workspace.name}"
+
+
 def _mapper(workspace: Path) -> Any:
     table = container_paths(workspace)
     pattern = re.compile("|".join(re.escape(host) for host in sorted(table, key=len, reverse=True)))
@@ -93,10 +99,20 @@ class DockerJob:
     nano_cpus: int | None = None
     mem_limit: int | None = None
     pull_policy: str = "IfNotPresent"
+    network: str = "bridge"
+    aliases: tuple[str, ...] = ()
 
     @classmethod
-    def from_spec(cls, spec: TaskSpec, image: str, labels: Mapping[str, str]) -> DockerJob:
-        """The container for ``spec``: paths mapped, limits and user from its settings."""
+    def from_spec(
+        cls,
+        spec: TaskSpec,
+        image: str,
+        labels: Mapping[str, str],
+        network: str | None = None,
+    ) -> DockerJob:
+        """The container for ``spec``: paths mapped, limits and user from its settings;
+        on ``network`` (the execution's) with the spec's aliases, else on the default
+        bridge."""
         to_container = _mapper(spec.workspace)
         argv = [to_container(part) for part in spec.command]
         binds = {
@@ -131,11 +147,15 @@ class DockerJob:
             nano_cpus=parse_cpu(limits["cpu"]) if "cpu" in limits else None,
             mem_limit=parse_memory(limits["memory"]) if "memory" in limits else None,
             pull_policy=policy,
+            network=network or "bridge",
+            aliases=tuple(spec.aliases) if network else (),
         )
 
     def create_arguments(self) -> dict[str, Any]:
         """Keyword arguments of ``client.containers.create``: never privileged, never the
-        host's network, no Docker socket (only the workspace directories are mounted)."""
+        host's network, no Docker socket (only the workspace directories are mounted).
+        Aliases need an endpoint configuration, which only a client can build: see
+        :meth:`assay.runners.docker.DockerRunner.start`."""
         arguments: dict[str, Any] = {
             "image": self.image,
             "working_dir": self.working_dir,
@@ -144,7 +164,7 @@ class DockerJob:
             "labels": self.labels,
             "detach": True,
             "privileged": False,
-            "network_mode": "bridge",
+            "network": self.network,
             "stdin_open": False,
             "tty": False,
         }
