@@ -22,6 +22,7 @@ from assay.engine.parallel_params import check_parallel
 from assay.engine.recovery import TrackedRunner
 from assay.engine.repo_check import check_paths
 from assay.engine.resolve import Catalog
+from assay.engine.services import check_services
 from assay.engine.shard_balance import recorded_history
 from assay.engine.steps import Frame, StepWalker, worst
 from assay.engine.workspace import Workspace
@@ -98,6 +99,7 @@ class Engine:
         spec = workflow.spec
         config = resolve_config(spec.config, options.config)
         check_parallel(workflow, config)
+        check_services(workflow)
         check_paths(workflow, options.source)
         masker = Masker()
         for name, param in spec.config.items():

@@ -23,7 +23,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +33,9 @@ from assay.engine.context import ExecutionContext
 from assay.errors import DefinitionError, InfrastructureError
 from assay.runners.base import TaskHandle, TaskSpec
 from assay.spec.expressions import evaluate, is_truthy
-from assay.spec.workflow import Service
+from assay.spec.workflow import Service, Step, TestWorkflow
 
-__all__ = ["Probe", "ServiceManager", "ServiceScope", "SpecBuilder", "Timing"]
+__all__ = ["Probe", "ServiceManager", "ServiceScope", "SpecBuilder", "Timing", "check_services"]
 
 SpecBuilder = Callable[[str, int, Service, Mapping[str, Any]], TaskSpec]
 """Builds the task of instance ``index`` of service ``name`` (given its variables)."""
@@ -151,6 +151,32 @@ class Probe:
         finally:
             connection.close()
         return None if 200 <= status < 400 else f"HTTP status {status}"
+
+
+def check_services(workflow: TestWorkflow) -> None:
+    """Every service's probe and timeout, checked before a run (bad input, exit 2)."""
+
+    def check(services: Mapping[str, Service], where: str) -> None:
+        for name, service in services.items():
+            if service.readiness_probe is not None:
+                Probe.parse(service.readiness_probe, f"{where}.{name}.readinessProbe")
+            _seconds(service.timeout, f"{where}.{name}.timeout")
+
+    def walk(steps: Sequence[Step], where: str) -> None:
+        for index, step in enumerate(steps):
+            here = f"{where}[{index}]"
+            check(step.services, f"{here}.services")
+            walk(step.setup, f"{here}.setup")
+            walk(step.steps, f"{here}.steps")
+            if step.parallel is not None:
+                walk(step.parallel.setup, f"{here}.parallel.setup")
+                walk(step.parallel.steps, f"{here}.parallel.steps")
+                walk(step.parallel.after, f"{here}.parallel.after")
+
+    spec = workflow.spec
+    check(spec.services, "spec.services")
+    for part in ("setup", "steps", "after"):
+        walk(getattr(spec, part), f"spec.{part}")
 
 
 @dataclass
@@ -303,7 +329,7 @@ class ServiceManager:
         successes = failures = 0
         why = "not probed"
         while True:
-            why_now = probe.check(inst.ip, lambda cmd, t: self.ctx.runner.exec(inst.handle, cmd, t))
+            why_now = probe.check(inst.ip, lambda cmd, t: self._exec(inst, cmd, t))
             if why_now is None:
                 successes, failures = successes + 1, 0
                 if successes >= timing.success_threshold:
@@ -319,6 +345,11 @@ class ServiceManager:
                 return self._not_ready(inst, f"{describe} not ready within {limit:g}s ({why})")
             if cancelled.wait(timing.period):
                 return f"{what}: aborted while waiting for readiness"
+
+    def _exec(self, inst: _Instance, command: list[str], timeout: float) -> int | None:
+        """An exec probe's command, ``/data`` mapped as in any command the runner gets."""
+        mapped = [self.ctx.workspace.map_text(part) for part in command]
+        return self.ctx.runner.exec(inst.handle, mapped, timeout)
 
     def _not_ready(self, inst: _Instance, why: str) -> str:
         for line in inst.lines:

@@ -36,6 +36,7 @@ from assay.runners.docker_job import (
     LABEL_TASK,
     LABEL_WORKSPACE,
     DockerJob,
+    container_mapper,
     network_name,
 )
 from assay.runners.tail import tail_lines
@@ -145,6 +146,7 @@ class DockerRunner:
                 "exit": str(task_dir / "exit"),
                 "deadline": deadline,
                 "network": job.network,
+                "workspace": str(spec.workspace),
             },
         )
         self._follow(handle)
@@ -189,6 +191,9 @@ class DockerRunner:
         from docker.errors import DockerException
 
         api = self.client.api
+        if "workspace" in handle.data:
+            to_container = container_mapper(Path(handle.data["workspace"]))
+            command = [to_container(part) for part in command]
         try:
             exec_id = api.exec_create(handle.data["container"], command)["Id"]
             api.exec_start(exec_id, detach=True)

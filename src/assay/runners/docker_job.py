@@ -9,7 +9,7 @@ talks to Docker, so the mapping is checked without a daemon.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,12 @@ from assay.runners.base import TaskSpec
 
 __all__ = [
     "DATA_MOUNT",
+    "LABEL_EXECUTION",
     "LABEL_TASK",
     "LABEL_WORKSPACE",
     "REPORTS_MOUNT",
     "DockerJob",
+    "container_mapper",
     "container_paths",
     "network_name",
     "parse_cpu",
@@ -78,7 +80,8 @@ def network_name(workspace: Path) -> str:
     return f"assay-{workspace.name}"
 
 
-def _mapper(workspace: Path) -> Any:
+def container_mapper(workspace: Path) -> Callable[[str], str]:
+    """Text with this machine's workspace paths -> the same text with the container's."""
     table = container_paths(workspace)
     pattern = re.compile("|".join(re.escape(host) for host in sorted(table, key=len, reverse=True)))
     return lambda text: pattern.sub(lambda m: table[m.group(0)], text)
@@ -113,7 +116,7 @@ class DockerJob:
         """The container for ``spec``: paths mapped, limits and user from its settings;
         on ``network`` (the execution's) with the spec's aliases, else on the default
         bridge."""
-        to_container = _mapper(spec.workspace)
+        to_container = container_mapper(spec.workspace)
         argv = [to_container(part) for part in spec.command]
         binds = {
             host: {"bind": inside, "mode": "rw"}
