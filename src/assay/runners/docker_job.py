@@ -167,6 +167,7 @@ class DockerJob:
             "labels": self.labels,
             "detach": True,
             "privileged": False,
+            "init": True,  # signals reach the command (a server as PID 1 ignores SIGTERM)
             "network": self.network,
             "stdin_open": False,
             "tty": False,
