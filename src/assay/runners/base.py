@@ -54,6 +54,14 @@ class TaskSpec:
     security_context: Mapping[str, Any] | None = None
     aliases: tuple[str, ...] = ()
     """Names other tasks of the execution reach this one by (docker: network aliases)."""
+    data_dir: Path | None = None
+    """What the task sees as ``/data``, when not ``workspace / "data"`` (a parallel worker's
+    own copy)."""
+
+    @property
+    def data(self) -> Path:
+        """The directory that is the task's ``/data``."""
+        return self.data_dir or self.workspace / "data"
 
 
 @dataclass(slots=True)

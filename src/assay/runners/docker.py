@@ -147,6 +147,7 @@ class DockerRunner:
                 "deadline": deadline,
                 "network": job.network,
                 "workspace": str(spec.workspace),
+                "data": str(spec.data),
             },
         )
         self._follow(handle)
@@ -192,7 +193,10 @@ class DockerRunner:
 
         api = self.client.api
         if "workspace" in handle.data:
-            to_container = container_mapper(Path(handle.data["workspace"]))
+            data = handle.data.get("data")
+            to_container = container_mapper(
+                Path(handle.data["workspace"]), Path(data) if data else None
+            )
             command = [to_container(part) for part in command]
         try:
             exec_id = api.exec_create(handle.data["container"], command)["Id"]

@@ -70,9 +70,11 @@ def parse_memory(value: Any) -> int:
     return int(float(match.group(1)) * _MEMORY_UNITS[match.group(2)])
 
 
-def container_paths(workspace: Path) -> dict[str, str]:
-    """This machine's workspace directories -> where containers see them."""
-    return {str(workspace / "data"): DATA_MOUNT, str(workspace / "reports"): REPORTS_MOUNT}
+def container_paths(workspace: Path, data: Path | None = None) -> dict[str, str]:
+    """This machine's workspace directories -> where containers see them (``data``: the
+    directory mounted at ``/data``, the workspace's own by default)."""
+    data = data or workspace / "data"
+    return {str(data): DATA_MOUNT, str(workspace / "reports"): REPORTS_MOUNT}
 
 
 def network_name(workspace: Path) -> str:
@@ -80,9 +82,9 @@ def network_name(workspace: Path) -> str:
     return f"assay-{workspace.name}"
 
 
-def container_mapper(workspace: Path) -> Callable[[str], str]:
+def container_mapper(workspace: Path, data: Path | None = None) -> Callable[[str], str]:
     """Text with this machine's workspace paths -> the same text with the container's."""
-    table = container_paths(workspace)
+    table = container_paths(workspace, data)
     pattern = re.compile("|".join(re.escape(host) for host in sorted(table, key=len, reverse=True)))
     return lambda text: pattern.sub(lambda m: table[m.group(0)], text)
 
@@ -116,15 +118,15 @@ class DockerJob:
         """The container for ``spec``: paths mapped, limits and user from its settings;
         on ``network`` (the execution's) with the spec's aliases, else on the default
         bridge."""
-        to_container = container_mapper(spec.workspace)
+        to_container = container_mapper(spec.workspace, spec.data)
         argv = [to_container(part) for part in spec.command]
         binds = {
             host: {"bind": inside, "mode": "rw"}
-            for host, inside in container_paths(spec.workspace).items()
+            for host, inside in container_paths(spec.workspace, spec.data).items()
         }
         # `--source` checkouts are symlinks out of the data directory: mount their targets
         # at the same path, so that the links resolve inside the container too.
-        data = spec.workspace / "data"
+        data = spec.data
         for entry in sorted(data.iterdir()) if data.is_dir() else ():
             if entry.is_symlink() and entry.resolve().is_dir():
                 target = str(entry.resolve())
