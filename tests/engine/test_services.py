@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from engine_support import RunWorkflow
 
+from assay.engine.execution import Engine
 from assay.engine.services import Probe, Timing
 from assay.errors import DefinitionError
 from assay.processes import pids_with_env
@@ -233,3 +234,52 @@ def test_a_bad_probe_is_refused_before_anything_is_recorded(run: RunWorkflow, db
         "spec.steps[0].services.db.readinessProbe.tcpSocket.port: 0 is not a port number"
     )
     assert ExecutionStore(db).recent() == []
+
+
+SLOW = """\
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {name: slow-with-service}
+spec:
+  job: {activeDeadlineSeconds: DEADLINE}
+  services:
+    bg: {shell: exec sleep 300}
+  steps:
+    - {name: long, shell: 'echo long-started; sleep 60'}
+  after:
+    - {name: cleanup, condition: always, shell: 'echo "cleanup sees {{ services.bg.0.ip }}"'}
+"""
+
+
+def test_services_are_stopped_at_the_deadline(
+    run: RunWorkflow, db: Database, assay_home: Settings
+) -> None:
+    row = run(SLOW.replace("DEADLINE", "2"))
+    assert row.status == "timeout"
+    log = log_of(assay_home, row.id)
+    assert log.index("timed out after") < log.index("service bg-0: stopped")
+    assert not pids_with_env("ASSAY_EXIT_FILE", str(assay_home.work_dir / row.id))
+
+
+def test_services_are_stopped_on_abort(engine: Engine, db: Database, assay_home: Settings) -> None:
+    import threading
+
+    from engine_support import workflow
+
+    from assay.engine.execution import RunOptions
+
+    def abort_once_running() -> None:
+        for _ in range(200):
+            found = list(assay_home.executions_dir.glob("*/log.txt"))
+            if found and "long-started" in found[0].read_text():
+                break
+            time.sleep(0.05)
+        engine.cancel("stopped by the test")
+
+    threading.Thread(target=abort_once_running, daemon=True).start()
+    row = engine.run(workflow(SLOW.replace("DEADLINE", "120")), RunOptions())
+    assert row.status == "aborted"
+    assert statuses(db, row.id) == [("long", "aborted"), ("cleanup", "passed")]
+    log = log_of(assay_home, row.id)
+    assert "cleanup sees 127.0.0.1" in log and "service bg-0: stopped" in log
+    assert not pids_with_env("ASSAY_EXIT_FILE", str(assay_home.work_dir / row.id))
