@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from engine_support import RunWorkflow
 
+from assay.engine.events import NullSink
 from assay.engine.execution import Engine
 from assay.engine.services import Probe, Timing
 from assay.errors import DefinitionError
@@ -162,6 +163,34 @@ spec:
     assert log.index("service side-0: stopped") < log.index("=== step after-scope ===")
     services = assay_home.executions_dir / row.id / "artifacts" / "services"
     assert sorted(p.name for p in services.iterdir()) == ["pair-0.log", "pair-1.log"]
+
+
+def test_service_fields_not_honoured_are_warned_about(assay_home: Settings, db: Database) -> None:
+    from engine_support import workflow
+
+    from assay.engine.execution import RunOptions
+    from assay.engine.resolve import Catalog
+    from assay.runners import LocalRunner
+
+    warnings: list[str] = []
+
+    class Sink(NullSink):
+        def warning(self, message: str) -> None:
+            warnings.append(message)
+
+    engine = Engine(assay_home, db, LocalRunner(grace_seconds=0.5), Catalog(), Sink())
+    row = engine.run(
+        workflow(
+            "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\n"
+            "metadata: {name: warned}\nspec:\n  services:\n    s:\n"
+            "      shell: sleep 30\n      transfer: [{from: /data}]\n"
+            "      pod: {labels: {a: b}}\n  steps: [{shell: 'true'}]\n"
+        ),
+        RunOptions(),
+    )
+    assert row.status == "passed"
+    assert "spec.services.s: `transfer` is not supported yet; ignored" in warnings
+    assert "spec.services.s: `pod` is not supported yet; ignored" in warnings
 
 
 def test_a_step_cannot_use_a_service_of_another_scope(

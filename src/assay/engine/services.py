@@ -42,6 +42,8 @@ SpecBuilder = Callable[[str, int, Service, Mapping[str, Any]], TaskSpec]
 """Builds the task of instance ``index`` of service ``name`` (given its variables)."""
 
 _MAX_COUNT = 100
+_NOT_YET = ("matrix", "shards", "pod", "content", "transfer", "restart_policy")
+"""Service fields not honoured yet (a service sees the execution's ``/data`` as it is)."""
 _PROBE_KINDS = ("tcpSocket", "httpGet", "exec")
 
 
@@ -232,6 +234,9 @@ class ServiceManager:
         was started is in ``scope`` (for :meth:`stop`) even when this raises."""
         for name, service in services.items():
             here = f"{where}.{name}"
+            for key in _NOT_YET:
+                if getattr(service, key):
+                    self.ctx.sink.warning(f"{here}: `{key}` is not supported yet; ignored")
             probe = None
             if service.readiness_probe is not None:
                 probe = Probe.parse(service.readiness_probe, f"{here}.readinessProbe")
