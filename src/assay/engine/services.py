@@ -289,7 +289,7 @@ class ServiceManager:
         self, name: str, index: int, count: int, service: Service, scope: ServiceScope
     ) -> _Instance:
         spec = self.build(name, index, service, {"index": index, "count": count})
-        for note in self.ctx.runner.unsupported(spec):
+        for note in self.ctx.runner.unsupported(spec) if index == 0 else ():
             self.ctx.sink.warning(f"service {name}: {note}")
         handle = self.ctx.runner.start(spec)
         keep = _keeps_logs(service.logs)
