@@ -11,6 +11,7 @@ import typer
 
 from assay.cli import analytics as analytics_commands
 from assay.cli import get as get_commands
+from assay.cli import install as install_commands
 from assay.cli import quarantine as quarantine_commands
 from assay.cli import report as report_commands
 from assay.cli import secret as secret_commands
@@ -45,6 +46,7 @@ app.add_typer(shard_commands.app, name="shard")
 app.command("report")(report_commands.report)
 app.add_typer(quarantine_commands.app, name="quarantine")
 app.add_typer(analytics_commands.app)  # flaky, trends, trace
+app.add_typer(install_commands.app, name="install")
 
 FilesOption = Annotated[
     list[Path],
@@ -57,6 +59,7 @@ class RunOutput(StrEnum):
 
     TEXT = "text"
     JSON = "json"
+    YAML = "yaml"  # --dry-run only
 
 
 @app.callback()
@@ -109,11 +112,19 @@ def run(
     ] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Stream step logs live.")] = False,
     runner: Annotated[
-        str, typer.Option(envvar="ASSAY_RUNNER", help="Where steps run: local or docker.")
+        str,
+        typer.Option(envvar="ASSAY_RUNNER", help="Where steps run: local, docker, kubernetes."),
     ] = "local",
     output: Annotated[
-        RunOutput, typer.Option("-o", "--output", help="text or json")
+        RunOutput, typer.Option("-o", "--output", help="text or json (yaml: --dry-run)")
     ] = RunOutput.TEXT,
+    dry_run: Annotated[
+        bool,
+        typer.Option(help="--runner kubernetes: print the objects it would create, run nothing."),
+    ] = False,
+    namespace: Annotated[
+        str, typer.Option(envvar="ASSAY_KUBERNETES_NAMESPACE", help="Kubernetes namespace.")
+    ] = "assay",
     keep_workspace: Annotated[bool, typer.Option(help="Keep the scratch workspace.")] = False,
     min_tests: MinTests = None,
     max_failures: MaxFailures = None,
@@ -126,6 +137,11 @@ def run(
     3 infrastructure."""
     from assay.cli.execute import judge_run, notify_run, run_definition
 
+    if dry_run or runner == "kubernetes":
+        _dry_run(name, file, parse_pairs(config, "--config"), runner, dry_run, namespace, output)
+        return
+    if output is RunOutput.YAML:
+        raise DefinitionError("-o yaml: only with --dry-run")
     if source is not None and not source.is_dir():
         raise DefinitionError(f"--source {source}: not a directory")
     gates = parse_gates(min_tests, max_failures, min_pass_rate, max_duration, fail_on_flaky)
@@ -164,6 +180,37 @@ def run(
     if webhook is not None:
         notify_run(webhook, result, verdict)
     raise typer.Exit(int(verdict.exit_code))
+
+
+def _dry_run(
+    name: str | None,
+    file: list[Path] | None,
+    config: dict[str, str],
+    runner: str,
+    dry_run: bool,
+    namespace: str,
+    output: RunOutput,
+) -> None:
+    """Print the Kubernetes objects of an execution (YAML, or a JSON List); notes on stderr."""
+    from assay.cli.execute import render_definition
+
+    if runner != "kubernetes":
+        raise DefinitionError("--dry-run shows what --runner kubernetes would create")
+    if not dry_run:
+        raise DefinitionError(
+            "--runner kubernetes only renders in this version: add --dry-run (no cluster is used)"
+        )
+    objects, notes = render_definition(name=name, file=file, config=config, namespace=namespace)
+    for note in notes:
+        typer.echo(f"warning: {note}", err=True)
+    if output is RunOutput.JSON:
+        import json
+
+        typer.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
+    else:
+        from assay.kube.manifests import dump_yaml
+
+        sys.stdout.write(dump_yaml(objects))
 
 
 @app.command("import")
