@@ -121,7 +121,8 @@ def run_pod(
             config_map = named(objects, "ConfigMap", source["configMap"]["name"])
             for item in source["configMap"]["items"]:
                 text = config_map["data"][item["key"]]
-                _write(scripts / item["path"], mapped(text) if item["path"].endswith(".list") else text)
+                listing = item["path"].endswith(".list")  # paths under /data
+                _write(scripts / item["path"], mapped(text) if listing else text)
         else:
             secret = source["secret"]
             for item in secret["items"]:

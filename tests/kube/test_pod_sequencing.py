@@ -76,7 +76,9 @@ def test_all_passing_exits_zero_and_never_runs_nothing(tmp_path: Path) -> None:
 
 
 def test_retries_until_the_step_passes(tmp_path: Path) -> None:
-    counting = 'n=$(cat /data/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /data/n; [ "$n" -ge 3 ]'
+    counting = (
+        'n=$(cat /data/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /data/n; [ "$n" -ge 3 ]'
+    )
     text = workflow(f"- name: flaky\n  retry: {{count: 4}}\n  shell: '{counting}'")
     pod = run(text, tmp_path)
     assert pod.status("1") == "passed"
@@ -311,7 +313,8 @@ def test_pytest_reports_land_in_the_state_directory_per_attempt(tmp_path: Path) 
     test_file.parent.mkdir(parents=True)
     test_file.write_text("def test_ok():\n    assert True\n")
     text = workflow(
-        f"- workingDir: /data\n  retry: {{count: 1}}\n  run: {{command: [{sys.executable}, -m, pytest, -q, -p, no:cacheprovider]}}"
+        "- workingDir: /data\n  retry: {count: 1}\n"
+        f"  run: {{command: [{sys.executable}, -m, pytest, -q, -p, no:cacheprovider]}}"
     )
     pod = run(text, tmp_path)
     assert pod.status("1") == "passed", pod.logs
