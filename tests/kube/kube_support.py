@@ -39,9 +39,9 @@ def render_yaml(
     config: Mapping[str, Any] | None = None,
     *,
     namespace: str = "tests",
-    identity: ExecutionIdentity = IDENTITY,
 ) -> Rendered:
-    """Load the one runnable definition of ``text`` (templates resolved) and render it."""
+    """Load the one runnable definition of ``text`` (templates resolved) and render it as
+    execution :data:`IDENTITY` of its workflow (Job :func:`job_name`)."""
     from assay.engine.resolve import Catalog
 
     loaded = load_text(text, Path("test.yaml"))
@@ -49,7 +49,14 @@ def render_yaml(
     runnable = [item for item in loaded if item.kind in ("TestWorkflow", "Test", "TestSuite")]
     assert len(runnable) == 1
     workflow = catalog.to_workflow(runnable[0].model)
+    name = workflow.metadata.name
+    identity = ExecutionIdentity(IDENTITY.id, f"{name}-7", 7, name)
     return render_workflow(workflow, identity, config or {}, PlanOptions(namespace=namespace))
+
+
+def job_name(workflow_name: str) -> str:
+    """The main Job of :func:`render_yaml`'s execution of ``workflow_name``."""
+    return ExecutionIdentity(IDENTITY.id, "", 7, workflow_name).job_name
 
 
 def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

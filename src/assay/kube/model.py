@@ -124,6 +124,8 @@ class PodStep:
     failure: str = "failed"
     deadline: int | None = None
     grace: int = 10
+    content: bool = False
+    """A check-out or copy of ``content``, not a step of the workflow."""
 
     @property
     def container_name(self) -> str:

@@ -50,7 +50,8 @@ def make_plan(
     return _Planner(workflow, identity, config, options or PlanOptions()).plan()
 
 
-def _step_command(step: Step | Service, where: str) -> list[str]:
+def _step_command(step: Step | Service, where: str) -> list[str] | None:
+    """The step's command; None for a service without one (the image's own runs)."""
     run = getattr(step, "run", None)
     shell = step.shell if step.shell is not None else (run.shell if run else None)
     if shell is not None:
@@ -58,6 +59,8 @@ def _step_command(step: Step | Service, where: str) -> list[str]:
     container = run if run is not None else step
     if isinstance(container, Container) and (container.command or container.args):
         return [*(container.command or []), *(container.args or [])]
+    if isinstance(step, Service):
+        return None
     raise DefinitionError(
         f"{where}: without `shell`, `command` or `args` the image's own entrypoint would run, "
         "which the Kubernetes runner cannot read without a registry; give the command"
@@ -131,13 +134,14 @@ class _Planner:
                 own_env = KubeEnv(instance_context, own.env)
                 if own.image is None:
                     raise DefinitionError(f"{where}: no image")
-                argv = [own_env.text(part) for part in _step_command(service, where)]
+                command = _step_command(service, where)
                 container: dict[str, Any] = {
                     "name": dns_label(name),
                     "image": own_env.text(own.image),
-                    "command": argv[:1],
-                    "args": argv[1:],
                 }
+                if command is not None:  # else the image's entrypoint and cmd
+                    argv = [own_env.text(part) for part in command]
+                    container.update(command=argv[:1], args=argv[1:])
                 if own_env.list():
                     container["env"] = own_env.list()
                 plan = ServicePlan(
@@ -222,16 +226,15 @@ class _PodBuilder:
             return
         retries = step.retry.count if step.retry else 0
         last: str | None = None
-        for index, (suffix, argv, image, run_env) in enumerate(actions):
+        for index, (suffix, argv, action_settings, run_env) in enumerate(actions):
             leaf_ref = ref + suffix
             self.pod.steps.append(
                 self.leaf(
                     leaf_ref,
                     name,
                     argv,
-                    image,
                     run_env,
-                    own,
+                    action_settings,
                     gates,
                     condition=condition if index == 0 else "always",
                     needs=last,
@@ -278,19 +281,19 @@ class _PodBuilder:
 
     def actions(
         self, step: Step, own: Settings, ref: str, name: str, where: str
-    ) -> list[tuple[str, list[str], str | None, KubeEnv]]:
-        """(ref suffix, command, image, env) of each container the step itself needs."""
-        found: list[tuple[str, list[str], str | None, KubeEnv]] = []
+    ) -> list[tuple[str, list[str], Settings, KubeEnv]]:
+        """(ref suffix, command, settings, env) of each container the step itself needs."""
+        found: list[tuple[str, list[str], Settings, KubeEnv]] = []
         has_command = step.shell is not None or step.run is not None
         if has_command:
             run_settings = own.merge(step.run) if step.run is not None else own
             run_env = KubeEnv(self.context, run_settings.env)
-            argv = [run_env.text(part) for part in _step_command(step, where)]
-            found.append(("", argv, run_settings.image, run_env))
+            argv = [run_env.text(part) for part in _step_command(step, where) or []]
+            found.append(("", argv, run_settings, run_env))
         wait_env = KubeEnv(self.context, own.env)
         if step.execute is not None:
             suffix = "" if not found else "-execute"
-            found.append((suffix, self.wait(ref + suffix), own.image, wait_env))
+            found.append((suffix, self.wait(ref + suffix), own, wait_env))
             self.planner.note(
                 f"{where}: `execute` runs other executions; the Pod waits for the runner's "
                 "signal (they are not rendered here)"
@@ -298,7 +301,7 @@ class _PodBuilder:
         if step.parallel is not None:
             suffix = "" if not found else "-parallel"
             self.parallel(step.parallel, own, ref + suffix, name)
-            found.append((suffix, self.wait(ref + suffix), own.image, wait_env))
+            found.append((suffix, self.wait(ref + suffix), own, wait_env))
         return found
 
     @staticmethod
@@ -310,13 +313,13 @@ class _PodBuilder:
         ref: str,
         name: str,
         argv: list[str],
-        image: str | None,
         env: KubeEnv,
         settings: Settings,
         gates: tuple[Gate, ...],
         **entry: Any,
     ) -> PodStep:
         where = f"step {name!r}"
+        image = settings.image
         if image is None:
             raise DefinitionError(
                 f"{where}: no image; the Kubernetes runner needs `container.image` (on the "
@@ -408,7 +411,12 @@ class _PodBuilder:
         env = KubeEnv(self.context, settings.env)
         if content.tarball:
             self.planner.note(f"{ref}: `content.tarball` is not rendered for Kubernetes yet")
-        leaf: dict[str, Any] = {"condition": condition, "junit": False, "failure": "error"}
+        leaf: dict[str, Any] = {
+            "condition": condition,
+            "junit": False,
+            "failure": "error",
+            "content": True,
+        }
         if content.git is not None:
             secret = dns_label(f"{self.pod.name}-{ref}-git")
             git_variables = git_env(content.git, env, self.planner.plan_, secret)
@@ -417,9 +425,8 @@ class _PodBuilder:
                     f"{ref}-git",
                     f"check out {content.git.uri}",
                     ["/bin/sh", ENTRY, "clone"],
-                    self.planner.options.git_image,
                     git_variables,
-                    Settings(working_dir=DATA),
+                    Settings(image=self.planner.options.git_image, working_dir=DATA),
                     gates,
                     **leaf,
                 )
@@ -435,9 +442,10 @@ class _PodBuilder:
                         f"{ref}-files",
                         "write content.files",
                         ["/bin/sh", ENTRY, "files", f"/.assay/{listing}"],
-                        settings.image,
                         KubeEnv(self.context),
-                        Settings(security=settings.security, working_dir=DATA),
+                        Settings(
+                            image=settings.image, security=settings.security, working_dir=DATA
+                        ),
                         gates,
                         **leaf,
                     )

@@ -270,7 +270,7 @@ def _job(plan: Plan, pod: PodPlan) -> dict[str, Any]:
         },
     }
     if pod.deadline:
-        always = sum(step.condition == "always" for step in pod.steps)
+        always = sum(step.condition == "always" and not step.content for step in pod.steps)
         job_spec["activeDeadlineSeconds"] = pod.deadline + plan.options.cleanup_grace * always + 30
     metadata = _metadata(plan, pod.name, pod.step_ref, pod.job_labels)
     metadata["labels"].update(own)
