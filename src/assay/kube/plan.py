@@ -212,6 +212,8 @@ class _PodBuilder:
         for unsupported in ("paused", "pure"):
             if getattr(step, unsupported):
                 self.planner.note(f"{where}: `{unsupported}` is ignored")
+        if step.retry is not None and step.retry.scope == "failed-tests":
+            self.planner.note(f"{where}: `retry.scope: failed-tests` re-runs the whole step")
         if step.services:
             self.planner.services(step.services, ref, own)
             self.planner.note(
