@@ -370,3 +370,37 @@ def test_notes_say_what_is_left_out() -> None:
     notes = render_yaml(text).notes
     assert any("`execute` runs other executions" in note for note in notes)
     assert any("`paused` is ignored" in note for note in notes)
+
+
+def test_containers_of_assays_own_run_without_privileges_and_need_no_step_image() -> None:
+    text = """\
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {name: fan}
+spec:
+  content:
+    git: {uri: "https://example.com/r.git"}
+    files: [{path: /data/a.txt, content: a}]
+  steps:
+  - parallel:
+      count: 1
+      container: {image: "python:3.12"}
+      shell: 'true'
+"""
+    objects = render_yaml(text).objects
+    pod = named(objects, "Job", job_name("fan"))["spec"]["template"]["spec"]
+    containers = [*pod["initContainers"], *pod["containers"]]
+    assert [c["name"] for c in containers] == [
+        "step-content-git",
+        "step-content-files",
+        "step-1",
+        "result",
+    ]
+    for container in containers:
+        assert container["image"] == "alpine/git"  # no step image in the main Pod
+        assert container["securityContext"] == {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        }
+    for item in objects:
+        validate_strictly(item)

@@ -18,6 +18,7 @@ from assay.spec.workflow import Container, EnvVar
 __all__ = [
     "DATA",
     "ENTRY",
+    "HELPER_SECURITY",
     "FilePlan",
     "Gate",
     "Plan",
@@ -33,6 +34,12 @@ DATA = "/data"
 """The Pod's shared emptyDir."""
 ENTRY = "/.assay/entry.sh"
 """The entry script, from the execution's ConfigMap."""
+HELPER_SECURITY: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+}
+"""The securityContext of assay's own containers (clone, copy files, wait, result) when no
+step's applies: nothing they do needs a privilege."""
 _ENTRY_DEFAULTS: dict[str, Any] = {
     "condition": "passed",
     "retries": 0,
@@ -49,7 +56,8 @@ _ENTRY_DEFAULTS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class PlanOptions:
-    """Choices of the person rendering: the namespace and the image that clones git."""
+    """Choices of the person rendering: the namespace and the image that clones git (also
+    the image of containers that only wait or copy files when no step image is set)."""
 
     namespace: str = "assay"
     git_image: str = "alpine/git"

@@ -21,6 +21,7 @@ from assay.kube.content import add_file, git_env
 from assay.kube.model import (
     DATA,
     ENTRY,
+    HELPER_SECURITY,
     Gate,
     Plan,
     PlanOptions,
@@ -292,10 +293,13 @@ class _PodBuilder:
             run_env = KubeEnv(self.context, run_settings.env)
             argv = [run_env.text(part) for part in _step_command(step, where) or []]
             found.append(("", argv, run_settings, run_env))
-        wait_env = KubeEnv(self.context, own.env)
+        wait_env = KubeEnv(self.context)  # waits on a file: no variables, any image with sh
+        waiting = Settings(
+            image=own.image or self.planner.options.git_image, security=HELPER_SECURITY
+        )
         if step.execute is not None:
             suffix = "" if not found else "-execute"
-            found.append((suffix, self.wait(ref + suffix), own, wait_env))
+            found.append((suffix, self.wait(ref + suffix), waiting, wait_env))
             self.planner.note(
                 f"{where}: `execute` runs other executions; the Pod waits for the runner's "
                 "signal (they are not rendered here)"
@@ -303,7 +307,7 @@ class _PodBuilder:
         if step.parallel is not None:
             suffix = "" if not found else "-parallel"
             self.parallel(step.parallel, own, ref + suffix, name)
-            found.append((suffix, self.wait(ref + suffix), own, wait_env))
+            found.append((suffix, self.wait(ref + suffix), waiting, wait_env))
         return found
 
     @staticmethod
@@ -428,7 +432,11 @@ class _PodBuilder:
                     f"check out {content.git.uri}",
                     ["/bin/sh", ENTRY, "clone"],
                     git_variables,
-                    Settings(image=self.planner.options.git_image, working_dir=DATA),
+                    Settings(
+                        image=self.planner.options.git_image,
+                        security=HELPER_SECURITY,
+                        working_dir=DATA,
+                    ),
                     gates,
                     **leaf,
                 )
@@ -446,7 +454,9 @@ class _PodBuilder:
                         ["/bin/sh", ENTRY, "files", f"/.assay/{listing}"],
                         KubeEnv(self.context),
                         Settings(
-                            image=settings.image, security=settings.security, working_dir=DATA
+                            image=settings.image or self.planner.options.git_image,
+                            security=settings.security or HELPER_SECURITY,
+                            working_dir=DATA,
                         ),
                         gates,
                         **leaf,

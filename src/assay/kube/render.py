@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any
 
 from assay.errors import DefinitionError
-from assay.kube.model import DATA, ENTRY, Plan, PlanOptions, PodPlan, PodStep
+from assay.kube.model import DATA, ENTRY, HELPER_SECURITY, Plan, PlanOptions, PodPlan, PodStep
 from assay.kube.names import EXECUTION_LABEL, ExecutionIdentity, label_value
 from assay.kube.plan import make_plan
 from assay.spec.workflow import TestWorkflow
@@ -216,9 +216,8 @@ def _result_container(pod: PodPlan) -> dict[str, Any]:
         "args": ["finish", *(step.ref for step in pod.steps)],
         "resources": _RESULT_RESOURCES,
         "volumeMounts": _mounts([], "result"),
+        "securityContext": last.settings.security or HELPER_SECURITY,
     }
-    if last.settings.security:
-        container["securityContext"] = last.settings.security
     return container
 
 
