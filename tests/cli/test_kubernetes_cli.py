@@ -94,3 +94,14 @@ def test_install_prints_valid_manifests(cli: Cli) -> None:
     assert "Role" in {o["kind"] for o in objects}
     refused = cli("install", "kubernetes", check=2)
     assert "--database-url-secret" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_steps_without_an_image_take_assay_kubernetes_image(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "plain.yaml"
+    path.write_text(SECRET_FREE_WORKFLOW.replace("  container: {image: busybox}\n", ""))
+    args = ("run", "-f", str(path), "--runner", "kubernetes", "--dry-run", "-c", "token=x")
+    assert "ASSAY_KUBERNETES_IMAGE" in cli(*args, check=2).stderr
+    cli.env["ASSAY_KUBERNETES_IMAGE"] = "python:3.12-slim"
+    job = list(yaml.safe_load_all(cli(*args, check=0).stdout))[-1]
+    (step,) = job["spec"]["template"]["spec"]["initContainers"]
+    assert step["image"] == "python:3.12-slim"

@@ -95,8 +95,11 @@ def render_definition(
     workflow = _resolve(name, file)[1]
     workflow_name = workflow.metadata.name
     identity = ExecutionIdentity("dry-run", f"{workflow_name}-dry-run", 0, workflow_name)
-    git_image = os.environ.get("ASSAY_KUBERNETES_GIT_IMAGE") or PlanOptions.git_image
-    options = PlanOptions(namespace=namespace, git_image=git_image)
+    options = PlanOptions(
+        namespace=namespace,
+        git_image=os.environ.get("ASSAY_KUBERNETES_GIT_IMAGE") or PlanOptions.git_image,
+        default_image=os.environ.get("ASSAY_KUBERNETES_IMAGE") or None,
+    )
     rendered = render_workflow(workflow, identity, config, options)
     return rendered.masked(), rendered.notes
 

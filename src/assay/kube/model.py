@@ -61,6 +61,8 @@ class PlanOptions:
 
     namespace: str = "assay"
     git_image: str = "alpine/git"
+    default_image: str | None = None
+    """The image of steps that name none (``ASSAY_KUBERNETES_IMAGE``)."""
     cleanup_grace: int = 10
     """Seconds an ``always`` step gets once the execution deadline has passed."""
 

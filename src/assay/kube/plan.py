@@ -325,11 +325,11 @@ class _PodBuilder:
         **entry: Any,
     ) -> PodStep:
         where = f"step {name!r}"
-        image = settings.image
+        image = settings.image or self.planner.options.default_image
         if image is None:
             raise DefinitionError(
                 f"{where}: no image; the Kubernetes runner needs `container.image` (on the "
-                "step, an enclosing step or the workflow)"
+                "step, an enclosing step or the workflow) or ASSAY_KUBERNETES_IMAGE"
             )
         return PodStep(
             ref=ref,
