@@ -100,7 +100,7 @@ class _Planner:
             main.job_labels, main.job_annotations = spec.job.labels, spec.job.annotations
         main.pod = dict(spec.pod or {})
         root = Settings().merge(spec.container)
-        self.services(spec.services, None, root)
+        self.services(spec.services, None)
         git_dir = spec.content.git.mount_path if spec.content and spec.content.git else None
         default_dir = git_dir or (f"{DATA}/repo" if spec.content and spec.content.git else DATA)
         pod = _PodBuilder(self, main, self.context, default_dir, deadline)
@@ -111,13 +111,13 @@ class _Planner:
             raise DefinitionError(f"{self.workflow.metadata.name}: no step runs anything")
         return self.plan_
 
-    def services(
-        self, services: Mapping[str, Service], step_ref: str | None, settings: Settings
-    ) -> None:
-        """Plan ``services`` and make ``services.NAME.N.ip`` their DNS names."""
+    def services(self, services: Mapping[str, Service], step_ref: str | None) -> None:
+        """Plan ``services`` and make ``services.NAME.N.ip`` their DNS names. A service is
+        its own Pod: it inherits no step's container settings (volumes would not exist)."""
         for name, service in services.items():
             where = f"services.{name}"
-            env = KubeEnv(self.context, settings.merge(service).env)
+            own = Settings().merge(service)
+            env = KubeEnv(self.context, own.env)
             count_text = service.count if service.count is not None else 1
             try:
                 count = int(env.text(str(count_text)))
@@ -131,7 +131,6 @@ class _Planner:
             instances = []
             for index in range(count):
                 instance_context = {**self.context, "index": index, "count": count}
-                own = settings.merge(service)
                 own_env = KubeEnv(instance_context, own.env)
                 if own.image is None:
                     raise DefinitionError(f"{where}: no image")
@@ -188,10 +187,16 @@ class _PodBuilder:
     # -- steps ----------------------------------------------------------------------------
 
     def walk(
-        self, steps: Sequence[Step], settings: Settings, prefix: str, gates: tuple[Gate, ...]
+        self,
+        steps: Sequence[Step],
+        settings: Settings,
+        prefix: str,
+        gates: tuple[Gate, ...],
+        optional: bool = False,
     ) -> None:
+        """Steps in order; ``optional`` when an enclosing group is."""
         for step in steps:
-            self.step(step, settings, prefix, gates)
+            self.step(step, settings, prefix, gates, optional=optional)
 
     def step(
         self,
@@ -216,7 +221,7 @@ class _PodBuilder:
         if step.retry is not None and step.retry.scope == "failed-tests":
             self.planner.note(f"{where}: `retry.scope: failed-tests` re-runs the whole step")
         if step.services:
-            self.planner.services(step.services, ref, own)
+            self.planner.services(step.services, ref)
             self.planner.note(
                 f"{where}: its services run for the whole execution (they are started "
                 "before the Pod, whose environment cannot change later)"
@@ -266,21 +271,10 @@ class _PodBuilder:
                 child_gates = (*gates, Gate(ref, condition, timeout))
                 needs_ref = None
             start = len(self.pod.steps)
-            self.walk_children(children, own, f"{ref}.", child_gates, optional)
+            self.walk(children, own, f"{ref}.", child_gates, optional)
             if needs_ref is not None:
                 for child in self.pod.steps[start:]:
                     child.needs = child.needs or needs_ref
-
-    def walk_children(
-        self,
-        steps: Sequence[Step],
-        settings: Settings,
-        prefix: str,
-        gates: tuple[Gate, ...],
-        optional: bool,
-    ) -> None:
-        for step in steps:
-            self.step(step, settings, prefix, gates, optional=optional)
 
     def actions(
         self, step: Step, own: Settings, ref: str, name: str, where: str
