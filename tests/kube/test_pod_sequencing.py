@@ -144,6 +144,38 @@ def test_execution_deadline_skips_the_rest_and_gives_always_steps_a_grace(
     assert (tmp_path / "data" / ".assay" / "deadline").exists()
 
 
+def test_an_abort_signal_stops_the_step_and_leaves_only_always_steps(tmp_path: Path) -> None:
+    import threading
+
+    text = workflow(
+        """
+- shell: touch /data/started; sleep 30
+- shell: touch /data/next
+- condition: always
+  shell: touch /data/cleanup
+"""
+    )
+    rendered = render_yaml(text)
+    runs: list[PodRun] = []
+    pod_thread = threading.Thread(
+        target=lambda: runs.append(run_pod(rendered.objects, JOB, tmp_path)), daemon=True
+    )
+    started = time.monotonic()
+    pod_thread.start()
+    data = tmp_path / "data"
+    while not (data / "started").exists():
+        assert time.monotonic() - started < 20, "the first step never started"
+        time.sleep(0.05)
+    (data / ".assay" / "signals" / "abort").write_text("aborted by a user\n")
+    pod_thread.join(timeout=30)
+    assert time.monotonic() - started < 15
+    (pod,) = runs
+    assert pod.result is not None and pod.result["status"] == "aborted"
+    assert [pod.status(ref) for ref in "123"] == ["aborted", "aborted", "passed"]
+    assert (data / "cleanup").exists() and not (data / "next").exists()
+    assert pod.returncode == 1
+
+
 def test_negative_and_optional(tmp_path: Path) -> None:
     text = workflow(
         """

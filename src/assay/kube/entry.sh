@@ -15,6 +15,8 @@
 #   failed blocked timeout error deadline   flags: a non-optional step failed (blocked: and stops
 #                       the `passed` steps after it), timed out, errored; the deadline ran out
 #   signals/REF         the status a waiting step (parallel, execute) receives from the runner
+#   signals/abort       the runner aborts the execution: the running step is stopped, the
+#                       rest are `aborted` except `always` ones, which get the grace period
 #   reports/REF-N.xml   pytest's JUnit of attempt N (PYTEST_ADDOPTS), for the runner to collect
 #   result              the execution's status, written by `finish`
 set -u
@@ -94,7 +96,7 @@ enter_groups() {
 }
 
 run_attempt() { # runs "$@" once within `limit` seconds (if set); sets `code` and `status`
-    rm -f "$S/.timedout"
+    rm -f "$S/.timedout" "$S/.aborted"
     if [ "$junit" = 1 ]; then
         PYTEST_ADDOPTS="${base_addopts:+$base_addopts }--junit-xml=$S/reports/$ref-$attempt.xml"
         export PYTEST_ADDOPTS
@@ -106,29 +108,40 @@ run_attempt() { # runs "$@" once within `limit` seconds (if set); sets `code` an
         if command -v setsid >/dev/null 2>&1; then exec setsid "$@"; else exec "$@"; fi
     ) &
     pid=$!
-    watchdog=
-    if [ -n "$limit" ]; then
-        (
-            trap 'kill "$nap" 2>/dev/null; exit 0' TERM
-            sleep "$limit" &
+    # the watchdog: the time limit, and an abort the runner signals (not for `always` steps)
+    (
+        nap=
+        trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+        end=
+        [ -z "$limit" ] || end=$(($(now) + limit))
+        while :; do
+            if [ -e "$S/signals/abort" ] && [ "$condition" != always ]; then
+                : >"$S/.aborted"
+                break
+            fi
+            if [ -n "$end" ] && [ "$(now)" -ge "$end" ]; then
+                : >"$S/.timedout"
+                break
+            fi
+            sleep 1 &
             nap=$!
             wait "$nap"
-            : >"$S/.timedout"
-            kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-            sleep 3 &
-            nap=$!
-            wait "$nap"
-            kill -KILL -"$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
-        ) >/dev/null 2>&1 &
-        watchdog=$!
-    fi
+        done
+        kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+        sleep 3 &
+        nap=$!
+        wait "$nap"
+        kill -KILL -"$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+    ) >/dev/null 2>&1 &
+    watchdog=$!
     wait "$pid"
     code=$?
-    if [ -n "$watchdog" ]; then
-        kill "$watchdog" 2>/dev/null
-        wait "$watchdog" 2>/dev/null
-    fi
-    if [ -e "$S/.timedout" ]; then
+    kill "$watchdog" 2>/dev/null
+    wait "$watchdog" 2>/dev/null
+    if [ -e "$S/.aborted" ]; then
+        status=aborted
+        say "step $ref: aborted"
+    elif [ -e "$S/.timedout" ]; then
         status=timeout
         say "step $ref: timed out after ${limit}s"
     elif [ "$code" = 0 ]; then
@@ -204,6 +217,13 @@ step() {
         say "step $ref skipped: step $needs did not pass"
         end_step skipped
     fi
+    if [ -e "$S/signals/abort" ]; then
+        if [ "$condition" != always ]; then
+            say "step $ref: the execution was aborted"
+            end_step aborted
+        fi
+        stop_at=$(least "$stop_at" $((started + grace)))
+    fi
     if [ -n "$deadline" ] && [ "$(elapsed)" -ge "$deadline" ]; then flag deadline; fi
     if has deadline; then
         if [ "$condition" != always ]; then
@@ -235,7 +255,7 @@ step() {
         [ -z "$stop_at" ] || limit=$(least "$limit" $((stop_at - $(now))))
         [ -z "$limit" ] || [ "$limit" -gt 0 ] || limit=1
         run_attempt "$@"
-        if retry_done || [ "$attempt" -gt "$retries" ]; then break; fi
+        if retry_done || [ "$attempt" -gt "$retries" ] || [ "$status" = aborted ]; then break; fi
         if [ -n "$stop_at" ] && [ "$(now)" -ge "$stop_at" ]; then break; fi
         say "--- step $ref: attempt $attempt $status, retrying ---"
     done
@@ -245,7 +265,9 @@ step() {
 
 finish() { # REF...: print the execution's result as one JSON line; exit 0 only if it passed
     setup
-    if has error; then
+    if [ -e "$S/signals/abort" ]; then
+        result=aborted
+    elif has error; then
         result=error
     elif has timeout || has deadline; then
         result=timeout

@@ -159,7 +159,7 @@ class PodStep:
             "junit": int(self.junit),
             "failure": self.failure,
             "deadline": self.deadline,
-            "grace": self.grace if self.deadline else None,
+            "grace": self.grace,
         }
         given = [
             f"{key}={value}"
