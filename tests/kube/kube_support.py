@@ -110,8 +110,10 @@ def run_pod(
     secrets: Mapping[tuple[str, str], str] | None = None,
     timeout: float = 60,
     data: Path | None = None,
+    shell: tuple[str, ...] = ("/bin/sh",),
 ) -> PodRun:
-    """Run the Pod of Job ``job_name`` under ``root`` (see the module's doc)."""
+    """Run the Pod of Job ``job_name`` under ``root`` (see the module's doc); each container
+    runs entry.sh with ``shell`` (images have dash, busybox ash, bash...)."""
     secrets = secrets or {}
     job = named(objects, "Job", job_name)
     pod = job["spec"]["template"]["spec"]
@@ -143,7 +145,9 @@ def run_pod(
             else:
                 reference = variable["valueFrom"]["secretKeyRef"]
                 env[variable["name"]] = secrets[(reference["name"], reference["key"])]
-        argv = [mapped(_expand(part, env)) for part in [*container["command"], *container["args"]]]
+        command = [*container["command"], *container["args"]]
+        assert command[0] == "/bin/sh"
+        argv = [*shell, *(mapped(_expand(part, env)) for part in command[1:])]
         done = subprocess.run(
             argv,
             env=env,

@@ -3,6 +3,8 @@ on this machine (kube_support.run_pod), their status files and results checked."
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -381,6 +383,46 @@ def test_parallel_step_waits_for_the_runners_signal(tmp_path: Path) -> None:
     (signals / "1").write_text("failed\n")
     pod = run_pod(rendered.objects, JOB, tmp_path / "again", data=tmp_path / "main" / "data")
     assert pod.status("1") == "failed"
+
+
+@pytest.mark.parametrize("shell", [("/bin/sh",), ("busybox", "sh"), ("bash", "--posix")])
+def test_the_entry_script_behaves_alike_in_dash_busybox_and_bash(
+    tmp_path: Path, shell: tuple[str, ...]
+) -> None:
+    if shutil.which(shell[0]) is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{shell[0]} is missing (scripts/setup.sh installs it)")
+        pytest.skip(f"{shell[0]} is not installed")
+    text = workflow(
+        """
+- name: flaky
+  retry: {count: 2}
+  shell: 'echo x >> /data/runs; [ $(wc -l < /data/runs) -ge 2 ]'
+- name: slow-group
+  timeout: 1s
+  steps:
+  - shell: sleep 30
+- shell: touch /data/skipped
+- condition: always
+  shell: cat /data/in.txt > /data/out.txt
+""",
+        spec="content:\n  files: [{path: /data/in.txt, content: hello}]",
+    )
+    started = time.monotonic()
+    pod = run_pod(render_yaml(text).objects, JOB, tmp_path, shell=shell)
+    assert time.monotonic() - started < 20
+    assert pod.result is not None, pod.logs
+    statuses = {ref: step["status"] for ref, step in pod.result["steps"].items()}
+    assert statuses == {
+        "content-files": "passed",
+        "1": "passed",
+        "2.3": "timeout",
+        "4": "skipped",
+        "5": "passed",
+    }, pod.logs
+    assert pod.result["steps"]["1"]["attempts"] == 2
+    assert (pod.result["status"], pod.returncode) == ("timeout", 1)
+    assert (tmp_path / "data" / "out.txt").read_text() == "hello"
 
 
 @pytest.mark.parametrize("mode", ["", "bogus"])
