@@ -235,6 +235,7 @@ class _PodBuilder:
         retries = step.retry.count if step.retry else 0
         last: str | None = None
         for index, (suffix, argv, action_settings, run_env) in enumerate(actions):
+            waits = argv[1:3] == [ENTRY, "wait"]
             leaf_ref = ref + suffix
             self.pod.steps.append(
                 self.leaf(
@@ -253,6 +254,7 @@ class _PodBuilder:
                     negative=step.negative,
                     optional=optional,
                     blocking=step.stop_on_failure,
+                    junit=not waits,
                 )
             )
             last = leaf_ref
