@@ -141,7 +141,7 @@ def run(
         _dry_run(name, file, parse_pairs(config, "--config"), runner, dry_run, namespace, output)
         return
     if output is RunOutput.YAML:
-        raise DefinitionError("-o yaml: only with --dry-run")
+        raise DefinitionError("--output yaml: only with --dry-run (text or json otherwise)")
     if source is not None and not source.is_dir():
         raise DefinitionError(f"--source {source}: not a directory")
     gates = parse_gates(min_tests, max_failures, min_pass_rate, max_duration, fail_on_flaky)
