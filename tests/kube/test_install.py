@@ -50,6 +50,7 @@ def test_rbac_is_namespaced_and_has_no_wildcards(manifests: list[dict[str, Any]]
             granted[(rule["apiGroups"][0], resource)] = set(rule["verbs"])
     assert granted[("batch", "jobs")] >= {"create", "get", "list", "watch", "delete"}
     assert granted[("", "pods/log")] == {"get"}
+    assert granted[("", "pods/exec")] == {"create", "get"}
     assert granted[("", "secrets")] == {"create", "delete"}  # never reads a secret
     assert granted[("testworkflows.testkube.io", "testworkflows")] == {"get", "list", "watch"}
     binding = named(manifests, "RoleBinding", "assay-runner")
@@ -67,7 +68,7 @@ def test_server_is_probed_hardened_and_bounded(manifests: list[dict[str, Any]]) 
     assert pod["serviceAccountName"] == "assay"
     assert pod["securityContext"]["runAsNonRoot"] is True
     (server,) = pod["containers"]
-    assert server["args"] == ["server"]
+    assert [*server["command"], *server["args"]] == ["assay", "server"]
     assert server["livenessProbe"]["httpGet"]["path"] == "/health"
     assert server["readinessProbe"]["httpGet"]["path"] == "/ready"
     security = server["securityContext"]

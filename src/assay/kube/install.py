@@ -56,7 +56,7 @@ RUNNER_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("batch", "jobs", ("create", "get", "list", "watch", "delete")),
     ("", "pods", ("create", "get", "list", "watch", "delete")),
     ("", "pods/log", ("get",)),
-    ("", "pods/exec", ("create",)),
+    ("", "pods/exec", ("create", "get")),  # get: exec over WebSockets (1.30+)
     ("", "configmaps", ("create", "get", "list", "delete")),
     ("", "secrets", ("create", "delete")),
     ("", "services", ("create", "get", "list", "delete")),
@@ -238,6 +238,7 @@ def _deployment(options: InstallOptions, url_secret: str, url_key: str) -> dict[
     container = {
         "name": "server",
         "image": options.image,
+        "command": ["assay"],
         "args": ["server"],
         "ports": [{"name": "http", "containerPort": SERVER_PORT}],
         "env": [
