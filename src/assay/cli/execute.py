@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from assay.engine.resolve import Catalog
     from assay.spec.workflow import TestWorkflow
 
-__all__ = ["judge_run", "notify_run", "render_definition", "run_definition"]
+__all__ = ["judge_run", "notify_run", "print_dry_run", "render_definition", "run_definition"]
 
 
 def run_definition(
@@ -79,6 +79,40 @@ def run_definition(
             f"interrupted by {received[0].name}: execution {row.name} {row.status}", received[0]
         )
     return assay.execution_json(row)
+
+
+def print_dry_run(
+    name: str | None,
+    file: list[Path] | None,
+    config: dict[str, str],
+    runner: str,
+    dry_run: bool,
+    namespace: str,
+    json_output: bool,
+) -> None:
+    """`assay run --runner kubernetes --dry-run`: the objects as YAML documents (or a JSON
+    List) on stdout, notes on what is left out as warnings on stderr."""
+    import sys
+
+    import typer
+
+    if runner != "kubernetes":
+        raise DefinitionError("--dry-run shows what --runner kubernetes would create")
+    if not dry_run:
+        raise DefinitionError(
+            "--runner kubernetes only renders in this version: add --dry-run (no cluster is used)"
+        )
+    objects, notes = render_definition(name=name, file=file, config=config, namespace=namespace)
+    for note in notes:
+        typer.echo(f"warning: {note}", err=True)
+    if json_output:
+        import json
+
+        typer.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
+    else:
+        from assay.kube.manifests import dump_yaml
+
+        sys.stdout.write(dump_yaml(objects))
 
 
 def render_definition(

@@ -112,15 +112,16 @@ def run(
     ] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Stream step logs live.")] = False,
     runner: Annotated[
-        str,
-        typer.Option(envvar="ASSAY_RUNNER", help="Where steps run: local, docker, kubernetes."),
+        str, typer.Option(envvar="ASSAY_RUNNER", help="Where steps run: local or docker.")
     ] = "local",
     output: Annotated[
-        RunOutput, typer.Option("-o", "--output", help="text or json (yaml: --dry-run)")
+        RunOutput, typer.Option("-o", "--output", help="text or json")
     ] = RunOutput.TEXT,
     dry_run: Annotated[
         bool,
-        typer.Option(help="--runner kubernetes: print the objects it would create, run nothing."),
+        typer.Option(
+            help="With --runner kubernetes: print the objects it would create (-o yaml|json)."
+        ),
     ] = False,
     namespace: Annotated[
         str, typer.Option(envvar="ASSAY_KUBERNETES_NAMESPACE", help="Kubernetes namespace.")
@@ -135,10 +136,11 @@ def run(
 ) -> None:
     """Run a workflow, test or suite; exit 0 passed, 1 failed (tests or a gate), 2 bad input,
     3 infrastructure."""
-    from assay.cli.execute import judge_run, notify_run, run_definition
+    from assay.cli.execute import judge_run, notify_run, print_dry_run, run_definition
 
     if dry_run or runner == "kubernetes":
-        _dry_run(name, file, parse_pairs(config, "--config"), runner, dry_run, namespace, output)
+        pairs = parse_pairs(config, "--config")
+        print_dry_run(name, file, pairs, runner, dry_run, namespace, output is RunOutput.JSON)
         return
     if output is RunOutput.YAML:
         raise DefinitionError("--output yaml: only with --dry-run (text or json otherwise)")
@@ -180,37 +182,6 @@ def run(
     if webhook is not None:
         notify_run(webhook, result, verdict)
     raise typer.Exit(int(verdict.exit_code))
-
-
-def _dry_run(
-    name: str | None,
-    file: list[Path] | None,
-    config: dict[str, str],
-    runner: str,
-    dry_run: bool,
-    namespace: str,
-    output: RunOutput,
-) -> None:
-    """Print the Kubernetes objects of an execution (YAML, or a JSON List); notes on stderr."""
-    from assay.cli.execute import render_definition
-
-    if runner != "kubernetes":
-        raise DefinitionError("--dry-run shows what --runner kubernetes would create")
-    if not dry_run:
-        raise DefinitionError(
-            "--runner kubernetes only renders in this version: add --dry-run (no cluster is used)"
-        )
-    objects, notes = render_definition(name=name, file=file, config=config, namespace=namespace)
-    for note in notes:
-        typer.echo(f"warning: {note}", err=True)
-    if output is RunOutput.JSON:
-        import json
-
-        typer.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
-    else:
-        from assay.kube.manifests import dump_yaml
-
-        sys.stdout.write(dump_yaml(objects))
 
 
 @app.command("import")
