@@ -54,6 +54,14 @@ def test_dry_run_of_seed_000_prints_a_valid_job_and_records_nothing(
     }
     assert env["TEST_MODE"]["value"] == "true"
     assert cli.json("get", "executions") == []
+    # an applied definition renders by name alike
+    cli("apply", "-f", str(definitions), check=0)
+    by_name = cli("run", "backend-auth-e2e", "--runner", "kubernetes", "--dry-run", check=0)
+    applied = list(yaml.safe_load_all(by_name.stdout))
+    assert applied[1]["metadata"]["namespace"] == "assay"
+    assert applied[1]["spec"] == {**job["spec"], "template": applied[1]["spec"]["template"]}
+    assert len(applied[1]["spec"]["template"]["spec"]["initContainers"]) == len(steps)
+    assert cli.json("get", "executions") == []
 
 
 def test_dry_run_masks_sensitive_config_and_prints_json(cli: Cli, tmp_path: Path) -> None:

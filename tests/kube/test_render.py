@@ -404,3 +404,29 @@ spec:
         }
     for item in objects:
         validate_strictly(item)
+
+
+def test_step_services_render_per_instance_and_are_noted() -> None:
+    text = workflow(
+        """
+- name: with-workers
+  services:
+    api:
+      image: "nginx:1.27"
+      count: 2
+      env: [{name: SLOT, value: "{{ index }}/{{ count }}"}]
+  shell: curl {{ services.api.1.ip }}
+"""
+    )
+    rendered = render_yaml(text)
+    pods = of_kind(rendered.objects, "Pod")
+    assert [p["spec"]["containers"][0]["env"][0]["value"] for p in pods] == ["0/2", "1/2"]
+    assert [p["metadata"]["labels"]["assay.io/step"] for p in pods] == ["1", "1"]
+    assert "command" not in pods[0]["spec"]["containers"][0]  # the image's entrypoint runs
+    (step,) = named(rendered.objects, "Job", job_name("wf"))["spec"]["template"]["spec"][
+        "initContainers"
+    ]
+    assert step["args"][-1].endswith(f"curl api-1.{job_name('wf')}-api.tests.svc.cluster.local")
+    assert any("its services run for the whole execution" in note for note in rendered.notes)
+    for item in rendered.objects:
+        validate_strictly(item)

@@ -117,7 +117,7 @@ class _Planner:
         for name, service in services.items():
             where = f"services.{name}"
             own = Settings().merge(service)
-            env = KubeEnv(self.context, own.env)
+            env = KubeEnv(self.context)  # for `count`; instances render their own env
             count_text = service.count if service.count is not None else 1
             try:
                 count = int(env.text(str(count_text)))
