@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
+from assay.engine.masking import Masker
 from assay.errors import DefinitionError
 from assay.kube.model import DATA, ENTRY, HELPER_SECURITY, Plan, PlanOptions, PodPlan, PodStep
 from assay.kube.names import EXECUTION_LABEL, ExecutionIdentity, label_value
@@ -73,8 +74,6 @@ class Rendered:
 
     def masked(self) -> list[dict[str, Any]]:
         """The objects with sensitive values (and their encodings) as ``***``."""
-        from assay.engine.masking import Masker
-
         masker = Masker()
         for value in self.sensitive:
             masker.add(value)
@@ -151,7 +150,9 @@ def _config_map(plan: Plan, pod: PodPlan) -> dict[str, Any]:
     }
 
 
-def _split_pod(settings: Mapping[str, Any], where: str) -> tuple[dict[str, Any], ...]:
+def _split_pod(
+    settings: Mapping[str, Any], where: str
+) -> tuple[dict[str, str], dict[str, str], dict[str, Any]]:
     """``pod`` settings -> (labels, annotations, Pod spec fields), unknown fields refused."""
     unknown = sorted(set(settings) - POD_FIELDS - {"labels", "annotations"})
     if unknown:
@@ -333,7 +334,8 @@ def _services(plan: Plan) -> list[dict[str, Any]]:
     return objects
 
 
-def _mask(value: Any, masker: Any) -> Any:
+def _mask(value: Any, masker: Masker) -> Any:
+    """``value`` with every string masked, at any depth."""
     if isinstance(value, str):
         return masker(value)
     if isinstance(value, dict):
