@@ -68,12 +68,61 @@ def named(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]
     return found
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_DNS_1035 = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+_SUBDOMAIN = re.compile(rf"{_DNS_LABEL.pattern}(\.{_DNS_LABEL.pattern})*")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?")
+_LABEL_KEY = re.compile(rf"({_SUBDOMAIN.pattern}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}[A-Za-z0-9])?")
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
+
+
 def validate_strictly(item: dict[str, Any]) -> None:
     """``item`` against the official schema of every version in :data:`SCHEMA_VERSIONS`:
-    no unknown field, every required field (raises kubernetes_validate's ValidationError)."""
+    no unknown field, every required field (raises kubernetes_validate's ValidationError);
+    then the formats the schemas leave to the API server: names, labels, keys."""
     plain = json.loads(json.dumps(item))  # what the API server gets: JSON types only
     for version in SCHEMA_VERSIONS:
         kubernetes_validate.validate(plain, version, strict=True)
+    check_formats(plain)
+
+
+def check_formats(item: dict[str, Any]) -> None:
+    """What the API server's validation adds to the schema, for the objects assay makes."""
+    meta = item["metadata"]
+    name = meta["name"]
+    assert _SUBDOMAIN.fullmatch(name) and len(name) <= 253, name
+    if item["kind"] in ("Service", "Namespace"):
+        assert _DNS_1035.fullmatch(name), name
+    if item["kind"] == "Job":  # its Pods' `job-name` label and generated names
+        assert len(name) <= 63, name
+    for key, value in meta.get("labels", {}).items():
+        assert _LABEL_KEY.fullmatch(key) and _LABEL_VALUE.fullmatch(value), (key, value)
+    if item["kind"] == "ConfigMap":
+        assert all(_CONFIG_KEY.fullmatch(key) for key in item["data"]), list(item["data"])
+    pod = None
+    if item["kind"] == "Pod":
+        pod = item["spec"]
+    elif item["kind"] in ("Job", "Deployment", "StatefulSet"):
+        pod = item["spec"]["template"]["spec"]
+        for key, value in item["spec"]["template"]["metadata"].get("labels", {}).items():
+            assert _LABEL_KEY.fullmatch(key) and _LABEL_VALUE.fullmatch(value), (key, value)
+    if pod is not None:
+        containers = [*pod.get("initContainers", []), *pod["containers"]]
+        names = [c["name"] for c in containers]
+        assert len(set(names)) == len(names), names
+        assert all(_DNS_LABEL.fullmatch(n) for n in names), names
+        volumes = {v["name"] for v in pod.get("volumes", [])}
+        claims = item["spec"].get("volumeClaimTemplates", []) if item["kind"] != "Pod" else []
+        volumes |= {claim["metadata"]["name"] for claim in claims}
+        for container in containers:
+            mounts = [m["mountPath"] for m in container.get("volumeMounts", [])]
+            assert len(set(mounts)) == len(mounts), mounts
+            assert {m["name"] for m in container.get("volumeMounts", [])} <= volumes
+            env = [v["name"] for v in container.get("env", [])]
+            assert len(set(env)) == len(env), env
+        for field in ("hostname", "subdomain"):
+            if field in pod:
+                assert _DNS_LABEL.fullmatch(pod[field]), pod[field]
 
 
 @dataclass

@@ -68,6 +68,19 @@ def _step_command(step: Step | Service, where: str) -> list[str] | None:
     )
 
 
+def _worker_pod(
+    workflow_pod: Mapping[str, Any] | None, group_pod: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """A worker's ``pod``: the group's, with the workflow's volumes too (the containers it
+    inherits may mount them)."""
+    pod = dict(group_pod or {})
+    volumes = {v["name"]: v for v in (workflow_pod or {}).get("volumes", [])}
+    volumes.update({v["name"]: v for v in pod.get("volumes", [])})
+    if volumes:
+        pod["volumes"] = list(volumes.values())
+    return pod
+
+
 class _Planner:
     def __init__(
         self,
@@ -382,7 +395,7 @@ class _PodBuilder:
             context = {**self.context, "config": config, **variables}
             pod = PodPlan(
                 name=dns_label(f"{self.pod.name}-{ref}-w{index}", limit=52),
-                pod=dict(group.pod or {}),
+                pod=_worker_pod(self.planner.workflow.spec.pod, group.pod),
                 deadline=deadline,
                 step_ref=ref,
                 worker=index,
