@@ -432,3 +432,25 @@ def test_step_services_render_per_instance_and_are_noted() -> None:
     assert any("its services run for the whole execution" in note for note in rendered.notes)
     for item in rendered.objects:
         validate_strictly(item)
+
+
+def test_a_steps_mount_replaces_an_inherited_one_at_the_same_path() -> None:
+    text = workflow(
+        """
+- container:
+    volumeMounts: [{name: b, mountPath: /cache}]
+  shell: 'true'
+""",
+        spec="""
+container:
+  image: busybox
+  volumeMounts: [{name: a, mountPath: /cache}]
+pod:
+  volumes: [{name: a, emptyDir: {}}, {name: b, emptyDir: {}}]
+""",
+    )
+    objects = render_yaml(text).objects
+    (step,) = named(objects, "Job", job_name("wf"))["spec"]["template"]["spec"]["initContainers"]
+    assert [m["name"] for m in step["volumeMounts"] if m["mountPath"] == "/cache"] == ["b"]
+    for item in objects:
+        validate_strictly(item)

@@ -172,12 +172,14 @@ def _mounts(step_mounts: Sequence[Mapping[str, Any]], where: str) -> list[dict[s
         {"name": "assay-data", "mountPath": DATA},
         {"name": "assay", "mountPath": "/.assay", "readOnly": True},
     ]
+    by_path: dict[str, dict[str, Any]] = {}  # a step's mount replaces an inherited one
     for mount in step_mounts:
         path = str(mount.get("mountPath", ""))
         if path in (DATA, "/.assay") or path.startswith("/.assay/"):
             raise DefinitionError(f"{where}: volumeMounts: {path} is assay's own")
-        mounts.append(dict(mount))
-    return mounts
+        by_path.pop(path, None)
+        by_path[path] = dict(mount)
+    return [*mounts, *by_path.values()]
 
 
 def _step_container(step: PodStep, file_mounts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
