@@ -27,7 +27,9 @@ spec:
   steps:
   - name: tests
     workingDir: /data
-    shell: mkdir -p out/deep && echo report > out/deep/report.txt && python -m pytest -q test_suite.py
+    shell: |
+      mkdir -p out/deep && echo report > out/deep/report.txt
+      python -m pytest -q test_suite.py
     artifacts: {paths: ["/data/out/**/*"]}
 """
 
