@@ -11,8 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import database_url
-from server_support import ApiServer, running_server, sse_events
+from server_support import ApiServer, database_url, running_server, sse_events
 
 WORKFLOW = """\
 apiVersion: testworkflows.testkube.io/v1
