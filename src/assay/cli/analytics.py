@@ -65,13 +65,10 @@ def flaky(
         }
         rows = client.analytics("flaky", query)
     else:
-        from assay.analytics.flaky import Thresholds, find_flaky
+        from assay.analytics.flaky import Thresholds
 
         thresholds = Thresholds(window, flip_threshold, failure_threshold, min_results)
-        found = find_flaky(
-            app_instance().db, workflow=workflow, thresholds=thresholds, include_all=all_tests
-        )
-        rows = [test.as_dict() for test in found]
+        rows = app_instance().flaky(workflow=workflow, thresholds=thresholds, include_all=all_tests)
     if output is not Format.TABLE:
         emit(rows, output, [])
         return
@@ -121,51 +118,21 @@ def trends(
     output: OutputOption = Format.TABLE,
 ) -> None:
     """Pass rate, duration p50/p95 and test count over time; slowest tests; newly failing."""
+    query: dict[str, Any] = {
+        "workflow": workflow,
+        "days": days,
+        "bucket": bucket.value,
+        "window": window,
+        "top": top,
+        "base": base,
+        "execution": execution,
+    }
     client = remote_client()
-    data: dict[str, Any]
-    if client is not None:
-        query = {
-            "workflow": workflow,
-            "days": days,
-            "bucket": bucket.value,
-            "window": window,
-            "top": top,
-            "base": base,
-            "execution": execution,
-        }
-        data = client.analytics("trends", query)
-    else:
-        data = _local_trends(workflow, days, bucket, window, top, base, execution)
+    data = client.analytics("trends", query) if client else app_instance().trends(**query)
     if output is not Format.TABLE:
         emit(data, output, [])
         return
     _trends_tables(data, days=days, bucket=bucket.value, window=window)
-
-
-def _local_trends(
-    workflow: str | None,
-    days: int,
-    bucket: Bucket,
-    window: int,
-    top: int,
-    base: str,
-    execution: str | None,
-) -> dict[str, Any]:
-    from assay.analytics.trends import newly_failing, slowest_tests, trend_points
-
-    assay = app_instance()
-    target = assay.executions.get(execution) if execution else None
-    if target is not None:
-        workflow = workflow or target.workflow
-    points = trend_points(assay.db, workflow=workflow, days=days, bucket=bucket.value)
-    slowest = slowest_tests(assay.db, workflow=workflow, window=window, top=top)
-    comparisons = newly_failing(assay.db, workflow=workflow, base=base, execution=target)
-    return {
-        "points": [point.as_dict() for point in points],
-        "slowest": [test.as_dict() for test in slowest],
-        "base": base,
-        "newlyFailing": [comparison.as_dict() for comparison in comparisons],
-    }
 
 
 def _trends_tables(data: dict[str, Any], *, days: int, bucket: str, window: int) -> None:
@@ -246,23 +213,17 @@ def trace(
 ) -> None:
     """Requirement -> tests -> latest status; exit 1 when a checked requirement has no
     passing test (those given with --requirement, or every one with --require-all)."""
-    listed = list(
-        dict.fromkeys(
-            part.strip() for value in requirement or [] for part in value.split(",") if part.strip()
-        )
-    )
+    listed = [
+        part.strip() for value in requirement or [] for part in value.split(",") if part.strip()
+    ]
     client = remote_client()
-    data: dict[str, Any]
     if client is not None:
-        query = {
-            "workflow": workflow,
-            "window": window,
-            "requirement": listed,
-            "requireAll": require_all,
-        }
-        data = client.analytics("trace", query)
+        query = {"workflow": workflow, "window": window, "requirement": listed}
+        data = client.analytics("trace", {**query, "requireAll": require_all})
     else:
-        data = _local_trace(workflow, window, listed, require_all)
+        data = app_instance().trace(
+            workflow=workflow, window=window, requirements=listed, require_all=require_all
+        )
     unsatisfied = data["unsatisfied"]
     if output is not Format.TABLE:
         emit(data, output, [])
@@ -297,21 +258,3 @@ def trace(
         typer.echo(f"requirement {rid} has no passing test", err=True)
     if unsatisfied:
         raise typer.Exit(1)
-
-
-def _local_trace(
-    workflow: str | None, window: int, listed: list[str], require_all: bool
-) -> dict[str, Any]:
-    from assay.analytics.traceability import Coverage
-    from assay.analytics.traceability import trace as build_matrix
-
-    matrix = build_matrix(app_instance().db, workflow=workflow, window=window, requirements=listed)
-    checked = {item.id for item in matrix} if require_all else set(listed)
-    return {
-        "requirements": [item.as_dict() for item in matrix],
-        "unsatisfied": [
-            item.id
-            for item in matrix
-            if item.id in checked and item.coverage is not Coverage.PASSED
-        ],
-    }
