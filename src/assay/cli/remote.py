@@ -30,9 +30,7 @@ def apply_files(client: ServerClient, files: list[Path]) -> list[tuple[str, str]
     """Check the definitions here (errors name the user's files and lines), then send them."""
     from assay.spec.loader import load_paths
 
-    loaded = load_paths(files)
-    applied = client.apply([item.raw for item in loaded])
-    return [(str(item["kind"]), str(item["name"])) for item in applied]
+    return client.apply([item.raw for item in load_paths(files)])
 
 
 def run_remote(
@@ -90,12 +88,11 @@ def wait_for(
     if stream_logs:
         say(f"execution {execution['name']} ({execution['id']}) queued on {client.url}")
     for event in client.notifications(execution["id"]):
-        if event.event == "log":
-            if stream_logs:
-                out.write(event.data if event.data.endswith("\n") else event.data + "\n")
-                out.flush()
-        elif _final(event.event, event.data):
-            break
+        if event.event == "log" and stream_logs:
+            out.write(_payload(event.data)["log"] + "\n")
+            out.flush()
+        elif event.event == "result":
+            return dict(_payload(event.data)["result"])
     while True:  # the final state as stored (steps, summary), also if the stream was cut
         current = client.execution(execution["id"])
         if ExecutionStatus(current["status"]).finished:
@@ -107,18 +104,14 @@ def follow_logs(client: ServerClient, ref: str, out: IO[bytes]) -> None:
     """Write an execution's log as it grows, until it ends."""
     for event in client.notifications(ref):
         if event.event == "log":
-            out.write(event.data.encode("utf-8"))
-            if not event.data.endswith("\n"):
-                out.write(b"\n")
+            out.write((_payload(event.data)["log"] + "\n").encode("utf-8"))
             out.flush()
-        elif _final(event.event, event.data):
-            return
 
 
 def list_artifacts(client: ServerClient, ref: str, download: Path | None) -> None:
     """``PATH<TAB>SIZE`` of each artifact; with ``download``, each copied under it."""
     for item in client.artifacts(ref):
-        relative = str(item["path"])
+        relative = str(item["name"])
         if download is not None:
             target = (download / relative).resolve()
             if not target.is_relative_to(download.resolve()):
@@ -130,20 +123,15 @@ def list_artifacts(client: ServerClient, ref: str, download: Path | None) -> Non
         print(f"{relative}\t{item['size']}", flush=True)
 
 
-def _final(name: str, data: str) -> bool:
-    """Whether an event says the execution ended."""
-    if name in ("end", "done", "finished"):
-        return True
-    if name not in ("status", "execution"):
-        return False
+def _payload(data: str) -> dict[str, Any]:
+    """The JSON object an event carries (``{"ts", "log"}``, ``{"ts", "result"}``)."""
     try:
-        status = json.loads(data).get("status")
-    except (ValueError, AttributeError):
-        status = data.strip()
-    try:
-        return ExecutionStatus(status).finished
+        value = json.loads(data)
     except ValueError:
-        raise InfrastructureError(f"the server sent an unknown status: {data[:200]}") from None
+        value = None
+    if not isinstance(value, dict):
+        raise InfrastructureError(f"the server sent an event that is no JSON object: {data:.200}")
+    return value
 
 
 def say(text: str) -> None:

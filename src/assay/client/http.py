@@ -12,6 +12,7 @@ httpx is imported on the first request, not with this module. Every failure beco
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -26,6 +27,15 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = ["ScopeMissing", "ServerClient", "TokenRefused"]
+
+KIND_PATHS = {
+    "TestWorkflowTemplate": "/v1/test-workflow-templates",
+    "TestWorkflow": "/v1/test-workflows",
+    "Test": "/v1/tests",
+    "TestSuite": "/v1/test-suites",
+}
+"""Where the server keeps each kind, in the order they are applied (templates first)."""
+_YAML = "application/yaml"
 
 STREAM_RECONNECTS = 5
 """A dropped event stream is resumed (``Last-Event-ID``) this many times in a row at most."""
@@ -50,10 +60,24 @@ class ServerClient:
 
     # -- definitions ---------------------------------------------------------------------
 
-    def apply(self, definitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Store definitions (parsed documents); the server validates them all first.
-        Returns ``kind`` and ``name`` of each."""
-        return _items(self._call("POST", "/v1/test-workflows", json=definitions).json())
+    def apply(self, definitions: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        """Store definitions (parsed documents): one request per kind, templates first; the
+        server validates each request's documents, then stores them all or none. Returns
+        ``(kind, name)`` of each."""
+        applied: list[tuple[str, str]] = []
+        for kind, path in KIND_PATHS.items():
+            documents = [item for item in definitions if item.get("kind") == kind]
+            if not documents:
+                continue
+            text = "\n---\n".join(json.dumps(item) for item in documents)  # JSON is YAML
+            answer = self._call(
+                "POST", path, content=text.encode("utf-8"), headers={"Content-Type": _YAML}
+            )
+            applied += [(kind, str(item["name"])) for item in _items(answer.json())]
+        unknown = {str(item.get("kind")) for item in definitions} - set(KIND_PATHS)
+        if unknown:
+            raise DefinitionError(f"kinds the server does not store: {', '.join(sorted(unknown))}")
+        return applied
 
     def workflows(self) -> list[dict[str, Any]]:
         """Applied definitions."""
@@ -116,7 +140,7 @@ class ServerClient:
         return _items(self._call("GET", self._execution_path(ref, "testcases")).json())
 
     def artifacts(self, ref: str) -> list[dict[str, Any]]:
-        """Artifacts of an execution: ``path`` (relative) and ``size``."""
+        """Artifacts of an execution: ``name`` (a relative path) and ``size``."""
         return _items(self._call("GET", self._execution_path(ref, "artifacts")).json())
 
     def download_artifact(self, ref: str, path: str, target: Path) -> None:

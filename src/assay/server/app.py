@@ -25,6 +25,7 @@ def _routers() -> list[APIRouter]:
         health,
         notifications,
         tokens,
+        uploads,
     )
 
     return [
@@ -34,6 +35,7 @@ def _routers() -> list[APIRouter]:
         notifications.router,
         analytics.router,
         tokens.router,
+        uploads.router,
     ]
 
 
