@@ -21,6 +21,7 @@ __all__ = [
     "local_only",
     "parse_pairs",
     "remote_client",
+    "set_command",
     "set_server",
     "summary_line",
 ]
@@ -33,6 +34,13 @@ TOKEN_VARIABLE = "ASSAY_TOKEN"
 _APP: Assay | None = None
 _SERVER: str | None = None
 _CLIENT: ServerClient | None = None
+_COMMAND = "assay"
+
+
+def set_command(name: str | None) -> None:
+    """The command running (``assay NAME``), for messages."""
+    global _COMMAND
+    _COMMAND = f"assay {name}" if name else "assay"
 
 
 def set_server(url: str | None) -> None:
@@ -58,13 +66,6 @@ def remote_client() -> ServerClient | None:
     return _CLIENT
 
 
-def _command_path() -> str:
-    import click
-
-    context = click.get_current_context(silent=True)
-    return context.command_path if context is not None else "assay"
-
-
 def local_only(command: str) -> None:
     """Refuse ``command`` in remote mode (exit 2) rather than silently use the local store."""
     if _SERVER is not None:
@@ -79,7 +80,7 @@ def app_instance() -> Assay:
     mode a command that reaches for the local store is refused (exit 2)."""
     global _APP
     if _SERVER is not None:
-        local_only(_command_path())
+        local_only(_COMMAND)
     if _APP is None:
         from assay.app import Assay
 

@@ -34,6 +34,7 @@ from assay.cli.common import (
     failing_test_lines,
     parse_pairs,
     remote_client,
+    set_command,
     set_server,
     summary_line,
 )
@@ -76,6 +77,7 @@ class RunOutput(StrEnum):
 
 @app.callback()
 def _root(
+    context: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -97,6 +99,7 @@ def _root(
     ] = None,
 ) -> None:
     """Run declarative test workflows and keep their history."""
+    set_command(context.invoked_subcommand)
     set_server(server)
 
 

@@ -13,6 +13,7 @@ httpx is imported on the first request, not with this module. Every failure beco
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -185,6 +186,7 @@ class ServerClient:
                 time.sleep(min(0.2 * 2**failures, 3.0))
 
     def _stream_timeout(self) -> httpx.Timeout:
+        _import_httpx()
         import httpx
 
         # heartbeats keep a quiet stream alive: a read waits for several of them
@@ -210,6 +212,7 @@ class ServerClient:
 
     def _client(self) -> httpx.Client:
         if self._http is None:
+            _import_httpx()
             import httpx
 
             headers = {"Accept": "application/json", "User-Agent": "assay-cli"}
@@ -227,6 +230,7 @@ class ServerClient:
             self._http = None
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        _import_httpx()
         import httpx
 
         try:
@@ -242,6 +246,7 @@ class ServerClient:
     ) -> Iterator[httpx.Response]:
         """A streamed response, checked like any other. A network fault once the headers
         arrived (a cut body) raises :class:`_Dropped`: the caller may resume."""
+        _import_httpx()
         import httpx
 
         arrived = False
@@ -260,6 +265,15 @@ class ServerClient:
     def _unreachable(self, exc: Exception) -> InfrastructureError:
         reason = str(exc).strip() or type(exc).__name__
         return InfrastructureError(f"cannot reach the assay server at {self.url}: {reason}")
+
+
+def _import_httpx() -> None:
+    """Import httpx without its command-line client: ``import httpx`` also imports
+    ``httpx._main`` (click, rich, pygments: ~0.2 s, a third of the remote CLI's start-up)
+    unless that import fails, which httpx expects (it then defines a stub ``main``)."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    import httpx  # noqa: F401
 
 
 class _Dropped(Exception):
@@ -284,7 +298,9 @@ def _check(answer: httpx.Response, url: str) -> None:
         return
     message = _message(answer)
     error: AssayError
-    if code == 401:
+    if code == 401 and "authorization" not in answer.request.headers:
+        error = TokenRefused(f"the server {url} needs a token: set ASSAY_TOKEN")
+    elif code == 401:
         error = TokenRefused(
             f"the server {url} refused the token (ASSAY_TOKEN): {message or 'unauthorized'}"
         )
