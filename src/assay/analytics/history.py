@@ -246,7 +246,7 @@ def _last_of_each(sorted_ids: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
 
 def final_attempts(columns: CaseColumns) -> CaseColumns:
     """The last attempt of each test in each execution (by attempt number, then position)."""
-    if not len(columns.execution):  # no test case at all: nothing to choose from
+    if not len(columns.execution):
         return columns
     order = np.lexsort((columns.position, columns.attempt, columns.test_id, columns.execution))
     ordered = columns.take(order)
