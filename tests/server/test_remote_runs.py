@@ -3,9 +3,12 @@ local exit codes, --no-wait, logs --follow, abort, and --source uploads."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
 import subprocess
+import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +43,10 @@ spec:
 """
 
 
+UPLOAD_LIMIT = 100_000
+"""The server's ASSAY_SOURCE_LIMIT in these tests."""
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """A server (SQLite) with one worker; definitions in files beside its home."""
@@ -48,7 +55,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
         (tmp / f"{name}.yaml").write_text(text)
     (tmp / "source.yaml").write_text(SOURCE)
     home = tmp / "home"
-    with running_server(home, f"sqlite:///{home / 'assay.db'}", workers=1) as started:
+    url = f"sqlite:///{home / 'assay.db'}"
+    limit = {"ASSAY_SOURCE_LIMIT": str(UPLOAD_LIMIT)}
+    with running_server(home, url, workers=1, extra_env=limit) as started:
         yield started
 
 
@@ -201,3 +210,71 @@ def test_source_too_big_is_refused_before_anything_is_queued(
     assert "exceeds the limit of 3.9 KB" in line and "ASSAY_SOURCE_LIMIT=4000" in line
     after = remote(server, "get", "executions", "-o", "json", "--limit", "1000").stdout
     assert json.loads(after) == json.loads(before)
+
+
+def tar_gz(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_upload_endpoint_refusals(server: ApiServer) -> None:
+    gz = {"Content-Type": "application/gzip"}
+    with server.client("run") as client:
+        assert (
+            client.post(
+                "/v1/uploads", content=b"x", headers={"Content-Type": "text/plain"}
+            ).status_code
+            == 422
+        )
+        big = os.urandom(UPLOAD_LIMIT * 2)  # incompressible: over the limit as uploaded
+        answer = client.post("/v1/uploads", content=big, headers=gz)
+        assert answer.status_code == 413 and str(UPLOAD_LIMIT) in answer.json()["error"]
+        unknown = client.post(
+            "/v1/test-workflows/passing/executions", json={"sourceUpload": "0" * 32}
+        )
+        assert unknown.status_code == 404 and "no upload" in unknown.json()["error"]
+    with server.client("read") as client:
+        assert (
+            client.post("/v1/uploads", content=tar_gz({"a": b"a"}), headers=gz).status_code == 403
+        )
+    assert not list((server.home / "uploads").glob("*.tar.gz"))
+
+
+def test_a_hostile_upload_is_refused_by_the_run_and_removed(server: ApiServer) -> None:
+    remote(server, "apply", "-f", "source.yaml")
+    with server.client("run") as client:
+        upload = client.post(
+            "/v1/uploads",
+            content=tar_gz({"../escape.txt": b"out"}),
+            headers={"Content-Type": "application/gzip"},
+        )
+        assert upload.status_code == 201, upload.text
+        run = client.post(
+            "/v1/test-workflows/from-source/executions",
+            json={"sourceUpload": upload.json()["id"]},
+        )
+    assert run.status_code == 422 and "escape.txt" in run.json()["error"]
+    assert not list((server.home / "uploads").glob("*.tar.gz"))
+
+
+def test_a_server_with_a_smaller_limit_refuses_the_upload(
+    server: ApiServer, tmp_path: Path
+) -> None:
+    repo = source_repo(tmp_path)
+    (repo / "noise.bin").write_bytes(os.urandom(UPLOAD_LIMIT * 2))
+    done = remote(
+        server,
+        "run",
+        "-f",
+        "source.yaml",
+        "--source",
+        str(repo),
+        extra_env={"ASSAY_SOURCE_LIMIT": "10M"},
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"exceeds the server's limit of {UPLOAD_LIMIT} bytes" in no_traceback(done)
