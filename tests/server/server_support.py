@@ -20,7 +20,7 @@ import pytest
 
 from assay.store import Database
 from assay.store.tokens import Scope, TokenStore
-from support import ASSAY, Cli, postgres_database
+from support import ASSAY, Cli, new_postgres_database
 
 SCOPES = ("read", "run", "admin")
 
@@ -71,8 +71,7 @@ def database_url(request: pytest.FixtureRequest, backend: str, tmp: Path) -> str
     """A new empty store of ``backend`` (sqlite or postgresql)."""
     if backend == "sqlite":
         return f"sqlite:///{tmp / 'home' / 'assay.db'}"
-    request.getfixturevalue("postgres_required")
-    return postgres_database(request)
+    return new_postgres_database(request.getfixturevalue("postgres_server"))
 
 
 def server_env(
