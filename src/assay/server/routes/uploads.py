@@ -31,7 +31,7 @@ __all__ = ["UNCLAIMED_SECONDS", "claim", "router"]
 UNCLAIMED_SECONDS = 3600.0
 """An upload no run named is removed after this long."""
 _ID = re.compile(r"[0-9a-f]{32}")
-_MEDIA = ("application/gzip", "application/x-gzip", "application/x-tar+gzip")
+_MEDIA = ("application/gzip", "application/x-gzip", "application/octet-stream")
 
 router = APIRouter(prefix="/v1", tags=["uploads"], responses=ERROR_RESPONSES)
 
@@ -58,7 +58,9 @@ def claim(home: Path, upload_id: str) -> Path:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {  # application/gzip too; listed as what OpenAPI tools can send
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
         }
     },
     responses={413: {"description": "Larger than the source limit"}},
@@ -67,7 +69,10 @@ async def upload(request: Request, assay: App, _caller: Runner) -> Any:
     """``{"id", "size"}``: name ``id`` as ``sourceUpload`` in a run request."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in _MEDIA:
-        raise DefinitionError(f"body: expected a .tar.gz as application/gzip, got {media!r}")
+        raise DefinitionError(
+            f"body: expected a .tar.gz as application/gzip or application/octet-stream, "
+            f"got {media!r}"
+        )
     limit = source_limit(os.environ)
     allowed = limit + limit // 100 + (1 << 16)  # gzip of incompressible files grows a little
     declared = request.headers.get("content-length", "")
