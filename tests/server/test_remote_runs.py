@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import tarfile
 import time
@@ -278,3 +279,35 @@ def test_a_server_with_a_smaller_limit_refuses_the_upload(
     )
     assert done.returncode == 2, done.stderr
     assert f"exceeds the server's limit of {UPLOAD_LIMIT} bytes" in no_traceback(done)
+
+
+def test_ctrl_c_while_waiting_aborts_the_execution_on_the_server(server: ApiServer) -> None:
+    remote(server, "apply", "-f", "slow.yaml")
+    waiting = subprocess.Popen(
+        [ASSAY, "run", "slow", "--watch", "--tag", "case=ctrl-c"],
+        env=remote_env(server),
+        cwd=server.home.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert waiting.stdout is not None
+        for line in waiting.stdout:  # streamed: the step runs
+            if line.strip() == "started":
+                break
+        waiting.send_signal(signal.SIGINT)
+        _, stderr = waiting.communicate(timeout=60)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.wait()
+    assert waiting.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: interrupted by SIGINT: abort of slow-") and "requested" in last
+    listed = json.loads(
+        remote(server, "get", "executions", "--workflow", "slow", "-o", "json").stdout
+    )
+    interrupted = next(item for item in listed if item["tags"] == {"case": "ctrl-c"})
+    assert wait_status(server, interrupted["id"], {"aborted"})["status"] == "aborted"
