@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
+import threading
 
 from server_support import ApiServer
 
@@ -91,3 +94,50 @@ def no_traceback(done: subprocess.CompletedProcess[str]) -> str:
 def client_home_untouched(server: ApiServer) -> bool:
     """Remote commands never create the local store."""
     return not (server.home.parent / "client-home").exists() and not os.environ.get("ASSAY_SERVER")
+
+
+class CuttingProxy:
+    """A TCP proxy on loopback in front of a server that closes each of its first ``cuts``
+    connections once ``cut_after`` bytes of the answer went through (a network drop in
+    the middle of an event stream); later connections pass whole."""
+
+    def __init__(self, target: str, cut_after: int, cuts: int = 1) -> None:
+        host, port = target.removeprefix("http://").rsplit(":", 1)
+        self.target = (host, int(port))
+        self.cut_after, self.cuts = cut_after, cuts
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            self.connections += 1
+            limit = self.cut_after if self.connections <= self.cuts else None
+            upstream = socket.create_connection(self.target)
+            threading.Thread(target=self._pipe, args=(client, upstream, None), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, limit), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket, limit: int | None) -> None:
+        sent = 0
+        try:
+            while chunk := source.recv(256):
+                if limit is not None and sent + len(chunk) >= limit:
+                    sink.sendall(chunk[: limit - sent])
+                    break
+                sink.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def close(self) -> None:
+        self.listener.close()

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from remote_support import MIXED, PASSING, no_traceback, remote, remote_env
+from remote_support import MIXED, PASSING, CuttingProxy, no_traceback, remote, remote_env
 from server_support import ApiServer, running_server
 
 from support import ASSAY, commit_all, git, write_files
@@ -311,3 +311,32 @@ def test_ctrl_c_while_waiting_aborts_the_execution_on_the_server(server: ApiServ
     )
     interrupted = next(item for item in listed if item["tags"] == {"case": "ctrl-c"})
     assert wait_status(server, interrupted["id"], {"aborted"})["status"] == "aborted"
+
+
+CHATTY = """\
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {name: chatty}
+spec:
+  steps:
+  - name: count
+    shell: for i in $(seq 1 200); do echo "line number $i"; done
+"""
+
+
+def test_logs_follow_resumes_a_cut_stream_without_loss_or_repeat(
+    server: ApiServer, tmp_path: Path
+) -> None:
+    (tmp_path / "chatty.yaml").write_text(CHATTY)
+    done = remote(server, "run", "-f", str(tmp_path / "chatty.yaml"), "-o", "json")
+    execution_id = json.loads(done.stdout)["id"]
+    whole = remote(server, "logs", execution_id).stdout
+    assert whole.count("line number") == 200
+    proxy = CuttingProxy(server.url, cut_after=3000, cuts=2)
+    try:
+        followed = remote(server, "logs", "--follow", execution_id, url=proxy.url)
+    finally:
+        proxy.close()
+    assert followed.returncode == 0, followed.stderr
+    assert proxy.connections == 3  # cut twice, resumed twice
+    assert followed.stdout == whole
