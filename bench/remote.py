@@ -8,7 +8,9 @@ server` (no workers) started on a free loopback port. Then each command runs as 
 process with bytecode caches in use (PYTHONDONTWRITEBYTECODE is removed, as users have
 caches), interleaved, ``--runs`` times after one warm-up; medians and ratios are printed.
 The remote figure includes the request: the server's answer is part of what a user waits
-for. Goal: remote `get executions` under 0.25 s.
+for. The import floors of what the remote path keeps are timed too: typer (which converts
+option values with pydantic, so both), httpx as the client imports it, and assay.client.
+Goal: remote `get executions` under 0.25 s.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from startup import NOOP, timed
 
 GOAL_SECONDS = 0.25
+HTTPX_AS_USED = "import sys; sys.modules['httpx._main'] = None; import httpx"
+"""httpx as assay.client imports it: without its own command-line client (rich, pygments)."""
 
 
 def free_port() -> int:
@@ -92,7 +96,9 @@ def main() -> None:
         remote_env.update({"ASSAY_SERVER": url, "ASSAY_TOKEN": token})
         jobs = [
             ("python -c pass", [python, "-c", "pass"], env),
-            ("import httpx", [python, "-c", "import httpx"], env),
+            ("import typer, pydantic", [python, "-c", "import typer, pydantic"], env),
+            ("import httpx (as used)", [python, "-c", HTTPX_AS_USED], env),
+            ("import assay.client", [python, "-c", "import assay.client"], env),
             ("local get executions", [assay, "get", "executions"], env),
             ("remote get executions", [assay, "get", "executions"], remote_env),
         ]
@@ -106,7 +112,7 @@ def main() -> None:
         floor = med["python -c pass"]
         print(f"{args.runs} runs each, medians (s); x pass = ratio to `python -c pass`")
         for name, value in med.items():
-            print(f"{name:24} {value:7.3f} {value / floor:6.1f}")
+            print(f"{name:26} {value:7.3f} {value / floor:6.1f}")
         remote = med["remote get executions"]
         print(
             f"remote / local: {remote / med['local get executions']:.2f}; remote above the "
