@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 __all__ = ["apply_files", "follow_logs", "list_artifacts", "run_remote", "wait_for"]
 
-RUNNABLE_KINDS = ("TestWorkflow", "TestSuite", "Test")
-"""Kinds `assay run` runs (the engine's list; not imported: the engine is not needed here)."""
 POLL_SECONDS = 0.5
 """How often an execution is polled when its event stream ended before its final event."""
 
@@ -48,6 +46,8 @@ def run_remote(
     """Queue a run on the server (``files`` applied first); with ``wait``, its final
     execution JSON, else None once its id is printed."""
     if files:
+        from assay.spec.loader import RUNNABLE_KINDS
+
         applied = apply_files(client, files)
         runnable = [n for kind, n in applied if kind in RUNNABLE_KINDS]
         if name is None:

@@ -66,6 +66,9 @@ class ServerClient:
         """Store definitions (parsed documents): one request per kind, templates first; the
         server validates each request's documents, then stores them all or none. Returns
         ``(kind, name)`` of each."""
+        unknown = {str(item.get("kind")) for item in definitions} - set(KIND_PATHS)
+        if unknown:
+            raise DefinitionError(f"kinds the server does not store: {', '.join(sorted(unknown))}")
         applied: list[tuple[str, str]] = []
         for kind, path in KIND_PATHS.items():
             documents = [item for item in definitions if item.get("kind") == kind]
@@ -76,9 +79,6 @@ class ServerClient:
                 "POST", path, content=text.encode("utf-8"), headers={"Content-Type": _YAML}
             )
             applied += [(kind, str(item["name"])) for item in _items(answer.json())]
-        unknown = {str(item.get("kind")) for item in definitions} - set(KIND_PATHS)
-        if unknown:
-            raise DefinitionError(f"kinds the server does not store: {', '.join(sorted(unknown))}")
         return applied
 
     def workflows(self) -> list[dict[str, Any]]:
@@ -157,10 +157,10 @@ class ServerClient:
             raise InfrastructureError(f"download of {path} from {self.url} cut: {exc}") from None
 
     def notifications(self, ref: str) -> Iterator[Event]:
-        """The execution's events (log chunks, step changes, the final status) as they
-        happen, from its start; a dropped connection is resumed from the last event id, at
-        most :data:`STREAM_RECONNECTS` times in a row. Ends when the server ends the stream
-        after the final event."""
+        """The execution's events as they happen, from its start: ``log`` (one line each,
+        id = the log's byte offset past it), then ``result`` (the final execution). A
+        dropped connection is resumed from the last event id, at most
+        :data:`STREAM_RECONNECTS` times in a row. Ends when the server ends the stream."""
         path = self._execution_path(ref, "notifications")
         last_id: str | None = None
         failures = 0
