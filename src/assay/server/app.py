@@ -26,6 +26,7 @@ def _routers() -> list[APIRouter]:
         notifications,
         runs,
         tokens,
+        uploads,
     )
 
     return [
@@ -36,6 +37,7 @@ def _routers() -> list[APIRouter]:
         notifications.router,
         analytics.router,
         tokens.router,
+        uploads.router,
     ]
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "KINDS",
     "MAX_FILE_BYTES",
     "MAX_NODES",
+    "RUNNABLE_KINDS",
     "Definition",
     "DefinitionModel",
     "load_definitions",
@@ -54,6 +55,9 @@ MAX_NODES = 1_000_000
 DefinitionModel = Union[TestWorkflow, TestWorkflowTemplate, "LegacyTest", "LegacyTestSuite"]
 
 _LEGACY_API_VERSION = "tests.testkube.io/v3"
+
+RUNNABLE_KINDS = ("TestWorkflow", "TestSuite", "Test")
+"""Kinds `assay run` runs (templates are only used by them)."""
 
 
 class _Kinds(Mapping[str, tuple[tuple[str, ...], type[BaseModel]]]):
