@@ -161,8 +161,10 @@ def trend_points(
     days: int = 30,
     bucket: str = "day",
     until: datetime | None = None,
+    branch: str | None = None,
 ) -> list[TrendPoint]:
-    """Per workflow and period (``day`` or ``week``, UTC) over the last ``days`` days."""
+    """Per workflow and period (``day`` or ``week``, UTC) over the last ``days`` days (of
+    ``branch`` only, when given)."""
     if bucket not in BUCKETS:
         raise DefinitionError(f"bucket must be one of {', '.join(BUCKETS)}, got {bucket!r}")
     end = utc(until or now())
@@ -183,6 +185,8 @@ def trend_points(
     )
     if workflow is not None:
         query = query.where(ExecutionRow.workflow == workflow)
+    if branch is not None:
+        query = query.where(ExecutionRow.branch == branch)
     groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
     with db.engine.connect() as connection:
         for row in connection.execute(query):
