@@ -14,6 +14,7 @@ from assay.cli import get as get_commands
 from assay.cli import quarantine as quarantine_commands
 from assay.cli import report as report_commands
 from assay.cli import secret as secret_commands
+from assay.cli import server as server_commands
 from assay.cli import shard as shard_commands
 from assay.cli import shutdown
 from assay.cli.ci_options import (
@@ -45,6 +46,8 @@ app.add_typer(shard_commands.app, name="shard")
 app.command("report")(report_commands.report)
 app.add_typer(quarantine_commands.app, name="quarantine")
 app.add_typer(analytics_commands.app)  # flaky, trends, trace
+app.command("server")(server_commands.server)
+app.add_typer(server_commands.tokens, name="token")
 
 FilesOption = Annotated[
     list[Path],

@@ -21,7 +21,7 @@ from assay.store.tables import ExecutionRow, StepRow, TaskRow
 if TYPE_CHECKING:
     from assay.store.test_cases import StoredCase
 
-__all__ = ["ExecutionStore", "StepOutcome", "now"]
+__all__ = ["ExecutionQuery", "ExecutionStore", "StepOutcome", "now"]
 
 _Row = TypeVar("_Row")
 _UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
@@ -44,6 +44,22 @@ class StepOutcome:
     started_at: datetime | None = None
     duration_ms: int | None = None
     message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionQuery:
+    """Which executions to list, newest first: a page (0-based) of ``page_size``."""
+
+    page: int = 0
+    page_size: int = 100
+    workflow: str | None = None
+    statuses: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    """Every (key, value) must match; ``sha`` and ``branch`` use their indexed columns."""
+    since: datetime | None = None
+    """Queued at or after."""
+    until: datetime | None = None
+    """Queued before."""
 
 
 def _close(row: ExecutionRow, status: ExecutionStatus, error: str | None) -> None:
@@ -256,6 +272,40 @@ class ExecutionStore:
         if workflow:
             query = query.where(ExecutionRow.workflow == workflow)
         return self._all(query)
+
+    def page(self, query: ExecutionQuery) -> tuple[list[ExecutionRow], bool]:
+        """One page of executions, newest first, and whether more follow (one query,
+        served by the ``queued_at`` indexes; no count of every match)."""
+        select_ = select(ExecutionRow).order_by(
+            ExecutionRow.queued_at.desc(), ExecutionRow.id.desc()
+        )
+        if query.workflow:
+            select_ = select_.where(ExecutionRow.workflow == query.workflow)
+        if query.statuses:
+            select_ = select_.where(ExecutionRow.status.in_(query.statuses))
+        for key, value in query.tags:
+            if key in ("sha", "branch"):
+                select_ = select_.where(getattr(ExecutionRow, key) == value[:255])
+            select_ = select_.where(ExecutionRow.tags[key].as_string() == value)
+        if query.since is not None:
+            select_ = select_.where(ExecutionRow.queued_at >= query.since)
+        if query.until is not None:
+            select_ = select_.where(ExecutionRow.queued_at < query.until)
+        rows = self._all(select_.offset(query.page * query.page_size).limit(query.page_size + 1))
+        return rows[: query.page_size], len(rows) > query.page_size
+
+    def steps_of(self, execution_ids: Sequence[str]) -> dict[str, list[StepRow]]:
+        """The steps of several executions in order, by execution id (one query)."""
+        if not execution_ids:
+            return {}
+        found: dict[str, list[StepRow]] = {}
+        for step in self._all(
+            select(StepRow)
+            .where(StepRow.execution_id.in_(execution_ids))
+            .order_by(StepRow.execution_id, StepRow.position)
+        ):
+            found.setdefault(step.execution_id, []).append(step)
+        return found
 
     def test_cases(self, execution_id: str) -> list[StoredCase]:
         """Test-case attempts of an execution (every attempt), in stored order."""
