@@ -18,6 +18,7 @@ __all__ = ["ROUTERS", "create_app"]
 
 
 def _routers() -> list[APIRouter]:
+    from assay.server import dashboard
     from assay.server.routes import (
         analytics,
         definitions,
@@ -34,6 +35,7 @@ def _routers() -> list[APIRouter]:
         notifications.router,
         analytics.router,
         tokens.router,
+        dashboard.router,  # the web dashboard, at / (docs/dashboard.md)
     ]
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from assay.server.dashboard.auth import Authenticate, Viewer
-from assay.server.dashboard.routes import RunActions, dashboard_router
+from assay.server.dashboard.pages import router
+from assay.server.dashboard.routes import RunActions
 
-__all__ = ["Authenticate", "RunActions", "Viewer", "dashboard_router"]
+__all__ = ["RunActions", "router"]

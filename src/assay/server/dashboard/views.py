@@ -230,10 +230,6 @@ def artifact_names(assay: Assay, row: ExecutionRow) -> list[tuple[str, int]]:
     ]
 
 
-QUARANTINE_SCOPE = "run"
-"""The scope that may add and remove quarantines (as the API's quarantine routes)."""
-
-
 def finished(row: ExecutionRow) -> bool:
     """Whether ``row`` reached a final state."""
     return ExecutionStatus(row.status).finished
@@ -259,18 +255,6 @@ def schedules(raw: dict[str, Any]) -> list[str]:
         if isinstance(cron, str):
             found.append(cron)
     return found
-
-
-def parse_expiry(text: str) -> datetime | None:
-    """A quarantine's expiry from the form (a date or a date and time, UTC); None if empty."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise DefinitionError(f"until {text!r}: not a date (YYYY-MM-DD)") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _series(points: list[TrendPoint], value: Any) -> list[dict[str, Any]]:
