@@ -42,7 +42,7 @@ class RunActions:
     """What the Run, Abort and Re-run buttons do (the server's queue), kept on
     ``app.state.run_actions``; without it those buttons are not shown."""
 
-    run: Callable[[str, dict[str, Any]], str]
+    run: Callable[[str, dict[str, str]], str]
     """(workflow, config) -> the id of the queued execution."""
     abort: Callable[[str], None]
     """Request the abort of an execution."""

@@ -196,14 +196,15 @@ def config_fields(params: dict[str, ParamSpec]) -> list[ConfigField]:
     ]
 
 
-def config_values(fields: list[ConfigField], form: dict[str, str]) -> dict[str, Any]:
-    """The config a submitted Run form gives: booleans from checkboxes (unchecked: false),
-    empty optional fields left to their defaults; the engine checks types and enums."""
-    values: dict[str, Any] = {}
+def config_values(fields: list[ConfigField], form: dict[str, str]) -> dict[str, str]:
+    """The config a submitted Run form gives, as ``--config`` would (text): a checkbox is
+    ``true`` or ``false``; an empty optional field is left to its default. Types and enums
+    are checked where every run's config is (``engine/config.py``)."""
+    values: dict[str, str] = {}
     for item in fields:
         raw = form.get(f"config.{item.name}")
         if item.type == "boolean":
-            values[item.name] = raw is not None
+            values[item.name] = "true" if raw is not None else "false"
         elif raw is not None and (raw != "" or item.required):
             values[item.name] = raw
     return values
