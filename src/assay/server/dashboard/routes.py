@@ -109,6 +109,7 @@ def environment() -> Environment:
     env.globals["marks"] = views.STATUS_MARKS
     env.globals["statuses"] = [s.value for s in ExecutionStatus]
     env.globals["ranges"] = views.RANGES
+    env.globals["location"] = views.failure_location
     return env
 
 

@@ -309,3 +309,21 @@ def workflow_charts(points: list[TrendPoint]) -> list[dict[str, Any]]:
 
 def _seconds(ms: float | None) -> float | None:
     return None if ms is None else round(ms / 1000, 2)
+
+
+_TRACE_LOCATION = re.compile(
+    r'^(?:(?P<path>[^\s:>"][^:\n]*?):(?P<line>\d+):(?: |$)'
+    r'|[ \t]*File "(?P<py>[^"\n]+)", line (?P<py_line>\d+))',
+    re.MULTILINE,
+)
+
+
+def failure_location(test: TestOutcome) -> str | None:
+    """``file:line`` of a failure: the last location its trace names (pytest's
+    ``path:line: Error`` or Python's ``File "path", line N``), else the test's own."""
+    found = None
+    for match in _TRACE_LOCATION.finditer(test.trace or ""):
+        found = f"{match['path'] or match['py']}:{match['line'] or match['py_line']}"
+    if found is None and test.file:
+        found = f"{test.file}:{test.line}" if test.line else test.file
+    return found
