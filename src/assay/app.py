@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +20,8 @@ if TYPE_CHECKING:  # the store (SQLAlchemy) is imported on first use, not at CLI
     from assay.store.executions import ExecutionQuery
     from assay.store.listing import Cursor, ExecutionFilter, ExecutionPage
     from assay.store.quarantine import QuarantineStore
+    from assay.store.queue import QueueStore
+    from assay.store.sealing import Sealer
     from assay.store.tables import ExecutionRow, StepRow
     from assay.store.test_cases import StoredCase
     from assay.store.tokens import TokenStore
@@ -66,6 +69,96 @@ class Assay:
 
         self.settings.make_private()
         return SecretStore(self.settings.secrets_dir)
+
+    @cached_property
+    def queue(self) -> QueueStore:
+        """The run queue (:mod:`assay.store.queue`)."""
+        from assay.store.queue import QueueStore
+
+        return QueueStore(self.db)
+
+    @cached_property
+    def sealer(self) -> Sealer:
+        """Seals sensitive config of queued runs (key: ``ASSAY_QUEUE_KEY`` or
+        ``ASSAY_HOME/queue.key``)."""
+        from assay.store.sealing import Sealer
+
+        self.settings.make_private()
+        return Sealer(self.settings.home / "queue.key")
+
+    def enqueue(
+        self,
+        name: str,
+        *,
+        config: dict[str, str],
+        tags: dict[str, str],
+        runner: str | None = None,
+        source_archive: Path | None = None,
+    ) -> ExecutionRow:
+        """Queue a run of the applied definition ``name`` and return its ``queued``
+        execution at once; a worker runs it (:mod:`assay.engine.worker`). Everything a run
+        checks first is checked here, before anything is stored (DefinitionError or
+        NotFoundError, exit 2): the definition, the config (names, types, enums: config is
+        substituted into shell commands), ``parallel`` settings, paths,
+        ``spec.concurrency``, the runner's name, the source archive (a ``.tar.gz`` of a
+        checkout, mounted at /data/repo). Sensitive config values are stored sealed."""
+        from assay.content.archive import check_archive
+        from assay.engine.config import masked_config
+        from assay.engine.execution import checked_config
+        from assay.engine.requests import RunRequest, concurrency_limit, store_archive
+        from assay.engine.resolve import Catalog
+        from assay.runners import RUNNER_NAMES
+
+        workflow = Catalog(store=self.definitions).workflow(name)
+        if runner is not None and runner not in RUNNER_NAMES:
+            raise DefinitionError(f"runner {runner!r}: not one of {', '.join(RUNNER_NAMES)}")
+        if source_archive is not None:
+            check_archive(source_archive)
+        values = checked_config(workflow, config, source_archive)
+        group, limit = concurrency_limit(workflow, values)
+        request = RunRequest.create(workflow, config, self.sealer, runner=runner)
+        if source_archive is not None:
+            request = replace(request, source=store_archive(source_archive, self.settings.home))
+        return self.queue.enqueue(
+            workflow.metadata.name,
+            runner=runner or self.settings.runner,
+            tags=tags,
+            config=masked_config(workflow.spec.config, values),
+            request=request.to_json(),
+            group=group,
+            max_running=limit,
+        )
+
+    def abort(self, ref: str) -> ExecutionRow:
+        """Abort a queued run at once, or have its worker stop a running one (within about
+        a second; `after` steps with ``condition: always`` still run). A finished execution
+        is returned as it is; one not started through the queue is refused (exit 2)."""
+        row = self.executions.get(ref)
+        return self.queue.request_abort(row.id, "aborted while queued")
+
+    def rerun(self, ref: str) -> ExecutionRow:
+        """Queue the run request of execution ``ref`` again: the same workflow (as it was
+        queued), config (sealed values reused), tags, runner and source archive."""
+        from assay.errors import NotFoundError
+
+        row = self.executions.get(ref)
+        if row.request is None:
+            raise DefinitionError(
+                f"execution {row.name} was not queued (`assay run` ran it): there is no run "
+                "request to repeat; run it again instead"
+            )
+        source = row.request.get("source")
+        if source and not (self.settings.home / str(source)).is_file():
+            raise NotFoundError(f"the source archive of {row.name} is gone ({source})")
+        return self.queue.enqueue(
+            row.workflow,
+            runner=row.request.get("runner") or self.settings.runner,
+            tags=dict(row.tags or {}),
+            config=dict(row.config or {}),
+            request=dict(row.request),
+            group=row.concurrency_group,
+            max_running=row.concurrency_max,
+        )
 
     def apply(self, paths: Sequence[Path]) -> list[tuple[str, str]]:
         """Validate every definition under ``paths``, then store them all (or none)."""

@@ -169,6 +169,27 @@ def run(
     raise typer.Exit(int(verdict.exit_code))
 
 
+@app.command()
+def worker(
+    count: Annotated[int, typer.Option("--count", "-n", help="Workers in this process.")] = 1,
+    max_running: Annotated[
+        int | None,
+        typer.Option(help="Running queued executions at most, all workers of the store together."),
+    ] = None,
+    lease_ttl: Annotated[
+        float, typer.Option(help="Seconds a claim lasts unless renewed.", hidden=True)
+    ] = 30.0,
+    heartbeat: Annotated[
+        float, typer.Option(help="Seconds between lease renewals.", hidden=True)
+    ] = 5.0,
+) -> None:
+    """Run queued executions from the store until SIGINT/SIGTERM (exit 0 when idle, else
+    130/143: running executions are aborted and recorded)."""
+    from assay.cli.worker import run_workers
+
+    run_workers(count=count, max_running=max_running, lease_ttl=lease_ttl, heartbeat=heartbeat)
+
+
 @app.command("import")
 def import_(
     files: Annotated[list[Path], typer.Argument(help="JUnit XML files.")],

@@ -25,12 +25,14 @@ def _routers() -> list[APIRouter]:
         executions,
         health,
         notifications,
+        runs,
         tokens,
     )
 
     return [
         health.router,
         *definitions.routers(),
+        runs.router,
         executions.router,
         notifications.router,
         analytics.router,
@@ -57,9 +59,22 @@ def create_app(
     _ = (facade.db, facade.executions, facade.definitions, facade.tokens, facade.quarantine)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        facade.db.close()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from starlette.concurrency import run_in_threadpool
+
+        pool = None
+        if settings.workers:
+            from assay.engine.worker import WorkerPool
+
+            pool = WorkerPool(facade.settings, settings.workers, db=facade.db)
+            await run_in_threadpool(pool.start)
+        app.state.workers = pool
+        try:
+            yield
+        finally:
+            if pool is not None:  # running executions are aborted ("worker stopped")
+                await run_in_threadpool(pool.stop, 15.0)
+            facade.db.close()
 
     app = FastAPI(
         title="assay",

@@ -21,7 +21,7 @@ from assay.store.tables import ExecutionRow, StepRow, TaskRow
 if TYPE_CHECKING:
     from assay.store.test_cases import StoredCase
 
-__all__ = ["ExecutionQuery", "ExecutionStore", "StepOutcome", "now"]
+__all__ = ["ExecutionQuery", "ExecutionStore", "QueueFields", "StepOutcome", "close_row", "now"]
 
 _Row = TypeVar("_Row")
 _UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
@@ -30,6 +30,18 @@ _UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
 def now() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFields:
+    """What a queued run request records besides an execution's usual columns."""
+
+    request: dict[str, Any]
+    """What a worker needs to run it (no secret in clear text)."""
+    group: str | None = None
+    """Concurrency group (``spec.concurrency.group``), None without a limit."""
+    max: int | None = None
+    """Running executions of ``group`` at most."""
 
 
 @dataclass(slots=True)
@@ -62,7 +74,7 @@ class ExecutionQuery:
     """Queued before."""
 
 
-def _close(row: ExecutionRow, status: ExecutionStatus, error: str | None) -> None:
+def close_row(row: ExecutionRow, status: ExecutionStatus, error: str | None) -> None:
     """Set the final status, end time, duration and error of ``row``."""
     finished = now()
     started = row.started_at or row.queued_at
@@ -89,10 +101,12 @@ class ExecutionStore:
         config: dict[str, Any] | None = None,
         parent_id: str | None = None,
         status: ExecutionStatus = ExecutionStatus.QUEUED,
+        queue: QueueFields | None = None,
     ) -> ExecutionRow:
         """Queue a new execution with the next number of its workflow, owned by this
-        process (see :mod:`assay.engine.recovery`)."""
-        owner = ProcessId.current()
+        process (see :mod:`assay.engine.recovery`); with ``queue``, a run request that no
+        process owns until a worker claims it (:mod:`assay.store.queue`)."""
+        owner = None if queue is not None else ProcessId.current()
         for _ in range(20):
             try:
                 with self.db.session(write=True) as session:
@@ -123,9 +137,12 @@ class ExecutionStore:
                         queued_at=now(),
                         sha=(tags or {}).get("sha", "")[:255] or None,
                         branch=(tags or {}).get("branch", "")[:255] or None,
-                        owner_pid=owner.pid,
-                        owner_started=owner.started,
-                        owner_host=owner.host[:253],
+                        owner_pid=owner.pid if owner else None,
+                        owner_started=owner.started if owner else None,
+                        owner_host=owner.host[:253] if owner else None,
+                        request=queue.request if queue else None,
+                        concurrency_group=queue.group if queue else None,
+                        concurrency_max=queue.max if queue else None,
                     )
                     session.add(row)
                 return row
@@ -149,10 +166,13 @@ class ExecutionStore:
         summary: Summary | None = None,
         error: str | None = None,
     ) -> ExecutionRow:
-        """Record the final state, steps and summary of an execution."""
+        """Record the final state, steps and summary of an execution. An execution closed
+        already (aborted by reconciliation while its worker still ran it) keeps its first
+        final state and error; the steps and summary are added."""
         with self.db.session(write=True) as session:
             row = session.get_one(ExecutionRow, execution_id)
-            _close(row, status, error)
+            if row.status in _UNFINISHED:
+                close_row(row, status, error)
             if summary is not None:
                 row.summary = summary.as_dict()
             for position, step in enumerate(steps):
@@ -213,7 +233,7 @@ class ExecutionStore:
             row = session.get(ExecutionRow, execution_id)
             if row is None or row.status not in _UNFINISHED:
                 return False
-            _close(row, ExecutionStatus.ABORTED, reason)
+            close_row(row, ExecutionStatus.ABORTED, reason)
             session.execute(delete(TaskRow).where(TaskRow.execution_id == execution_id))
         return True
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 
 from assay.app import testcase_json
 from assay.errors import DefinitionError, NotFoundError
-from assay.server.deps import App, Reader, Settings
+from assay.server.deps import App, Reader, Runner, Settings
 from assay.server.errors import ERROR_RESPONSES
 from assay.status import ExecutionStatus
 
@@ -145,3 +145,22 @@ def download_artifact(execution: str, path: str, assay: App, _caller: Reader) ->
     if wanted is None:
         raise NotFoundError(f"execution {execution!r} has no artifact {path!r}")
     return FileResponse(wanted, media_type="application/octet-stream", filename=Path(path).name)
+
+
+@router.post("/{execution}/abort", summary="Abort a queued or running execution")
+def abort_execution(execution: str, assay: App, _caller: Runner) -> dict[str, Any]:
+    """A queued execution is aborted at once, a running one by its worker within about a
+    second; a finished one is answered as it is."""
+    return assay.execution_json(assay.abort(execution))
+
+
+@router.post("/{execution}/rerun", summary="Queue the same run again")
+def rerun_execution(
+    execution: str, request: Request, assay: App, _caller: Runner
+) -> dict[str, Any]:
+    """The new queued execution: same workflow (as queued then), config, tags, runner."""
+    from assay.server.routes.runs import wake_workers
+
+    row = assay.rerun(execution)
+    wake_workers(request)
+    return assay.execution_json(row)
