@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from dashboard_support import SCREENSHOTS, Site
 
@@ -126,6 +127,65 @@ def test_workflow_page_has_definition_form_charts_and_schedule(visitor: Visitor)
     assert "0 3 * * *" in page.locator("section[aria-labelledby=schedules-h]").inner_text()
     page.wait_for_selector("#chart-pass-rate .main-svg")  # drawn by plotly.js, served locally
     visitor.shot("workflow")
+
+
+def test_start_a_run_and_watch_it_appear_and_finish_without_reloading(visitor: Visitor) -> None:
+    visitor.login()
+    page = visitor.page
+    page.evaluate("window.notReloaded = true")
+    queued = httpx.post(
+        f"{visitor.site.url}/v1/test-workflows/calc/executions",
+        json={"config": {"repeat": 3}, "tags": {"branch": "main"}},
+        headers={"Authorization": f"Bearer {visitor.site.tokens['run']}"},
+        timeout=30,
+    )
+    assert queued.status_code == 200, queued.text
+    row = page.locator(f"tr[data-id='{queued.json()['id']}']")
+    row.wait_for()
+    first_seen = words(row.locator(".status"))
+    assert first_seen in ("◷ queued", "▶ running"), first_seen
+    page.wait_for_function(
+        f"document.querySelector(\"tr[data-id='{queued.json()['id']}'] .status\")"
+        ".dataset.status === 'running'"
+    )
+    visitor.shot("executions-live")
+    page.wait_for_function(
+        f"document.querySelector(\"tr[data-id='{queued.json()['id']}'] .status\")"
+        ".dataset.status === 'passed'",
+        timeout=180_000,
+    )
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_run_a_workflow_with_config_from_the_form(visitor: Visitor) -> None:
+    visitor.login("run")
+    page = visitor.page
+    page.goto("/workflows/calc")
+    page.select_option("#cfg-level", "full")
+    page.fill("#cfg-repeat", "2")
+    page.check("#cfg-verbose")
+    visitor.shot("run-form")
+    page.click("form.run-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/executions/[0-9a-f]{32}$"))
+    page.evaluate("window.notReloaded = true")
+    page.wait_for_function(
+        "(document.getElementById('live-log') || {}).textContent?.includes("
+        "'level=full repeat=2 verbose=true')",
+        timeout=180_000,
+    )
+    visitor.shot("execution-running")
+    page.wait_for_selector("#execution[data-finished='1']", timeout=180_000)
+    assert page.evaluate("window.notReloaded") is True  # the page updated itself
+    assert words(page.locator(".exec-head h1 .status")) == "✗ failed"
+    facts = words(page.locator("dl.facts"))
+    assert "level=full" in facts and "repeat=2" in facts and "verbose=True" in facts
+    assert "divide must round down" in page.locator("article.test .message").inner_text()
+    # the same run again, then stopped while it runs
+    page.click("form[action$='/rerun'] button")
+    page.wait_for_selector("#execution[data-finished='0']")
+    page.click("form[action$='/abort'] button")
+    page.wait_for_selector("#execution[data-finished='1']", timeout=180_000)
+    assert words(page.locator(".exec-head h1 .status")) == "■ aborted"
 
 
 def test_quarantine_a_flaky_test_from_the_tests_page(visitor: Visitor) -> None:

@@ -4,6 +4,5 @@
 from __future__ import annotations
 
 from assay.server.dashboard.pages import router
-from assay.server.dashboard.routes import RunActions
 
-__all__ = ["RunActions", "router"]
+__all__ = ["router"]

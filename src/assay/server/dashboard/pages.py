@@ -19,10 +19,10 @@ from assay.server.dashboard.routes import (
     PageViewer,
     errors_as_pages,
     render,
-    require_actions,
     router,
 )
 from assay.server.deps import App
+from assay.server.routes.runs import wake_workers
 from assay.store.listing import Cursor, ExecutionPage
 from assay.store.tokens import Scope
 
@@ -150,8 +150,7 @@ def abort(
     fields: dict[str, str] = Form,
 ) -> Response:
     check_form(viewer, fields, Scope.RUN)
-    row = assay.executions.get(ref)
-    require_actions(request).abort(row.id)
+    row = assay.abort(ref)  # as POST /v1/test-workflow-executions/{id}/abort
     return RedirectResponse(f"/executions/{row.id}", 303)
 
 
@@ -165,9 +164,9 @@ def rerun(
     fields: dict[str, str] = Form,
 ) -> Response:
     check_form(viewer, fields, Scope.RUN)
-    row = assay.executions.get(ref)
-    new_id = require_actions(request).rerun(row.id)
-    return RedirectResponse(f"/executions/{new_id}", 303)
+    row = assay.rerun(ref)  # as POST /v1/test-workflow-executions/{id}/rerun
+    wake_workers(request)
+    return RedirectResponse(f"/executions/{row.id}", 303)
 
 
 @router.get("/workflows")
@@ -223,15 +222,15 @@ def run(
     fields: dict[str, str] = Form,
 ) -> Response:
     check_form(viewer, fields, Scope.RUN)
-    actions = require_actions(request)
     context = _workflow_context(assay, name)
     config = views.config_values(context["fields"], fields)
-    try:
-        execution_id = actions.run(name, config)
+    try:  # as POST /v1/test-workflows/{name}/executions
+        row = assay.enqueue(name, config=config, tags={})
     except DefinitionError as exc:
         given = {k.removeprefix("config."): v for k, v in fields.items()}
         return render(request, viewer, "workflow.html", 400, error=str(exc), given=given, **context)
-    return RedirectResponse(f"/executions/{execution_id}", 303)
+    wake_workers(request)
+    return RedirectResponse(f"/executions/{row.id}", 303)
 
 
 @router.get("/tests")

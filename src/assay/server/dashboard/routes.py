@@ -7,7 +7,6 @@ import functools
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, ParamSpec
@@ -28,26 +27,13 @@ from assay.server.dashboard.auth import (
 )
 from assay.status import ExecutionStatus
 
-__all__ = ["RunActions", "router"]
+__all__ = ["render", "router"]
 
 _P = ParamSpec("_P")
 
 STATIC = Path(__file__).parent / "static"
 CHART_LIBRARY = "plotly.min.js"
 """Served from the ``plotly`` package's own files (``plotly/package_data``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RunActions:
-    """What the Run, Abort and Re-run buttons do (the server's queue), kept on
-    ``app.state.run_actions``; without it those buttons are not shown."""
-
-    run: Callable[[str, dict[str, str]], str]
-    """(workflow, config) -> the id of the queued execution."""
-    abort: Callable[[str], None]
-    """Request the abort of an execution."""
-    rerun: Callable[[str], str]
-    """(execution id) -> the id of the new execution."""
 
 
 def chart_library() -> Path | None:
@@ -80,20 +66,6 @@ async def form_data(request: Request) -> dict[str, str]:
     return dict(parse_qsl(body, keep_blank_values=True))
 
 
-def run_actions(request: Request) -> RunActions | None:
-    """The server's run actions, if it has a queue."""
-    actions: RunActions | None = getattr(request.app.state, "run_actions", None)
-    return actions
-
-
-def require_actions(request: Request) -> RunActions:
-    """The run actions; 503 when this server has none (no queue)."""
-    actions = run_actions(request)
-    if actions is None:
-        raise HTTPException(503, "this server runs nothing: it has no queue")
-    return actions
-
-
 @functools.cache
 def environment() -> Environment:
     """The pages' templates (autoescaped, strict)."""
@@ -118,11 +90,12 @@ def render(
 ) -> HTMLResponse:
     """A page, with the time its template took in ``Server-Timing``."""
     started = time.perf_counter()
-    can_run = viewer is not None and viewer.allows("run") and run_actions(request) is not None
+    can_run = viewer is not None and viewer.allows("run")
+    workers = getattr(request.app.state, "workers", None) is not None
     html = (
         environment()
         .get_template(template)
-        .render(viewer=viewer, path=request.url.path, can_run=can_run, **ctx)
+        .render(viewer=viewer, path=request.url.path, can_run=can_run, workers=workers, **ctx)
     )
     response = HTMLResponse(html, status_code=status)
     spent = (time.perf_counter() - started) * 1000
