@@ -237,13 +237,11 @@ def finished(row: ExecutionRow) -> bool:
 
 
 def trigger_of(row: ExecutionRow) -> str:
-    """How the execution was started: what its queued request says, else its runner."""
-    request = row.request or {}
-    for key in ("trigger", "triggeredBy", "source"):
-        if isinstance(request.get(key), str):
-            return str(request[key])
+    """How the execution was started."""
     if row.parent_id:
-        return "parent execution"
+        return "a parent execution"
+    if row.request is not None:
+        return f"the server's queue (Run, API or re-run; {row.runner} runner)"
     return {"import": "assay import"}.get(row.runner, f"assay run ({row.runner} runner)")
 
 
