@@ -237,21 +237,23 @@ def run(
 @errors_as_pages
 def tests(request: Request, assay: App, viewer: Viewer = PageViewer) -> Response:
     from assay.analytics.flaky import find_flaky
+    from assay.analytics.history import Window
     from assay.analytics.traceability import trace
     from assay.analytics.trends import slowest_tests
 
     workflow = request.query_params.get("workflow") or None
     quarantined = assay.quarantine.list(include_expired=True)
+    recent = Window.load(assay.db, workflow=workflow)  # one window for the three questions
     return render(
         request,
         viewer,
         "tests.html",
         workflow=workflow,
-        flaky=find_flaky(assay.db, workflow=workflow),
+        flaky=find_flaky(assay.db, workflow=workflow, recent=recent),
         quarantined=quarantined,
         quarantined_ids={entry.test_id for entry in quarantined if entry.active()},
-        slowest=slowest_tests(assay.db, workflow=workflow, top=15),
-        requirements=trace(assay.db, workflow=workflow),
+        slowest=slowest_tests(assay.db, workflow=workflow, top=15, recent=recent),
+        requirements=trace(assay.db, workflow=workflow, recent=recent),
         can_quarantine=viewer.allows(Scope.ADMIN),
         message=request.query_params.get("done"),
     )
