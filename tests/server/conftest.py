@@ -1,20 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from server_support import ApiServer, running_server
-
-from support import postgres_database
-
-
-def database_url(request: pytest.FixtureRequest, backend: str, tmp: Path) -> str:
-    """A new empty store of ``backend`` (sqlite or postgresql)."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp / 'home' / 'assay.db'}"
-    request.getfixturevalue("postgres_required")
-    return postgres_database(request)
+from server_support import ApiServer, database_url, running_server
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from assay.store import Database
 from assay.store.tokens import Scope, TokenStore
-from support import ASSAY, Cli
+from support import ASSAY, Cli, new_postgres_database
 
 SCOPES = ("read", "run", "admin")
 
@@ -64,6 +65,13 @@ class ApiServer:
             return TokenStore(db).create(name, Scope(scope), **kwargs)[1]
         finally:
             db.close()
+
+
+def database_url(request: pytest.FixtureRequest, backend: str, tmp: Path) -> str:
+    """A new empty store of ``backend`` (sqlite or postgresql)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp / 'home' / 'assay.db'}"
+    return new_postgres_database(request.getfixturevalue("postgres_server"))
 
 
 def server_env(

@@ -20,6 +20,8 @@ def serve(settings: ServerSettings) -> None:
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        http="httptools",
+        loop="uvloop",
         access_log=False,
         timeout_graceful_shutdown=5,
     )
