@@ -81,9 +81,37 @@ def test_filters_narrow_the_list(db: Database) -> None:
     assert names(branch="dev") == names(status="failed")
     assert names(tag=("team", "t1")) == {"alpha-1", "alpha-3", "alpha-5"}
     assert names(search="ALPHA-1") == {"alpha-1"}
+    assert names(search="alpha-") == set()  # a name, not a part of one
+    some = list_executions(db, ExecutionFilter(workflow="beta"), limit=1).rows[0]
+    assert names(search=some.id[:6]) == {
+        row.name
+        for row in list_executions(db, ExecutionFilter(), limit=50).rows
+        if row.id.startswith(some.id[:6])
+    }
     assert names(since=T0 + timedelta(minutes=10)) == {"beta-6", "alpha-6"}
     assert names(until=T0 + timedelta(minutes=1)) == {"beta-1", "alpha-1"}
     assert names(workflow="alpha", status="failed", branch="dev") == {"alpha-2", "alpha-5"}
+
+
+def test_a_common_branch_and_a_rare_one_list_alike(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rare value goes through the branch index, a common one through the newest-first
+    index (listing.COMMON decides): the pages are the same either way."""
+    from assay.store import listing
+
+    seed(db)
+    pages = {}
+    for common in (1, 10_000):
+        monkeypatch.setattr(listing, "COMMON", common)
+        page = list_executions(db, ExecutionFilter(branch="main"), limit=3)
+        names = [row.name for row in page.rows]
+        while page.older is not None:
+            page = list_executions(db, ExecutionFilter(branch="main"), before=page.older, limit=3)
+            names.extend(row.name for row in page.rows)
+        pages[common] = names
+    assert pages[1] == pages[10_000]
+    assert len(pages[1]) == 8
 
 
 def test_bad_input_names_the_parameter(db: Database) -> None:
