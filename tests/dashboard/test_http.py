@@ -46,6 +46,11 @@ def test_login_keeps_the_token_in_an_httponly_samesite_cookie(
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         answer = http.post("/login", data={"token": site.tokens["read"], "next": target})
         assert answer.headers["location"] == "/executions"
+    foreign = http.post(
+        "/login", data={"token": site.tokens["read"]}, headers={"Origin": "https://evil.example"}
+    )
+    assert foreign.status_code == 403
+    assert "set-cookie" not in foreign.headers
     wrong = http.post("/login", data={"token": "assay_wrong", "next": "/trends"})
     assert wrong.status_code == 401
     assert "set-cookie" not in wrong.headers

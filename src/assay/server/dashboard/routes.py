@@ -59,8 +59,13 @@ def _duration(ms: float | None) -> str:
 
 
 async def form_data(request: Request) -> dict[str, str]:
-    """The fields of a submitted (url-encoded) form."""
-    from urllib.parse import parse_qsl
+    """The fields of a submitted (url-encoded) form; 403 when the browser says the form
+    came from another site (``Origin``), the login form included."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+        raise HTTPException(403, f"a form posted from {origin} is not accepted here")
 
     body = (await request.body()).decode("utf-8", errors="replace")
     return dict(parse_qsl(body, keep_blank_values=True))
