@@ -171,11 +171,11 @@ class ExecutionStore:
         raise DefinitionError(f"could not allocate an execution number for {workflow!r}")
 
     def start(self, execution_id: str) -> None:
-        """Mark an execution running."""
+        """Mark an execution running (a claimed run request keeps its claim's start)."""
         with self.db.session(write=True) as session:
             row = session.get_one(ExecutionRow, execution_id)
             row.status = ExecutionStatus.RUNNING.value
-            row.started_at = now()
+            row.started_at = row.started_at or now()
 
     def finish(
         self,
