@@ -18,6 +18,7 @@ __all__ = ["ROUTERS", "create_app"]
 
 
 def _routers() -> list[APIRouter]:
+    from assay.server import dashboard
     from assay.server.routes import (
         analytics,
         definitions,
@@ -38,6 +39,7 @@ def _routers() -> list[APIRouter]:
         analytics.router,
         tokens.router,
         uploads.router,
+        dashboard.router,  # the web dashboard, at / (docs/dashboard.md)
     ]
 
 
