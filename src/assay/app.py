@@ -12,7 +12,11 @@ from assay.settings import Settings
 from assay.status import ExecutionStatus
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) is imported on first use, not at CLI start-up
+    from datetime import datetime
+
+    from assay.ops.webhooks import Sender
     from assay.store import Database, DefinitionStore, ExecutionStore, SecretStore
+    from assay.store.outbox import Outbox
     from assay.store.tables import ExecutionRow, StepRow
     from assay.store.test_cases import StoredCase
 
@@ -59,6 +63,65 @@ class Assay:
 
         self.settings.make_private()
         return SecretStore(self.settings.secrets_dir)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        """Webhook and Slack deliveries (:mod:`assay.store.outbox`)."""
+        from assay.store.outbox import Outbox
+
+        return Outbox(self.db)
+
+    def webhook_sender(self, **options: Any) -> Sender:
+        """A sender of the outbox, signing with the local secret store
+        (:class:`assay.ops.webhooks.Sender` ``options``)."""
+        from assay.ops.webhooks import Sender
+
+        return Sender(self.db, secret=self.secrets.get, **options)
+
+    def schedules_json(self, now: datetime, *, count: int = 1) -> list[dict[str, Any]]:
+        """The cron schedules of applied workflows: next ``count`` fire times, last tick."""
+        from sqlalchemy import select
+
+        from assay.ops.scheduler import schedules_of
+        from assay.spec.cron import check_timezone
+        from assay.store.schedules import TickStore
+        from assay.store.tables import WorkflowRow
+
+        try:
+            check_timezone(self.settings.timezone)
+        except ValueError as exc:
+            raise DefinitionError(f"ASSAY_TIMEZONE: {exc}") from None
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(WorkflowRow)
+                .where(WorkflowRow.kind == "TestWorkflow")
+                .order_by(WorkflowRow.name)
+            ).all()
+        ticks = TickStore(self.db)
+        result = []
+        for schedule in schedules_of(rows, self.settings.timezone):
+            last = next(iter(ticks.recent(workflow=schedule.workflow, limit=1)), None)
+            result.append(
+                {
+                    "workflow": schedule.workflow,
+                    "event": schedule.index,
+                    "cron": schedule.cron,
+                    "timezone": schedule.timezone,
+                    "next": [t.isoformat() for t in schedule.next_fire(now, count)],
+                    "config": schedule.config,
+                    "tags": schedule.tags,
+                    "lastTick": None
+                    if last is None
+                    else {
+                        "scheduledAt": _iso(last.scheduled_at),
+                        "state": last.state,
+                        "executionId": last.execution_id,
+                        "missed": last.missed,
+                        "error": last.error,
+                    },
+                }
+            )
+        return result
 
     def apply(self, paths: Sequence[Path]) -> list[tuple[str, str]]:
         """Validate every definition under ``paths``, then store them all (or none)."""

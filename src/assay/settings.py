@@ -14,10 +14,12 @@ __all__ = ["Settings"]
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Runtime settings: ``ASSAY_HOME`` and ``ASSAY_DATABASE_URL``."""
+    """Runtime settings: ``ASSAY_HOME``, ``ASSAY_DATABASE_URL`` and ``ASSAY_TIMEZONE`` (the
+    time zone of cron schedules that name none; UTC by default)."""
 
     home: Path
     database_url: str
+    timezone: str = "UTC"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -30,7 +32,7 @@ class Settings:
 
             home = Path(user_data_dir("assay", appauthor=False))
         url = os.environ.get("ASSAY_DATABASE_URL") or f"sqlite:///{home / 'assay.db'}"
-        return cls(home=home, database_url=url)
+        return cls(home=home, database_url=url, timezone=os.environ.get("ASSAY_TIMEZONE") or "UTC")
 
     @property
     def sqlite_file(self) -> Path | None:

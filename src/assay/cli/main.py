@@ -16,6 +16,7 @@ from assay.cli import report as report_commands
 from assay.cli import secret as secret_commands
 from assay.cli import shard as shard_commands
 from assay.cli import shutdown
+from assay.cli import webhooks as webhook_commands
 from assay.cli.ci_options import (
     FailOnFlaky,
     MaxDuration,
@@ -45,6 +46,7 @@ app.add_typer(shard_commands.app, name="shard")
 app.command("report")(report_commands.report)
 app.add_typer(quarantine_commands.app, name="quarantine")
 app.add_typer(analytics_commands.app)  # flaky, trends, trace
+app.add_typer(webhook_commands.app, name="webhooks")
 
 FilesOption = Annotated[
     list[Path],

@@ -59,7 +59,7 @@ class Schedule:
     timezone: str
     config: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
-    applied_at: datetime = datetime.min.replace(tzinfo=UTC)
+    applied_at: datetime = field(default_factory=lambda: datetime.min.replace(tzinfo=UTC))
 
     def next_fire(self, after: datetime, count: int = 1) -> list[datetime]:
         """The next ``count`` fire times after ``after`` (UTC)."""

@@ -50,7 +50,7 @@ def _iterate(expression: str, timezone: str, start: datetime) -> Iterator[dateti
     from croniter import croniter
 
     local = start.astimezone(ZoneInfo(timezone))
-    return croniter(expression, local).all_next(datetime)  # type: ignore[no-any-return]
+    return croniter(expression, local).all_next(datetime)
 
 
 def latest_due(expression: str, timezone: str, now: datetime) -> datetime:

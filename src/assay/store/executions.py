@@ -16,6 +16,7 @@ from assay.model import Summary, TestCaseResult
 from assay.processes import ProcessId
 from assay.status import ExecutionStatus, StepStatus
 from assay.store.database import Database
+from assay.store.outbox import record_events
 from assay.store.tables import ExecutionRow, StepRow, TaskRow
 
 if TYPE_CHECKING:
@@ -112,6 +113,8 @@ class ExecutionStore:
                         owner_host=owner.host[:253],
                     )
                     session.add(row)
+                    if status is ExecutionStatus.QUEUED:
+                        record_events(session, row, "queued", row.queued_at)
                 return row
             except IntegrityError:  # another process took this number
                 continue
@@ -123,6 +126,7 @@ class ExecutionStore:
             row = session.get_one(ExecutionRow, execution_id)
             row.status = ExecutionStatus.RUNNING.value
             row.started_at = now()
+            record_events(session, row, "started", row.started_at)
 
     def finish(
         self,
@@ -155,6 +159,7 @@ class ExecutionStore:
                     )
                 )
             session.execute(delete(TaskRow).where(TaskRow.execution_id == execution_id))
+            record_events(session, row, "finished", now())
         return row
 
     # -- crash recovery -------------------------------------------------------------------
@@ -199,6 +204,7 @@ class ExecutionStore:
                 return False
             _close(row, ExecutionStatus.ABORTED, reason)
             session.execute(delete(TaskRow).where(TaskRow.execution_id == execution_id))
+            record_events(session, row, "finished", now())
         return True
 
     def add_test_cases(

@@ -2,10 +2,10 @@
 
 A tick is *claimed* by inserting its row; the unique ``(workflow, event_index,
 scheduled_at)`` lets exactly one scheduler win, whichever replica, on SQLite or PostgreSQL
-(the loser's ``INSERT ... ON CONFLICT DO NOTHING`` inserts nothing and it moves on). The winner queues the execution and
-*confirms* the tick with the execution's id. A claim that is not confirmed before
-``claim_expires`` (its scheduler died between the two) is taken over by another scheduler
-with a conditional update, so exactly one takes it.
+(the loser's ``INSERT ... ON CONFLICT DO NOTHING`` inserts nothing and it moves on).
+The winner queues the execution and *confirms* the tick with the execution's id. A claim
+not confirmed before ``claim_expires`` (its scheduler died between the two) is taken over
+by another scheduler with a conditional update, so exactly one takes it.
 """
 
 from __future__ import annotations
@@ -83,12 +83,12 @@ class TickStore:
             }
             for tick in ticks
         ]
-        if self.db.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect = postgresql if self.db.engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(ScheduleTickRow).on_conflict_do_nothing()
         with self.db.session(write=True) as session:
-            session.execute(insert(ScheduleTickRow).on_conflict_do_nothing(), rows)
+            session.execute(statement, rows)
             ids = [row["id"] for row in rows]
             return list(session.scalars(select(ScheduleTickRow).where(ScheduleTickRow.id.in_(ids))))
 
