@@ -113,7 +113,11 @@ def make_wheel(directory: Path, name: str, version: str, code: str) -> Path:
 
 def postgres_database(request: pytest.FixtureRequest) -> str:
     """URL of a new empty database on the test PostgreSQL server."""
-    server: PostgresService = request.getfixturevalue("postgres_service")
+    return new_postgres_database(request.getfixturevalue("postgres_service"))
+
+
+def new_postgres_database(server: PostgresService) -> str:
+    """URL of a new empty database on ``server`` (for fixtures wider than a test)."""
     name = f"assay_{uuid.uuid4().hex[:10]}"
     admin = sqlalchemy.create_engine(_url(server, server.dbname), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -12,15 +15,19 @@ from assay.settings import Settings
 from assay.status import ExecutionStatus
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) is imported on first use, not at CLI start-up
-    from datetime import datetime
-
+    from assay.analytics.flaky import Thresholds
     from assay.ops.webhooks import Sender
     from assay.store import Database, DefinitionStore, ExecutionStore, SecretStore
+    from assay.store.executions import ExecutionQuery
     from assay.store.outbox import Outbox
+    from assay.store.quarantine import QuarantineStore
+    from assay.store.queue import QueueStore
+    from assay.store.sealing import Sealer
     from assay.store.tables import ExecutionRow, StepRow
     from assay.store.test_cases import StoredCase
+    from assay.store.tokens import TokenStore
 
-__all__ = ["Assay", "execution_json", "testcase_json"]
+__all__ = ["REPORT_HISTORY", "Assay", "execution_json", "parse_until", "testcase_json"]
 
 
 class Assay:
@@ -123,6 +130,96 @@ class Assay:
             )
         return result
 
+    @cached_property
+    def queue(self) -> QueueStore:
+        """The run queue (:mod:`assay.store.queue`)."""
+        from assay.store.queue import QueueStore
+
+        return QueueStore(self.db)
+
+    @cached_property
+    def sealer(self) -> Sealer:
+        """Seals sensitive config of queued runs (key: ``ASSAY_QUEUE_KEY`` or
+        ``ASSAY_HOME/queue.key``)."""
+        from assay.store.sealing import Sealer
+
+        self.settings.make_private()
+        return Sealer(self.settings.home / "queue.key")
+
+    def enqueue(
+        self,
+        name: str,
+        *,
+        config: dict[str, str],
+        tags: dict[str, str],
+        runner: str | None = None,
+        source_archive: Path | None = None,
+    ) -> ExecutionRow:
+        """Queue a run of the applied definition ``name`` and return its ``queued``
+        execution at once; a worker runs it (:mod:`assay.engine.worker`). Everything a run
+        checks first is checked here, before anything is stored (DefinitionError or
+        NotFoundError, exit 2): the definition, the config (names, types, enums: config is
+        substituted into shell commands), ``parallel`` settings, paths,
+        ``spec.concurrency``, the runner's name, the source archive (a ``.tar.gz`` of a
+        checkout, mounted at /data/repo). Sensitive config values are stored sealed."""
+        from assay.content.archive import check_archive
+        from assay.engine.config import masked_config
+        from assay.engine.execution import checked_config
+        from assay.engine.requests import RunRequest, concurrency_limit, store_archive
+        from assay.engine.resolve import Catalog
+        from assay.runners import RUNNER_NAMES
+
+        workflow = Catalog(store=self.definitions).workflow(name)
+        if runner is not None and runner not in RUNNER_NAMES:
+            raise DefinitionError(f"runner {runner!r}: not one of {', '.join(RUNNER_NAMES)}")
+        if source_archive is not None:
+            check_archive(source_archive)
+        values = checked_config(workflow, config, source_archive)
+        group, limit = concurrency_limit(workflow, values)
+        request = RunRequest.create(workflow, config, self.sealer, runner=runner)
+        if source_archive is not None:
+            request = replace(request, source=store_archive(source_archive, self.settings.home))
+        return self.queue.enqueue(
+            workflow.metadata.name,
+            runner=runner or self.settings.runner,
+            tags=tags,
+            config=masked_config(workflow.spec.config, values),
+            request=request.to_json(),
+            group=group,
+            max_running=limit,
+        )
+
+    def abort(self, ref: str) -> ExecutionRow:
+        """Abort a queued run at once, or have its worker stop a running one (within about
+        a second; `after` steps with ``condition: always`` still run). A finished execution
+        is returned as it is; one not started through the queue is refused (exit 2)."""
+        row = self.executions.get(ref)
+        return self.queue.request_abort(row.id, "aborted while queued")
+
+    def rerun(self, ref: str) -> ExecutionRow:
+        """Queue the run request of execution ``ref`` again: the same workflow (as it was
+        queued), config (sealed values reused), tags, runner and source archive."""
+        from assay.errors import NotFoundError
+
+        row = self.executions.get(ref)
+        if row.request is None:
+            raise DefinitionError(
+                f"execution {row.name} was not queued (`assay run` ran it): there is no run "
+                "request to repeat; run it again instead"
+            )
+        source = row.request.get("source")
+        if source and not (self.settings.home / str(source)).is_file():
+            raise NotFoundError(f"the source archive of {row.name} is gone ({source})")
+        return self.queue.enqueue(
+            row.workflow,
+            runner=row.request.get("runner") or self.settings.runner,
+            tags=dict(row.tags or {}),
+            config=dict(row.config or {}),
+            request=dict(row.request),
+            group=row.concurrency_group,
+            max_running=row.concurrency_max,
+        )
+
     def apply(self, paths: Sequence[Path]) -> list[tuple[str, str]]:
         """Validate every definition under ``paths``, then store them all (or none)."""
         from assay.spec.loader import load_paths
@@ -167,28 +264,10 @@ class Assay:
     def recent_executions_json(
         self, *, workflow: str | None = None, limit: int = 20
     ) -> list[dict[str, Any]]:
-        """The newest executions with their steps, as JSON, in one SQL query."""
-        from sqlalchemy import select
+        """The newest executions with their steps, as JSON."""
+        from assay.store.executions import ExecutionQuery
 
-        from assay.store.tables import ExecutionRow, StepRow
-
-        newest = select(ExecutionRow.id).order_by(ExecutionRow.queued_at.desc()).limit(limit)
-        if workflow:
-            newest = newest.where(ExecutionRow.workflow == workflow)
-        ids = newest.subquery()
-        query = (
-            select(ExecutionRow, StepRow)
-            .join(ids, ids.c.id == ExecutionRow.id)
-            .outerjoin(StepRow, StepRow.execution_id == ExecutionRow.id)
-            .order_by(ExecutionRow.queued_at.desc(), ExecutionRow.id, StepRow.position)
-        )
-        grouped: dict[str, tuple[ExecutionRow, list[StepRow]]] = {}
-        with self.db.session() as session:
-            for execution, step in session.execute(query):
-                steps = grouped.setdefault(execution.id, (execution, []))[1]
-                if step is not None:
-                    steps.append(step)
-        return [execution_json(row, steps) for row, steps in grouped.values()]
+        return self.executions_page(ExecutionQuery(page_size=limit, workflow=workflow))[0]
 
     def follow_log(self, row: ExecutionRow, out: BinaryIO, poll_seconds: float = 0.2) -> None:
         """Copy the log of an execution to ``out`` as it grows, until the execution ends."""
@@ -232,6 +311,162 @@ class Assay:
         if not path.is_file() or (self.settings.work_dir / ref).exists():
             return None
         return path
+
+    # -- definitions, pages of executions, tokens, analytics (CLI and server) -------------
+
+    def apply_text(
+        self,
+        text: str,
+        *,
+        source: str = "<request>",
+        kind: str | None = None,
+        name: str | None = None,
+    ) -> list[tuple[str, str]]:
+        """Validate the definitions in a YAML (or JSON) text, then store them all (or none);
+        with ``kind``, every document must be of that kind; with ``name``, the text must
+        hold that one definition only."""
+        from assay.spec.loader import load_text
+
+        loaded = load_text(text, source)
+        if not loaded:
+            raise DefinitionError(f"{source}: no definition in it")
+        wrong = [item for item in loaded if kind is not None and item.kind != kind]
+        if wrong:
+            raise DefinitionError(
+                f"{source}: kind {wrong[0].kind!r} of {wrong[0].name!r} does not belong here "
+                f"(expected {kind})"
+            )
+        if name is not None and [item.name for item in loaded] != [name]:
+            names = ", ".join(repr(item.name) for item in loaded)
+            raise DefinitionError(f"{source}: must define {name!r} only, not {names}")
+        self.definitions.save((item.kind, item.name, item.raw, source) for item in loaded)
+        return [(item.kind, item.name) for item in loaded]
+
+    def delete_definition(self, kind: str, name: str) -> None:
+        """Remove an applied definition (its executions stay in the history)."""
+        self.definitions.delete(kind, name)
+
+    def executions_page(self, query: ExecutionQuery) -> tuple[list[dict[str, Any]], bool]:
+        """One page of executions matching ``query``, newest first, with their steps, as
+        JSON (two indexed queries whatever the page), and whether more pages follow."""
+        rows, more = self.executions.page(query)
+        steps = self.executions.steps_of([row.id for row in rows])
+        return [execution_json(row, steps.get(row.id, ())) for row in rows], more
+
+    @cached_property
+    def tokens(self) -> TokenStore:
+        """API tokens of ``assay server``."""
+        from assay.store.tokens import TokenStore
+
+        return TokenStore(self.db)
+
+    @cached_property
+    def quarantine(self) -> QuarantineStore:
+        """Quarantined tests."""
+        from assay.store.quarantine import QuarantineStore
+
+        return QuarantineStore(self.db)
+
+    def flaky(
+        self,
+        *,
+        workflow: str | None = None,
+        thresholds: Thresholds | None = None,
+        include_all: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Flaky tests with their reasons and evidence (:mod:`assay.analytics.flaky`)."""
+        from assay.analytics.views import flaky_view
+
+        return flaky_view(
+            self.db, workflow=workflow, thresholds=thresholds, include_all=include_all
+        )
+
+    def trends(
+        self,
+        *,
+        workflow: str | None = None,
+        days: int = 30,
+        bucket: str = "day",
+        window: int = 20,
+        top: int = 10,
+        base: str = "main",
+        execution: str | None = None,
+    ) -> dict[str, Any]:
+        """Trend points, slowest tests, newly failing tests (:mod:`assay.analytics.trends`);
+        ``execution`` (id or name) is compared instead of each workflow's latest."""
+        from assay.analytics.views import trends_view
+
+        target = self.executions.get(execution) if execution else None
+        return trends_view(
+            self.db,
+            workflow=workflow,
+            days=days,
+            bucket=bucket,
+            window=window,
+            top=top,
+            base=base,
+            execution=target,
+        )
+
+    def trace(
+        self,
+        *,
+        workflow: str | None = None,
+        window: int = 20,
+        requirements: Sequence[str] = (),
+        require_all: bool = False,
+    ) -> dict[str, Any]:
+        """The requirement matrix and the unsatisfied requirements
+        (:mod:`assay.analytics.traceability`)."""
+        from assay.analytics.views import trace_view
+
+        return trace_view(
+            self.db,
+            workflow=workflow,
+            window=window,
+            requirements=requirements,
+            require_all=require_all,
+        )
+
+    def report(self, refs: Sequence[str], *, format: str = "markdown", base: str = "main") -> bytes:
+        """A report of the executions ``refs`` (ids, prefixes or names) as ``format``:
+        markdown, html or junit (:mod:`assay.reports`)."""
+        from assay.reports.data import collect_report
+        from assay.reports.render import FORMATS, render_report
+
+        if format not in FORMATS:
+            raise DefinitionError(f"format {format!r}: expected one of {', '.join(FORMATS)}")
+        history = REPORT_HISTORY if format == "html" else 0
+        data = collect_report(self.executions, refs, base_branch=base, history=history)
+        return render_report(data, format)
+
+
+REPORT_HISTORY = 20
+"""Executions per workflow in the HTML report's history chart."""
+
+_RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_until(value: str, *, option: str = "--until", at: datetime | None = None) -> datetime:
+    """A moment as aware UTC: ``YYYY-MM-DD`` (through that day, UTC), an ISO datetime
+    (naive = UTC), or a duration from now such as ``30m``, ``12h``, ``7d``, ``2w``; bad
+    input is a DefinitionError naming ``option``."""
+    text = value.strip()
+    relative = _RELATIVE.match(text)
+    if relative:
+        amount, unit = int(relative.group(1)), _UNITS[relative.group(2)]
+        return (at or datetime.now(UTC)) + timedelta(**{unit: amount})
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise DefinitionError(
+            f"{option} {value!r}: expected YYYY-MM-DD, an ISO date-time, or 30m/12h/7d/2w"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def check_workflow_name(name: str) -> None:

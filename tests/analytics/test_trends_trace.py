@@ -140,3 +140,8 @@ def test_matrix_follows_the_latest_result_of_each_test(history: History) -> None
     (only,) = trace(history.db)
     assert (only.id, only.coverage, only.tests[0].status) == ("BR-2", Coverage.PASSED, "passed")
     assert trace(history.db, workflow="elsewhere") == []
+
+
+def test_newly_failing_on_an_empty_store_is_empty(history: History) -> None:
+    # an empty list of executions once indexed an empty array (IndexError in `assay trends`)
+    assert newly_failing(history.db) == []

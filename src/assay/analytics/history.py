@@ -246,6 +246,8 @@ def _last_of_each(sorted_ids: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
 
 def final_attempts(columns: CaseColumns) -> CaseColumns:
     """The last attempt of each test in each execution (by attempt number, then position)."""
+    if not len(columns.execution):
+        return columns
     order = np.lexsort((columns.position, columns.attempt, columns.test_id, columns.execution))
     ordered = columns.take(order)
     execution, test_id = ordered.execution, ordered.test_id

@@ -52,13 +52,10 @@ def flaky(
     output: OutputOption = Format.TABLE,
 ) -> None:
     """Flaky tests, each with the rules that fired and the executions that show it."""
-    from assay.analytics.flaky import Thresholds, find_flaky
+    from assay.analytics.flaky import Thresholds
 
     thresholds = Thresholds(window, flip_threshold, failure_threshold, min_results)
-    found = find_flaky(
-        app_instance().db, workflow=workflow, thresholds=thresholds, include_all=all_tests
-    )
-    rows = [test.as_dict() for test in found]
+    rows = app_instance().flaky(workflow=workflow, thresholds=thresholds, include_all=all_tests)
     if output is not Format.TABLE:
         emit(rows, output, [])
         return
@@ -108,21 +105,15 @@ def trends(
     output: OutputOption = Format.TABLE,
 ) -> None:
     """Pass rate, duration p50/p95 and test count over time; slowest tests; newly failing."""
-    from assay.analytics.trends import newly_failing, slowest_tests, trend_points
-
-    assay = app_instance()
-    target = assay.executions.get(execution) if execution else None
-    if target is not None:
-        workflow = workflow or target.workflow
-    points = trend_points(assay.db, workflow=workflow, days=days, bucket=bucket.value)
-    slowest = slowest_tests(assay.db, workflow=workflow, window=window, top=top)
-    comparisons = newly_failing(assay.db, workflow=workflow, base=base, execution=target)
-    data = {
-        "points": [point.as_dict() for point in points],
-        "slowest": [test.as_dict() for test in slowest],
-        "base": base,
-        "newlyFailing": [comparison.as_dict() for comparison in comparisons],
-    }
+    data = app_instance().trends(
+        workflow=workflow,
+        days=days,
+        bucket=bucket.value,
+        window=window,
+        top=top,
+        base=base,
+        execution=execution,
+    )
     if output is not Format.TABLE:
         emit(data, output, [])
         return
@@ -207,26 +198,16 @@ def trace(
 ) -> None:
     """Requirement -> tests -> latest status; exit 1 when a checked requirement has no
     passing test (those given with --requirement, or every one with --require-all)."""
-    from assay.analytics.traceability import Coverage
-    from assay.analytics.traceability import trace as build_matrix
-
-    listed = list(
-        dict.fromkeys(
-            part.strip() for value in requirement or [] for part in value.split(",") if part.strip()
-        )
-    )
-    matrix = build_matrix(app_instance().db, workflow=workflow, window=window, requirements=listed)
-    checked = {item.id for item in matrix} if require_all else set(listed)
-    unsatisfied = [
-        item.id for item in matrix if item.id in checked and item.coverage is not Coverage.PASSED
+    listed = [
+        part.strip() for value in requirement or [] for part in value.split(",") if part.strip()
     ]
-    data: dict[str, Any] = {
-        "requirements": [item.as_dict() for item in matrix],
-        "unsatisfied": unsatisfied,
-    }
+    data = app_instance().trace(
+        workflow=workflow, window=window, requirements=listed, require_all=require_all
+    )
+    unsatisfied = data["unsatisfied"]
     if output is not Format.TABLE:
         emit(data, output, [])
-    elif not matrix:
+    elif not data["requirements"]:
         typer.echo("no test names a requirement in the recent executions")
     else:
         rows = []

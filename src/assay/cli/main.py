@@ -14,6 +14,7 @@ from assay.cli import get as get_commands
 from assay.cli import quarantine as quarantine_commands
 from assay.cli import report as report_commands
 from assay.cli import secret as secret_commands
+from assay.cli import server as server_commands
 from assay.cli import shard as shard_commands
 from assay.cli import shutdown
 from assay.cli import webhooks as webhook_commands
@@ -46,6 +47,8 @@ app.add_typer(shard_commands.app, name="shard")
 app.command("report")(report_commands.report)
 app.add_typer(quarantine_commands.app, name="quarantine")
 app.add_typer(analytics_commands.app)  # flaky, trends, trace
+app.command("server")(server_commands.server)
+app.add_typer(server_commands.tokens, name="token")
 app.add_typer(webhook_commands.app, name="webhooks")
 
 FilesOption = Annotated[
@@ -166,6 +169,27 @@ def run(
     if webhook is not None:
         notify_run(webhook, result, verdict)
     raise typer.Exit(int(verdict.exit_code))
+
+
+@app.command()
+def worker(
+    count: Annotated[int, typer.Option("--count", "-n", help="Workers in this process.")] = 1,
+    max_running: Annotated[
+        int | None,
+        typer.Option(help="Running queued executions at most, all workers of the store together."),
+    ] = None,
+    lease_ttl: Annotated[
+        float, typer.Option(help="Seconds a claim lasts unless renewed.", hidden=True)
+    ] = 30.0,
+    heartbeat: Annotated[
+        float, typer.Option(help="Seconds between lease renewals.", hidden=True)
+    ] = 5.0,
+) -> None:
+    """Run queued executions from the store until SIGINT/SIGTERM (exit 0 when idle, else
+    130/143: running executions are aborted and recorded)."""
+    from assay.cli.worker import run_workers
+
+    run_workers(count=count, max_running=max_running, lease_ttl=lease_ttl, heartbeat=heartbeat)
 
 
 @app.command("import")

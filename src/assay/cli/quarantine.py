@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from assay.app import parse_until
 from assay.cli.common import app_instance
 from assay.cli.output import Format, emit, print_table
-from assay.errors import DefinitionError
 
 if TYPE_CHECKING:
     from assay.store.quarantine import QuarantineStore
@@ -28,34 +26,9 @@ TestIds = Annotated[
     list[str], typer.Argument(help="Test ids, as shown by `assay get testcases` or `assay flaky`.")
 ]
 
-_RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_until(value: str, *, at: datetime | None = None) -> datetime:
-    """An expiry as aware UTC: ``YYYY-MM-DD`` (through that day, UTC), an ISO datetime
-    (naive = UTC), or a duration from now such as ``30m``, ``12h``, ``7d``, ``2w``."""
-    text = value.strip()
-    relative = _RELATIVE.match(text)
-    if relative:
-        amount, unit = int(relative.group(1)), _UNITS[relative.group(2)]
-        return (at or datetime.now(UTC)) + timedelta(**{unit: amount})
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise DefinitionError(
-            f"--until {value!r}: expected YYYY-MM-DD, an ISO date-time, or 30m/12h/7d/2w"
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
 
 def _store() -> QuarantineStore:
-    from assay.store.quarantine import QuarantineStore
-
-    return QuarantineStore(app_instance().db)
+    return app_instance().quarantine
 
 
 @app.command("add")

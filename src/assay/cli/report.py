@@ -33,9 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ReportFormat", "report"]
 
-HISTORY = 20
-"""Executions per workflow in the HTML report's history chart."""
-
 _GITHUB = "GitHub Actions"
 
 
@@ -125,7 +122,9 @@ def report(
         context = GitHubContext.from_env(os.environ)
 
     store = app_instance().executions
-    history = HISTORY if format is ReportFormat.HTML else 0
+    from assay.app import REPORT_HISTORY
+
+    history = REPORT_HISTORY if format is ReportFormat.HTML else 0
     data = collect_report(store, executions, base_branch=base, history=history)
     verdict = judge_report(data, gates)
     markdown = gated_markdown(data, verdict)
@@ -158,16 +157,9 @@ def report(
 
 
 def _write_report(data: Report, format: ReportFormat, markdown: str, output: Path | None) -> None:
-    if format is ReportFormat.JUNIT:
-        from assay.reports.junit import render_junit
+    from assay.reports.render import render_report
 
-        _write(render_junit(data), output)
-    elif format is ReportFormat.HTML:
-        from assay.reports.html import render_html
-
-        _write(render_html(data).encode("utf-8"), output)
-    else:
-        _write(markdown.encode("utf-8"), output)
+    _write(render_report(data, format.value, markdown=markdown), output)
 
 
 def _echo_github(context: GitHubContext, result: GitHubResult) -> None:

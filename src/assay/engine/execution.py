@@ -7,7 +7,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,7 +38,7 @@ from assay.store.quarantine import QuarantineStore
 from assay.store.secrets import SecretStore
 from assay.store.tables import ExecutionRow
 
-__all__ = ["Engine", "RunOptions"]
+__all__ = ["Engine", "RunOptions", "checked_config"]
 
 
 @dataclass
@@ -95,31 +95,39 @@ class Engine:
     def run(self, workflow: TestWorkflow, options: RunOptions | None = None) -> ExecutionRow:
         """Run ``workflow``; bad config raises DefinitionError before anything is stored."""
         options = options or RunOptions()
-        spec = workflow.spec
-        config = resolve_config(spec.config, options.config)
-        check_parallel(workflow, config)
-        check_paths(workflow, options.source)
-        masker = Masker()
-        for name, param in spec.config.items():
-            if param.sensitive:
-                masker.add(str(config[name]))
+        config = checked_config(workflow, options.config, options.source)
         row = self.executions.create(
             workflow.metadata.name,
             runner=self.runner.name,
             tags=options.tags,
-            config=masked_config(spec.config, config),
+            config=masked_config(workflow.spec.config, config),
             parent_id=options.parent_id,
         )
-        return self._execute(row, workflow, config, masker, options)
+        return self._execute(row, workflow, config, options)
+
+    def run_queued(
+        self, row: ExecutionRow, workflow: TestWorkflow, options: RunOptions
+    ) -> ExecutionRow:
+        """Run an execution recorded already (a run request a worker claimed,
+        :mod:`assay.engine.worker`): as :meth:`run` from the moment the row exists. Config
+        that no longer checks out ends it in ``error``, masked."""
+        try:
+            config = checked_config(workflow, options.config, options.source)
+        except AssayError as exc:
+            masker = _masker(workflow, options.config)
+            finished = self.executions.finish(row.id, ExecutionStatus.ERROR, error=masker(str(exc)))
+            self.sink.execution_finished(row.id, ExecutionStatus(finished.status))
+            return finished
+        return self._execute(row, workflow, config, options)
 
     def _execute(
         self,
         row: ExecutionRow,
         workflow: TestWorkflow,
         config: dict[str, Any],
-        masker: Masker,
         options: RunOptions,
     ) -> ExecutionRow:
+        masker = _masker(workflow, config)
         out_dir = self.settings.executions_dir / row.id
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -271,6 +279,28 @@ class Engine:
         if walker.deadline_hit or walker.timed_out:
             return ExecutionStatus.TIMEOUT
         return ExecutionStatus.FAILED if walker.failed else ExecutionStatus.PASSED
+
+
+def checked_config(
+    workflow: TestWorkflow, given: Mapping[str, Any], source: Path | None
+) -> dict[str, Any]:
+    """The config of a run of ``workflow`` (defaults, then ``given``), checked with
+    everything a run checks before it is recorded: parameter names and types, ``parallel``
+    settings, paths (``source``: a checkout, or anything standing for one). Raises
+    :class:`DefinitionError`."""
+    config = resolve_config(workflow.spec.config, given)
+    check_parallel(workflow, config)
+    check_paths(workflow, source)
+    return config
+
+
+def _masker(workflow: TestWorkflow, config: Mapping[str, Any]) -> Masker:
+    """A masker of the sensitive values among ``config``."""
+    masker = Masker()
+    for name, param in workflow.spec.config.items():
+        if param.sensitive and name in config:
+            masker.add(str(config[name]))
+    return masker
 
 
 def _full_filesystems(*paths: Path) -> list[str]:

@@ -8,6 +8,10 @@ stops the task process groups still recorded (each checked to be the one started
 leader's start time) and, for the local runner, any process whose environment names a task
 of its workspace (a task started the moment before the crash, a daemon that left its group);
 then it marks the execution ``aborted`` with the reason and removes its workspace.
+
+Executions claimed from the run queue also hold a lease that their worker renews;
+:meth:`Reconciler.expired_leases` closes those whose lease ran out (any host's: the worker
+may have died on another machine), stopping their tasks when they ran on this host.
 """
 
 from __future__ import annotations
@@ -22,9 +26,13 @@ from assay.processes import ProcessId
 from assay.runners.base import Runner, TaskHandle, TaskResult, TaskSpec
 from assay.settings import Settings
 from assay.store.executions import ExecutionStore
+from assay.store.queue import QueueStore
 from assay.store.tables import ExecutionRow
 
-__all__ = ["Reconciler", "TrackedRunner"]
+__all__ = ["SOURCE_SUFFIX", "Reconciler", "TrackedRunner"]
+
+SOURCE_SUFFIX = ".source"
+"""``work/<id>.source``: where a worker extracts the source archive of a queued run."""
 
 
 class TrackedRunner:
@@ -87,33 +95,69 @@ class Reconciler:
             owner = ProcessId(row.owner_pid, row.owner_started, me.host)
             if owner.alive():
                 continue
-            with contextlib.suppress(AssayError):  # best effort: the next command retries
-                if self._abandon(row, owner):
-                    aborted.append(row.name)
+            reason = (
+                f"the assay process that ran it (pid {owner.pid} on {owner.host}) ended while "
+                f"it was {row.status}"
+            )
+            if self.abandon(row, reason):
+                aborted.append(row.name)
         return aborted
 
-    def _abandon(self, row: ExecutionRow, owner: ProcessId) -> bool:
-        stopped = self._stop_tasks(row.id)
-        if row.runner == "local":
-            from assay.runners.local import stop_strays
+    def expired_leases(self, queue: QueueStore) -> list[str]:
+        """Close the claimed executions whose worker stopped renewing its lease (dead, hung,
+        cut off from the store): their tasks are stopped when they run on this host, and
+        they are marked ``aborted`` naming the worker. Their work is not resumed: the state
+        of a half-walked execution lived in the lost worker's memory. Returns their names."""
+        me = ProcessId.current()
+        aborted = []
+        for row in queue.expired():
+            here = row.owner_host == me.host[:253]
+            expires = row.lease_expires.isoformat(timespec="seconds") if row.lease_expires else "?"
+            reason = f"its worker {row.lease_owner} stopped renewing its lease (expired {expires})"
+            if not here:
+                reason += (
+                    f"; its tasks on {row.owner_host} cannot be checked from here (that worker "
+                    "stops them if it comes back)"
+                )
+            if self.abandon(row, reason, stop_tasks=here):
+                aborted.append(row.name)
+        return aborted
 
-            stopped += stop_strays(self.settings.work_dir / row.id, grace_seconds=1.0)
-        elif row.runner == "docker":  # also a container started just before it was recorded
-            from assay.runners.docker import stop_strays as stop_containers
+    def abandon(self, row: ExecutionRow, reason: str, *, stop_tasks: bool = True) -> bool:
+        """Stop what is left of ``row`` (its recorded tasks and, on this host, any process
+        of its workspace), then mark it ``aborted`` with ``reason``; False when it had
+        finished already or the store failed (best effort: the next pass retries)."""
+        with contextlib.suppress(AssayError):
+            return self._abandon(row, reason, stop_tasks)
+        return False
 
-            with contextlib.suppress(AssayError):  # no daemon: nothing of ours can be running
-                stopped += stop_containers(self.settings.work_dir / row.id, grace_seconds=1.0)
-        reason = (
-            f"the assay process that ran it (pid {owner.pid} on {owner.host}) ended while it "
-            f"was {row.status}" + (f"; {stopped} task process group(s) stopped" if stopped else "")
-        )
+    def _abandon(self, row: ExecutionRow, reason: str, stop_tasks: bool) -> bool:
+        stopped = 0
+        if stop_tasks:
+            stopped = self._stop_tasks(row.id) + self._stop_strays(row)
+        if stopped:
+            reason += f"; {stopped} task process group(s) stopped"
         if not self.store.abandon(row.id, reason):
             return False
         log = self.settings.executions_dir / row.id / "log.txt"
         with contextlib.suppress(OSError), log.open("a", encoding="utf-8") as stream:
             stream.write(f"aborted: {reason}\n")
-        shutil.rmtree(self.settings.work_dir / row.id, ignore_errors=True)
+        for leftover in (row.id, f"{row.id}{SOURCE_SUFFIX}"):
+            shutil.rmtree(self.settings.work_dir / leftover, ignore_errors=True)
         return True
+
+    def _stop_strays(self, row: ExecutionRow) -> int:
+        """Processes of the execution's workspace its recorded tasks do not cover."""
+        if row.runner == "local":
+            from assay.runners.local import stop_strays
+
+            return stop_strays(self.settings.work_dir / row.id, grace_seconds=1.0)
+        if row.runner == "docker":  # also a container started just before it was recorded
+            from assay.runners.docker import stop_strays as stop_containers
+
+            with contextlib.suppress(AssayError):  # no daemon: nothing of ours can be running
+                return stop_containers(self.settings.work_dir / row.id, grace_seconds=1.0)
+        return 0
 
     def _stop_tasks(self, execution_id: str) -> int:
         """Stop the tasks recorded for an execution (those not seen to end); how many."""

@@ -7,6 +7,7 @@ from assay.runners.fake import FakeOutcome, FakeRunner
 from assay.runners.local import LocalRunner
 
 __all__ = [
+    "RUNNER_NAMES",
     "FakeOutcome",
     "FakeRunner",
     "LocalRunner",
@@ -16,6 +17,9 @@ __all__ = [
     "TaskSpec",
     "get_runner",
 ]
+
+RUNNER_NAMES = ("local", "docker")
+"""The runners :func:`get_runner` knows."""
 
 
 def get_runner(name: str) -> Runner:
@@ -28,4 +32,4 @@ def get_runner(name: str) -> Runner:
         from assay.runners.docker import DockerRunner  # the docker SDK only when used
 
         return DockerRunner()
-    raise DefinitionError(f"unknown runner {name!r}; available: local, docker")
+    raise DefinitionError(f"unknown runner {name!r}; available: {', '.join(RUNNER_NAMES)}")

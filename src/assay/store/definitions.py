@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from assay.errors import NotFoundError
 from assay.store.database import Database
@@ -60,12 +60,32 @@ class DefinitionStore:
                 return kind, name, rows[kind].definition
         raise NotFoundError(f"no {' or '.join(wanted)} named {name!r}; apply it first")
 
-    def all(self) -> list[WorkflowRow]:
-        """All applied definitions by kind and name."""
+    def all(self, kind: str | None = None) -> list[WorkflowRow]:
+        """All applied definitions (of ``kind``) by kind and name."""
+        query = select(WorkflowRow).order_by(WorkflowRow.kind, WorkflowRow.name)
+        if kind is not None:
+            query = query.where(WorkflowRow.kind == kind)
         with self.db.session() as session:
-            return list(
-                session.scalars(select(WorkflowRow).order_by(WorkflowRow.kind, WorkflowRow.name))
+            return list(session.scalars(query))
+
+    def row(self, kind: str, name: str) -> WorkflowRow:
+        """The stored row of one definition."""
+        with self.db.session() as session:
+            row = session.scalar(
+                select(WorkflowRow).where(WorkflowRow.kind == kind, WorkflowRow.name == name)
             )
+        if row is None:
+            raise NotFoundError(f"no {kind} named {name!r}")
+        return row
+
+    def delete(self, kind: str, name: str) -> None:
+        """Remove one definition."""
+        with self.db.session(write=True) as session:
+            gone = session.execute(
+                delete(WorkflowRow).where(WorkflowRow.kind == kind, WorkflowRow.name == name)
+            )
+        if not gone.rowcount:  # type: ignore[attr-defined]
+            raise NotFoundError(f"no {kind} named {name!r}")
 
     def all_of_kind(self, kind: str) -> dict[str, dict[str, Any]]:
         """Every definition of one kind by name."""

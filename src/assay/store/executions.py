@@ -22,7 +22,7 @@ from assay.store.tables import ExecutionRow, StepRow, TaskRow
 if TYPE_CHECKING:
     from assay.store.test_cases import StoredCase
 
-__all__ = ["ExecutionStore", "StepOutcome", "now"]
+__all__ = ["ExecutionQuery", "ExecutionStore", "QueueFields", "StepOutcome", "close_row", "now"]
 
 _Row = TypeVar("_Row")
 _UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
@@ -31,6 +31,18 @@ _UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
 def now() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFields:
+    """What a queued run request records besides an execution's usual columns."""
+
+    request: dict[str, Any]
+    """What a worker needs to run it (no secret in clear text)."""
+    group: str | None = None
+    """Concurrency group (``spec.concurrency.group``), None without a limit."""
+    max: int | None = None
+    """Running executions of ``group`` at most."""
 
 
 @dataclass(slots=True)
@@ -47,7 +59,23 @@ class StepOutcome:
     message: str | None = None
 
 
-def _close(row: ExecutionRow, status: ExecutionStatus, error: str | None) -> None:
+@dataclass(frozen=True, slots=True)
+class ExecutionQuery:
+    """Which executions to list, newest first: a page (0-based) of ``page_size``."""
+
+    page: int = 0
+    page_size: int = 100
+    workflow: str | None = None
+    statuses: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    """Every (key, value) must match; ``sha`` and ``branch`` use their indexed columns."""
+    since: datetime | None = None
+    """Queued at or after."""
+    until: datetime | None = None
+    """Queued before."""
+
+
+def close_row(row: ExecutionRow, status: ExecutionStatus, error: str | None) -> None:
     """Set the final status, end time, duration and error of ``row``."""
     finished = now()
     started = row.started_at or row.queued_at
@@ -74,10 +102,12 @@ class ExecutionStore:
         config: dict[str, Any] | None = None,
         parent_id: str | None = None,
         status: ExecutionStatus = ExecutionStatus.QUEUED,
+        queue: QueueFields | None = None,
     ) -> ExecutionRow:
         """Queue a new execution with the next number of its workflow, owned by this
-        process (see :mod:`assay.engine.recovery`)."""
-        owner = ProcessId.current()
+        process (see :mod:`assay.engine.recovery`); with ``queue``, a run request that no
+        process owns until a worker claims it (:mod:`assay.store.queue`)."""
+        owner = None if queue is not None else ProcessId.current()
         for _ in range(20):
             try:
                 with self.db.session(write=True) as session:
@@ -108,9 +138,12 @@ class ExecutionStore:
                         queued_at=now(),
                         sha=(tags or {}).get("sha", "")[:255] or None,
                         branch=(tags or {}).get("branch", "")[:255] or None,
-                        owner_pid=owner.pid,
-                        owner_started=owner.started,
-                        owner_host=owner.host[:253],
+                        owner_pid=owner.pid if owner else None,
+                        owner_started=owner.started if owner else None,
+                        owner_host=owner.host[:253] if owner else None,
+                        request=queue.request if queue else None,
+                        concurrency_group=queue.group if queue else None,
+                        concurrency_max=queue.max if queue else None,
                     )
                     session.add(row)
                     if status is ExecutionStatus.QUEUED:
@@ -121,12 +154,15 @@ class ExecutionStore:
         raise DefinitionError(f"could not allocate an execution number for {workflow!r}")
 
     def start(self, execution_id: str) -> None:
-        """Mark an execution running."""
+        """Mark an execution running (a claimed queued one already is: no second
+        ``start-testworkflow`` event)."""
         with self.db.session(write=True) as session:
             row = session.get_one(ExecutionRow, execution_id)
+            starting = row.status != ExecutionStatus.RUNNING.value
             row.status = ExecutionStatus.RUNNING.value
             row.started_at = now()
-            record_events(session, row, "started", row.started_at)
+            if starting:
+                record_events(session, row, "started", row.started_at)
 
     def finish(
         self,
@@ -137,10 +173,14 @@ class ExecutionStore:
         summary: Summary | None = None,
         error: str | None = None,
     ) -> ExecutionRow:
-        """Record the final state, steps and summary of an execution."""
+        """Record the final state, steps and summary of an execution. An execution closed
+        already (aborted by reconciliation while its worker still ran it) keeps its first
+        final state and error; the steps and summary are added."""
         with self.db.session(write=True) as session:
             row = session.get_one(ExecutionRow, execution_id)
-            _close(row, status, error)
+            closing = row.status in _UNFINISHED
+            if closing:
+                close_row(row, status, error)
             if summary is not None:
                 row.summary = summary.as_dict()
             for position, step in enumerate(steps):
@@ -159,7 +199,8 @@ class ExecutionStore:
                     )
                 )
             session.execute(delete(TaskRow).where(TaskRow.execution_id == execution_id))
-            record_events(session, row, "finished", now())
+            if closing:
+                record_events(session, row, "finished", now())
         return row
 
     # -- crash recovery -------------------------------------------------------------------
@@ -202,7 +243,7 @@ class ExecutionStore:
             row = session.get(ExecutionRow, execution_id)
             if row is None or row.status not in _UNFINISHED:
                 return False
-            _close(row, ExecutionStatus.ABORTED, reason)
+            close_row(row, ExecutionStatus.ABORTED, reason)
             session.execute(delete(TaskRow).where(TaskRow.execution_id == execution_id))
             record_events(session, row, "finished", now())
         return True
@@ -262,6 +303,40 @@ class ExecutionStore:
         if workflow:
             query = query.where(ExecutionRow.workflow == workflow)
         return self._all(query)
+
+    def page(self, query: ExecutionQuery) -> tuple[list[ExecutionRow], bool]:
+        """One page of executions, newest first, and whether more follow (one query,
+        served by the ``queued_at`` indexes; no count of every match)."""
+        select_ = select(ExecutionRow).order_by(
+            ExecutionRow.queued_at.desc(), ExecutionRow.id.desc()
+        )
+        if query.workflow:
+            select_ = select_.where(ExecutionRow.workflow == query.workflow)
+        if query.statuses:
+            select_ = select_.where(ExecutionRow.status.in_(query.statuses))
+        for key, value in query.tags:
+            if key in ("sha", "branch"):
+                select_ = select_.where(getattr(ExecutionRow, key) == value[:255])
+            select_ = select_.where(ExecutionRow.tags[key].as_string() == value)
+        if query.since is not None:
+            select_ = select_.where(ExecutionRow.queued_at >= query.since)
+        if query.until is not None:
+            select_ = select_.where(ExecutionRow.queued_at < query.until)
+        rows = self._all(select_.offset(query.page * query.page_size).limit(query.page_size + 1))
+        return rows[: query.page_size], len(rows) > query.page_size
+
+    def steps_of(self, execution_ids: Sequence[str]) -> dict[str, list[StepRow]]:
+        """The steps of several executions in order, by execution id (one query)."""
+        if not execution_ids:
+            return {}
+        found: dict[str, list[StepRow]] = {}
+        for step in self._all(
+            select(StepRow)
+            .where(StepRow.execution_id.in_(execution_ids))
+            .order_by(StepRow.execution_id, StepRow.position)
+        ):
+            found.setdefault(step.execution_id, []).append(step)
+        return found
 
     def test_cases(self, execution_id: str) -> list[StoredCase]:
         """Test-case attempts of an execution (every attempt), in stored order."""

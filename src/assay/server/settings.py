@@ -1,0 +1,52 @@
+"""Settings of ``assay server``: flags, then ``ASSAY_SERVER_*`` variables, then defaults.
+
+Where the data lives (``ASSAY_HOME``, ``ASSAY_DATABASE_URL``) is :class:`assay.settings.Settings`,
+shared with the CLI: a server opened on a local store serves that store's history.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ServerSettings"]
+
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+class ServerSettings(BaseSettings):
+    """How the server listens, streams and authenticates."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSAY_SERVER_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8088, ge=0, le=65535)
+    workers: int = Field(default=1, ge=0, le=64)
+    """Workers running queued executions in the server process (0: the API only)."""
+    heartbeat_seconds: float = Field(default=15.0, gt=0)
+    """A comment line on every open event stream this often, so proxies and clients
+    do not take a silent step for a dead connection."""
+    log_poll_seconds: float = Field(default=0.02, gt=0)
+    """How often an event stream looks for new log lines."""
+    status_poll_seconds: float = Field(default=0.5, gt=0)
+    """How often an event stream asks the store whether its execution ended."""
+    max_page_size: int = Field(default=1000, ge=1)
+    """Largest ``pageSize`` of a list."""
+
+    kube_api_url: str | None = None
+    """Kubernetes API server whose TokenReview checks ServiceAccount tokens (in a pod:
+    ``https://kubernetes.default.svc``); unset: only assay's own tokens are accepted."""
+    kube_token_file: Path = SERVICE_ACCOUNT / "token"
+    """The server's own ServiceAccount token, which authorises its TokenReviews."""
+    kube_ca_file: Path | None = SERVICE_ACCOUNT / "ca.crt"
+    """CA bundle of the API server (None: the system's)."""
+    kube_audiences: list[str] = Field(default_factory=list)
+    """Audiences a reviewed token must be issued for (empty: the API server's own)."""
+    kube_scopes: dict[str, str] = Field(default_factory=dict)
+    """Scope per Kubernetes user or group name, e.g.
+    ``{"system:serviceaccount:ci:assay": "run"}``; a reviewed user gets the highest scope
+    of its name and groups, and nothing matched is refused (401)."""
+    kube_cache_seconds: float = Field(default=30.0, ge=0)
+    """How long an accepted review is reused for the same token."""
