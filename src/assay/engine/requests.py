@@ -20,15 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from assay.errors import DefinitionError, InfrastructureError
 from assay.faults import os_fault
-from assay.spec.workflow import TestWorkflow
+from assay.spec.workflow import Step, TestWorkflow
 from assay.store.sealing import Sealer
 
-__all__ = ["RunRequest", "concurrency_limit", "store_archive"]
+__all__ = ["RunRequest", "concurrency_limit", "store_archive", "workflow_json"]
 
 VERSION = 1
 _SEALED = "sealed"
+_STOP_ON_FAILURE = Step.model_fields["stop_on_failure"].alias or "stop_on_failure"
 _SOURCE = re.compile(r"^sources/[0-9a-f]{64}\.tar\.gz$")
 
 
@@ -68,7 +71,7 @@ class RunRequest:
         """The JSON stored in ``executions.request``."""
         return {
             "version": VERSION,
-            "workflow": self.workflow.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "workflow": workflow_json(self.workflow),
             "config": dict(self.config),
             "runner": self.runner,
             "source": self.source,
@@ -96,6 +99,31 @@ class RunRequest:
             name: sealer.unseal(str(value[_SEALED])) if isinstance(value, dict) else str(value)
             for name, value in self.config.items()
         }
+
+
+def workflow_json(workflow: TestWorkflow) -> dict[str, Any]:
+    """``workflow`` as JSON that loads back to an equal model: the dump, plus the internal
+    fields a dump leaves out (a step's ``stop_on_failure``, set by TestSuite conversion)."""
+    data = workflow.model_dump(mode="json", by_alias=True, exclude_none=True)
+    _add_internal(workflow, data)
+    return data
+
+
+def _add_internal(value: Any, data: Any) -> None:
+    if isinstance(value, list) and isinstance(data, list):
+        for item, dumped in zip(value, data, strict=False):
+            _add_internal(item, dumped)
+    elif isinstance(value, dict) and isinstance(data, dict):
+        for key, item in value.items():
+            if key in data:
+                _add_internal(item, data[key])
+    elif isinstance(value, BaseModel) and isinstance(data, dict):
+        if isinstance(value, Step) and not value.stop_on_failure:
+            data[_STOP_ON_FAILURE] = False
+        for name, info in type(value).model_fields.items():
+            key = info.alias or name
+            if key in data:
+                _add_internal(getattr(value, name), data[key])
 
 
 def concurrency_limit(

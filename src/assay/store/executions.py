@@ -154,13 +154,13 @@ class ExecutionStore:
         raise DefinitionError(f"could not allocate an execution number for {workflow!r}")
 
     def start(self, execution_id: str) -> None:
-        """Mark an execution running (a claimed queued one already is: no second
-        ``start-testworkflow`` event)."""
+        """Mark an execution running (a claimed run request keeps its claim's start, and
+        gets no second ``start-testworkflow`` event)."""
         with self.db.session(write=True) as session:
             row = session.get_one(ExecutionRow, execution_id)
             starting = row.status != ExecutionStatus.RUNNING.value
             row.status = ExecutionStatus.RUNNING.value
-            row.started_at = now()
+            row.started_at = row.started_at or now()
             if starting:
                 record_events(session, row, "started", row.started_at)
 

@@ -75,7 +75,8 @@ class QueueStore:
     ) -> ExecutionRow:
         """Record a ``queued`` run request (``config``: the masked values shown to users;
         ``request``: what the worker needs, no secret in clear text)."""
-        if (group is None) != (max_running is None) or (max_running or 1) < 1:
+        too_low = max_running is not None and max_running < 1
+        if (group is None) != (max_running is None) or too_low:
             raise DefinitionError("a concurrency group needs a max of at least 1")
         return self.executions.create(
             workflow,
@@ -128,7 +129,7 @@ class QueueStore:
                 name: count
                 for name, count in session.execute(
                     select(group, func.count()).where(_leased(), group.is_not(None)).group_by(group)
-                ).tuples()
+                )
                 if name is not None
             }
             room: list[ColumnElement[bool]] = [group.is_(None)]
