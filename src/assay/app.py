@@ -16,6 +16,7 @@ from assay.status import ExecutionStatus
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) is imported on first use, not at CLI start-up
     from assay.analytics.flaky import Thresholds
+    from assay.ops.retention import PruneResult
     from assay.ops.webhooks import Sender
     from assay.store import Database, DefinitionStore, ExecutionStore, SecretStore
     from assay.store.executions import ExecutionQuery
@@ -84,6 +85,18 @@ class Assay:
         from assay.ops.webhooks import Sender
 
         return Sender(self.db, secret=self.secrets.get, **options)
+
+    def prune(self, older_than: str, *, keep: int = 0, dry_run: bool = False) -> PruneResult:
+        """Delete the logs and artifacts of executions finished more than ``older_than``
+        (``30d``, ``12h``, ``2w``) ago, except the newest ``keep`` of each workflow; their
+        results stay (:mod:`assay.ops.retention`)."""
+        from assay.ops.retention import Pruner, parse_age
+
+        try:
+            age = parse_age(older_than)
+        except ValueError as exc:
+            raise DefinitionError(f"--older-than: {exc}") from None
+        return Pruner(self.db, self.settings.executions_dir).run_once(age, keep, dry_run=dry_run)
 
     def schedules_json(self, now: datetime, *, count: int = 1) -> list[dict[str, Any]]:
         """The cron schedules of applied workflows: next ``count`` fire times, last tick."""
