@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_webhooks import Receiver
 
 from assay.settings import Settings
+from http_receiver import Receiver
 from support import Cli
 
 
@@ -22,13 +21,6 @@ def cli(assay_home: Settings, tmp_path: Path) -> Cli:
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("ASSAY_SLACK_WEBHOOK", None)
     return Cli(env, tmp_path)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.close()
 
 
 def test_deliveries_send_attempts_and_slack_replay(

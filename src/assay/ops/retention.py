@@ -121,12 +121,17 @@ class Pruner:
         return result
 
     def run(
-        self, stop: threading.Event, older_than: timedelta, *, interval: float = 3600.0
+        self,
+        stop: threading.Event,
+        older_than: timedelta,
+        *,
+        keep: int = 0,
+        interval: float = 3600.0,
     ) -> None:
         """Prune every ``interval`` seconds until ``stop`` is set."""
         while not stop.is_set():
             try:
-                done = self.run_once(older_than)
+                done = self.run_once(older_than, keep)
                 if done.executions or done.deliveries:
                     log.info(
                         "retention: pruned %d execution(s) (%d bytes), %d delivery(ies)",
