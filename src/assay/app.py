@@ -102,7 +102,7 @@ class Assay:
         """The cron schedules of applied workflows: next ``count`` fire times, last tick."""
         from sqlalchemy import select
 
-        from assay.ops.scheduler import schedules_of
+        from assay.ops.scheduler import SCHEDULED_KINDS, schedules_of
         from assay.spec.cron import check_timezone
         from assay.store.schedules import TickStore
         from assay.store.tables import WorkflowRow
@@ -114,7 +114,7 @@ class Assay:
         with self.db.session() as session:
             rows = session.scalars(
                 select(WorkflowRow)
-                .where(WorkflowRow.kind == "TestWorkflow")
+                .where(WorkflowRow.kind.in_(SCHEDULED_KINDS))
                 .order_by(WorkflowRow.name)
             ).all()
         ticks = TickStore(self.db)

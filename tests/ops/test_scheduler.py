@@ -196,3 +196,17 @@ def test_an_edited_schedule_starts_afresh(db: Database, edit: str) -> None:
     else:
         apply(db, workflow("edited"))
         assert scheduler.run_once() == [] and scheduler.next_wake() is None
+
+
+def test_legacy_tests_and_suites_keep_their_schedule(db: Database) -> None:
+    def legacy(kind: str, name: str, schedule: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "tests.testkube.io/v3",
+            "kind": kind,
+            "metadata": {"name": name},
+            "spec": {"schedule": schedule},
+        }
+
+    apply(db, legacy("Test", "old-test", "*/5 * * * *"), legacy("TestSuite", "bad", "every day"))
+    scheduler = Scheduler(db, enqueue_into(db), clock=SimulatedClock(next_minute()))
+    assert [(s.workflow, s.cron) for s in scheduler.schedules()] == [("old-test", "*/5 * * * *")]

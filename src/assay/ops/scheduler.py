@@ -36,7 +36,15 @@ from assay.store.executions import now as wall_clock
 from assay.store.schedules import TickClaim, TickStore
 from assay.store.tables import ExecutionRow, ScheduleTickRow, WorkflowRow
 
-__all__ = ["TICK_TAG", "Enqueue", "Fired", "Schedule", "Scheduler", "schedules_of"]
+__all__ = [
+    "SCHEDULED_KINDS",
+    "TICK_TAG",
+    "Enqueue",
+    "Fired",
+    "Schedule",
+    "Scheduler",
+    "schedules_of",
+]
 
 log = logging.getLogger("assay.scheduler")
 
@@ -83,11 +91,34 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+SCHEDULED_KINDS = ("TestWorkflow", "Test", "TestSuite")
+"""Kinds that may carry schedules: ``spec.events[].cronjob``, legacy ``spec.schedule``."""
+
+
+def _legacy_schedule(row: WorkflowRow, spec: dict[str, Any], timezone: str) -> list[Schedule]:
+    """A Test's or TestSuite's ``spec.schedule`` (checked here: the legacy models do not)."""
+    from assay.spec.cron import check_cron
+
+    cron = spec.get("schedule")
+    if not cron:
+        return []
+    try:
+        text = check_cron(str(cron))
+    except ValueError as exc:
+        log.warning("%s %s: schedule ignored: %s", row.kind, row.name, exc)
+        return []
+    return [Schedule(row.name, 0, text, timezone, applied_at=_utc(row.updated_at))]
+
+
 def schedules_of(rows: Iterable[WorkflowRow], default_timezone: str = "UTC") -> list[Schedule]:
-    """The schedules of applied TestWorkflow rows (definitions validated when applied)."""
+    """The schedules of applied rows (TestWorkflow definitions were validated when applied;
+    a legacy Test or TestSuite may have a ``spec.schedule``)."""
     found: list[Schedule] = []
     for row in rows:
         spec = row.definition.get("spec") or {}
+        if row.kind != "TestWorkflow":
+            found += _legacy_schedule(row, spec, default_timezone)
+            continue
         for index, event in enumerate(spec.get("events") or []):
             cronjob = (event or {}).get("cronjob")
             if not cronjob:
@@ -133,7 +164,7 @@ class Scheduler:
         """Every schedule of every applied TestWorkflow."""
         with self.db.session() as session:
             rows = list(
-                session.scalars(select(WorkflowRow).where(WorkflowRow.kind == "TestWorkflow"))
+                session.scalars(select(WorkflowRow).where(WorkflowRow.kind.in_(SCHEDULED_KINDS)))
             )
         return schedules_of(rows, self.timezone)
 
