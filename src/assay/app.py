@@ -15,6 +15,8 @@ from assay.settings import Settings
 from assay.status import ExecutionStatus
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) is imported on first use, not at CLI start-up
+    from sqlalchemy import Row
+
     from assay.analytics.flaky import Thresholds
     from assay.ops.retention import PruneResult
     from assay.ops.webhooks import Sender
@@ -502,8 +504,11 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def execution_json(row: ExecutionRow, steps: Iterable[StepRow] = ()) -> dict[str, Any]:
-    """An execution as a JSON-ready dict (camelCase keys)."""
+def execution_json(
+    row: ExecutionRow | Row[Any], steps: Iterable[StepRow | Row[Any]] = ()
+) -> dict[str, Any]:
+    """An execution as a JSON-ready dict (camelCase keys), from its stored row or from a
+    plain row of the columns in :data:`assay.store.executions.LISTED`."""
     from assay.model import Summary
 
     summary = Summary().as_dict()

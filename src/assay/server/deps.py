@@ -14,12 +14,12 @@ from assay.store.tokens import Scope
 __all__ = ["Admin", "App", "Reader", "Runner", "Settings"]
 
 
-def _assay(request: Request) -> Assay:
+async def _assay(request: Request) -> Assay:  # async: no thread hop for a lookup
     app: Assay = request.app.state.assay
     return app
 
 
-def _settings(request: Request) -> ServerSettings:
+async def _settings(request: Request) -> ServerSettings:
     settings: ServerSettings = request.app.state.settings
     return settings
 

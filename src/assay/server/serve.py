@@ -26,6 +26,8 @@ def serve(settings: ServerSettings) -> None:
         port=settings.port,
         log_config=config,
         log_level="warning",
+        http="httptools",
+        loop="uvloop",
         access_log=False,
         timeout_graceful_shutdown=5,
     )

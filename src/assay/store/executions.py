@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Select, delete, func, or_, select, text
+from sqlalchemy import Row, Select, delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from assay.errors import DefinitionError, NotFoundError
@@ -57,6 +57,26 @@ class StepOutcome:
     started_at: datetime | None = None
     duration_ms: int | None = None
     message: str | None = None
+
+
+LISTED = (
+    "id",
+    "name",
+    "number",
+    "workflow",
+    "status",
+    "runner",
+    "tags",
+    "config",
+    "summary",
+    "queued_at",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "parent_id",
+    "error",
+)
+"""The columns of an execution that lists show (:func:`assay.app.execution_json`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,38 +324,46 @@ class ExecutionStore:
             query = query.where(ExecutionRow.workflow == workflow)
         return self._all(query)
 
-    def page(self, query: ExecutionQuery) -> tuple[list[ExecutionRow], bool]:
-        """One page of executions, newest first, and whether more follow (one query,
-        served by the ``queued_at`` indexes; no count of every match)."""
-        select_ = select(ExecutionRow).order_by(
-            ExecutionRow.queued_at.desc(), ExecutionRow.id.desc()
+    def page(self, query: ExecutionQuery) -> tuple[list[Row[Any]], bool]:
+        """One page of executions (the columns listed in :data:`LISTED`, as plain rows: no
+        ORM objects to build), newest first, and whether more follow. One query served by
+        the ``queued_at`` indexes; no count of every match."""
+        table = ExecutionRow.__table__.c
+        select_ = select(*(table[name] for name in LISTED)).order_by(
+            table.queued_at.desc(), table.id.desc()
         )
         if query.workflow:
-            select_ = select_.where(ExecutionRow.workflow == query.workflow)
+            select_ = select_.where(table.workflow == query.workflow)
         if query.statuses:
-            select_ = select_.where(ExecutionRow.status.in_(query.statuses))
+            select_ = select_.where(table.status.in_(query.statuses))
         for key, value in query.tags:
             if key in ("sha", "branch"):
-                select_ = select_.where(getattr(ExecutionRow, key) == value[:255])
+                select_ = select_.where(table[key] == value[:255])
             select_ = select_.where(ExecutionRow.tags[key].as_string() == value)
         if query.since is not None:
-            select_ = select_.where(ExecutionRow.queued_at >= query.since)
+            select_ = select_.where(table.queued_at >= query.since)
         if query.until is not None:
-            select_ = select_.where(ExecutionRow.queued_at < query.until)
-        rows = self._all(select_.offset(query.page * query.page_size).limit(query.page_size + 1))
+            select_ = select_.where(table.queued_at < query.until)
+        select_ = select_.offset(query.page * query.page_size).limit(query.page_size + 1)
+        with self.db.engine.connect() as connection:
+            rows = list(connection.execute(select_))
         return rows[: query.page_size], len(rows) > query.page_size
 
-    def steps_of(self, execution_ids: Sequence[str]) -> dict[str, list[StepRow]]:
-        """The steps of several executions in order, by execution id (one query)."""
+    def steps_of(self, execution_ids: Sequence[str]) -> dict[str, list[Row[Any]]]:
+        """The steps of several executions in order, by execution id (one query, plain
+        rows with the columns of :class:`StepRow`)."""
         if not execution_ids:
             return {}
-        found: dict[str, list[StepRow]] = {}
-        for step in self._all(
-            select(StepRow)
-            .where(StepRow.execution_id.in_(execution_ids))
-            .order_by(StepRow.execution_id, StepRow.position)
-        ):
-            found.setdefault(step.execution_id, []).append(step)
+        steps = StepRow.__table__.c
+        query = (
+            select(StepRow.__table__)
+            .where(steps.execution_id.in_(execution_ids))
+            .order_by(steps.execution_id, steps.position)
+        )
+        found: dict[str, list[Row[Any]]] = {}
+        with self.db.engine.connect() as connection:
+            for step in connection.execute(query):
+                found.setdefault(step.execution_id, []).append(step)
         return found
 
     def test_cases(self, execution_id: str) -> list[StoredCase]:

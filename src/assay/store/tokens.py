@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 
 from assay.errors import DefinitionError, NotFoundError
@@ -27,6 +27,7 @@ __all__ = ["Scope", "TokenEntry", "TokenStore", "hash_token"]
 
 PREFIX = "assay_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_ENTRY_COLUMNS = ("id", "name", "scope", "created_at", "expires_at", "revoked_at", "last_used_at")
 LAST_USED_EVERY = timedelta(minutes=1)
 """``last_used_at`` is written at most this often per token (no write per request)."""
 
@@ -66,7 +67,7 @@ class TokenEntry:
     last_used_at: datetime | None
 
     @classmethod
-    def of(cls, row: ApiTokenRow) -> TokenEntry:
+    def of(cls, row: ApiTokenRow | Row[Any]) -> TokenEntry:
         """The entry of a stored row (timestamps aware, as SQLite returns naive ones)."""
         return cls(
             id=row.id,
@@ -161,11 +162,13 @@ class TokenStore:
         """The valid token whose secret this is, else None (unknown, revoked, expired)."""
         if not secret.startswith(PREFIX):
             return None
-        with self.db.session() as session:
-            row = session.scalar(
-                select(ApiTokenRow).where(ApiTokenRow.token_hash == hash_token(secret))
-            )
-            entry = None if row is None else TokenEntry.of(row)
+        table = ApiTokenRow.__table__.c
+        query = select(*(table[name] for name in _ENTRY_COLUMNS)).where(
+            table.token_hash == hash_token(secret)
+        )
+        with self.db.engine.connect() as connection:  # once per request: no ORM objects
+            found = connection.execute(query).first()
+        entry = None if found is None else TokenEntry.of(found)
         if entry is None or not entry.valid():
             return None
         moment = now()

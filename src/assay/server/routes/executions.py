@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from assay.app import testcase_json
 from assay.errors import DefinitionError, NotFoundError
@@ -51,7 +51,12 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-@router.get("", summary="List executions, newest first")
+@router.get(
+    "",
+    summary="List executions, newest first",
+    response_class=JSONResponse,
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+)
 def list_executions(
     assay: App,
     settings: Settings,
@@ -65,7 +70,7 @@ def list_executions(
     ] = None,
     since: Annotated[datetime | None, Query(description="Queued at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="Queued before (ISO 8601)")] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """``{"results": [...], "page", "pageSize", "hasMore"}``: no total is counted (a count
     over every execution costs more than the page at 100,000 rows)."""
     from assay.store.executions import ExecutionQuery
@@ -82,7 +87,8 @@ def list_executions(
         until=_utc(until),
     )
     results, more = assay.executions_page(query)
-    return {"results": results, "page": page, "pageSize": page_size, "hasMore": more}
+    body = {"results": results, "page": page, "pageSize": page_size, "hasMore": more}
+    return JSONResponse(body)  # already JSON-ready: no second pass through a response model
 
 
 @router.get("/{execution}", summary="One execution with its steps")
