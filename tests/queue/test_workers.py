@@ -212,6 +212,8 @@ def test_an_expired_lease_is_closed_and_its_tasks_stopped(
         TaskSpec("wf-1/1", ["sh", "-c", "sleep 60 & sleep 60"], workspace, workspace)
     )
     ExecutionStore(assay.db).add_task(row.id, handle.to_dict())
+    child = ExecutionStore(assay.db).create("child", runner="local", parent_id=row.id)
+    ExecutionStore(assay.db).start(child.id)  # a suite's test: no lease of its own
     pgid = int(handle.data["pid"])
     assert group_alive(pgid)
     time.sleep(1.2)
@@ -223,6 +225,9 @@ def test_an_expired_lease_is_closed_and_its_tasks_stopped(
     assert aborted.error.endswith("1 task process group(s) stopped")
     assert not group_alive(pgid)
     assert not workspace.exists()
+    closed = assay.executions.get(child.id)
+    assert closed.status == "aborted"
+    assert closed.error == f"its parent {row.name} was aborted: {aborted.error.split(';')[0]}"
     assert f"reconciled {row.name}: aborted" in pool.lines  # type: ignore[attr-defined]
     runner.wait(handle)
 

@@ -25,6 +25,7 @@ from assay.errors import AssayError
 from assay.processes import ProcessId
 from assay.runners.base import Runner, TaskHandle, TaskResult, TaskSpec
 from assay.settings import Settings
+from assay.status import ExecutionStatus
 from assay.store.executions import ExecutionStore
 from assay.store.queue import QueueStore
 from assay.store.tables import ExecutionRow
@@ -121,6 +122,21 @@ class Reconciler:
                 )
             if self.abandon(row, reason, stop_tasks=here):
                 aborted.append(row.name)
+                aborted += self._abandon_children(row, reason, here)
+        return aborted
+
+    def _abandon_children(self, parent: ExecutionRow, reason: str, here: bool) -> list[str]:
+        """The unfinished child executions of ``parent`` (a suite's tests, an `execute`
+        step's workflows): no lease of their own, owned by the lost worker's process."""
+        aborted = []
+        for child in self.store.children(parent.id):
+            if ExecutionStatus(child.status).finished:
+                continue
+            if self.abandon(
+                child, f"its parent {parent.name} was aborted: {reason}", stop_tasks=here
+            ):
+                aborted.append(child.name)
+                aborted += self._abandon_children(child, reason, here)
         return aborted
 
     def abandon(self, row: ExecutionRow, reason: str, *, stop_tasks: bool = True) -> bool:

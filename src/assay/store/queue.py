@@ -14,7 +14,8 @@ no owner. Workers on any number of machines share the queue through the database
   execution its ``concurrency_group`` / ``concurrency_max``; a request without room waits,
   and the requests of one group leave the queue in order.
 - A worker renews its leases (:meth:`renew`); :meth:`expired` lists those not renewed in
-  time, for :mod:`assay.engine.recovery` to close.
+  time, for :mod:`assay.engine.recovery` to close. Lease times are the store's clock on
+  PostgreSQL, so the machines' clocks need not agree.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
+from sqlalchemy.orm import Session
 
 from assay.errors import DefinitionError, NotFoundError
 from assay.processes import ProcessId
@@ -53,6 +55,16 @@ def _waiting() -> ColumnElement[bool]:
         ExecutionRow.request.is_not(None),
         ExecutionRow.owner_pid.is_(None),
     )
+
+
+def _clock(session: Session) -> datetime:
+    """Now by the store's clock: PostgreSQL's when workers on several machines share it (so
+    that their clocks need not agree for leases), this machine's for SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        stamp = session.scalar(select(func.now()))
+        if isinstance(stamp, datetime):
+            return stamp
+    return now()
 
 
 class QueueStore:
@@ -149,16 +161,15 @@ class QueueStore:
             row = session.scalars(query).first()
             if row is None:
                 return None
-            stamp = now()
             row.status = _RUNNING
-            row.started_at = stamp
+            row.started_at = now()
             row.runner = str((row.request or {}).get("runner") or default_runner)
             row.lease_owner = worker[:100]
-            row.lease_expires = stamp + timedelta(seconds=ttl)
+            row.lease_expires = _clock(session) + timedelta(seconds=ttl)
             row.owner_pid = me.pid
             row.owner_started = me.started
             row.owner_host = me.host[:253]
-            record_events(session, row, "started", stamp)
+            record_events(session, row, "started", row.started_at)
         return row
 
     def renew(self, execution_id: str, worker: str, ttl: float) -> bool:
@@ -172,17 +183,18 @@ class QueueStore:
                     ExecutionRow.lease_owner == worker[:100],
                     ExecutionRow.status == _RUNNING,
                 )
-                .values(lease_expires=now() + timedelta(seconds=ttl))
+                .values(lease_expires=_clock(session) + timedelta(seconds=ttl))
             )
             return bool(getattr(result, "rowcount", 0))
 
     def expired(self, at: datetime | None = None) -> list[ExecutionRow]:
-        """Running claimed executions whose lease ran out (before ``at``, default now)."""
+        """Running claimed executions whose lease ran out (before ``at``, default now by
+        the store's clock)."""
         with self.db.session() as session:
             return list(
                 session.scalars(
                     select(ExecutionRow)
-                    .where(_leased(), ExecutionRow.lease_expires < (at or now()))
+                    .where(_leased(), ExecutionRow.lease_expires < (at or _clock(session)))
                     .order_by(ExecutionRow.lease_expires)
                 )
             )

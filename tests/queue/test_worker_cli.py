@@ -1,0 +1,208 @@
+"""`assay worker` as a real process: signals, a frozen worker losing its lease, and the
+acceptance test: kill -9 with 20 runs in flight, restart, every run ends once."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from queue_support import Apply, wait_until
+
+from assay.app import Assay
+from assay.engine.worker import WorkerPool, WorkerTiming
+from assay.envvars import EXIT_FILE
+from assay.processes import pids_with_env, start_time
+from assay.status import ExecutionStatus
+from assay.store.tables import ExecutionRow
+from support import ASSAY
+
+SLOW = """\
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {name: slow}
+spec:
+  steps:
+    - shell: echo "{{ execution.id }} $$" >> {marks}/runs; sleep {seconds}
+  after:
+    - condition: always
+      shell: echo "{{ execution.id }}" >> {marks}/cleaned
+"""
+
+
+class Workers:
+    """`assay worker` processes started by a test (killed at its end if still there)."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
+        proc = subprocess.Popen(
+            [ASSAY, "worker", *args],
+            cwd=self.cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Workers]:
+    started = Workers(tmp_path)
+    yield started
+    for proc in started.procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=60)
+
+
+def _slow(apply: Apply, marks: Path, seconds: float) -> None:
+    marks.mkdir(exist_ok=True)
+    apply(SLOW.replace("{marks}", str(marks)).replace("{seconds}", str(seconds)))
+
+
+def _runs(marks: Path) -> list[tuple[str, int]]:
+    path = marks / "runs"
+    if not path.exists():
+        return []
+    lines = [line.split() for line in path.read_text().splitlines()]
+    return [(parts[0], int(parts[1])) for parts in lines if len(parts) == 2]
+
+
+def _alive(pid: int) -> bool:
+    return start_time(pid) is not None
+
+
+def _statuses(assay: Assay, rows: list[ExecutionRow]) -> list[str]:
+    return [assay.executions.get(row.id).status for row in rows]
+
+
+def test_worker_stops_cleanly_on_a_signal_when_idle(assay: Assay, workers: Workers) -> None:
+    proc = workers.start()
+    wait_until(lambda: (proc.poll() is None) and _waiting_line(proc), 120, "worker up")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "SIGTERM: stopping" in out and out.rstrip().endswith("stopped")
+
+
+def _waiting_line(proc: subprocess.Popen[str]) -> bool:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    return "waiting for queued runs" in line
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_aborts_the_running_execution_which_cleans_up(
+    assay: Assay, apply: Apply, workers: Workers, tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    marks = tmp_path / "marks"
+    _slow(apply, marks, 60)
+    row = assay.enqueue("slow", config={}, tags={})
+    proc = workers.start("--count", "2")
+    wait_until(lambda: len(_runs(marks)) == 1, 120, "step started")
+    [(_, pid)] = _runs(marks)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, (out, err)
+    assert err.strip().splitlines()[-1] == (
+        f"error: stopped by {sig.name}: 1 execution(s) aborted (slow-1)"
+    )
+    assert "Traceback" not in err
+    assert f"claimed slow-1 ({row.id})" in out
+    assert "finished slow-1 aborted" in out
+    done = assay.executions.get(row.id)
+    assert (done.status, done.error) == ("aborted", "worker stopped")
+    assert (marks / "cleaned").read_text() == f"{row.id}\n"
+    assert not _alive(pid)
+
+
+def test_a_frozen_worker_loses_its_lease_and_another_aborts_its_run(
+    assay: Assay, apply: Apply, workers: Workers, tmp_path: Path
+) -> None:
+    """SIGSTOP: the worker stays alive (so this host's dead-owner check leaves it) but stops
+    renewing; another worker's reconciliation closes the run once the lease expires and
+    stops its step. Resumed, the frozen worker sees its lease lost; the run keeps the
+    reason it was closed with."""
+    marks = tmp_path / "marks"
+    _slow(apply, marks, 60)
+    row = assay.enqueue("slow", config={}, tags={})
+    frozen = workers.start("--lease-ttl", "2", "--heartbeat", "0.5")
+    wait_until(lambda: len(_runs(marks)) == 1, 120, "step started")
+    [(_, pid)] = _runs(marks)
+    lease_owner = assay.executions.get(row.id).lease_owner
+    frozen.send_signal(signal.SIGSTOP)
+    try:
+        timing = WorkerTiming(lease_ttl=2, heartbeat=0.5, poll=0.2, reconcile=0.5)
+        other = WorkerPool(assay.settings, 1, timing=timing)
+        other.start()
+        try:
+            wait_until(lambda: assay.executions.get(row.id).status == "aborted", 60, "lease closed")
+        finally:
+            other.stop()
+        wait_until(lambda: not _alive(pid), 30, "step stopped")
+    finally:
+        frozen.send_signal(signal.SIGCONT)
+    done = assay.executions.get(row.id)
+    assert done.error is not None
+    assert done.error.startswith(f"its worker {lease_owner} stopped renewing its lease")
+    assert done.error.endswith("task process group(s) stopped")
+    time.sleep(2)  # the resumed worker notices, and finishes its side
+    frozen.send_signal(signal.SIGTERM)
+    out, err = frozen.communicate(timeout=60)
+    assert frozen.returncode == 0, (out, err)
+    assert f"lost the lease of {row.name}" in out
+    assert assay.executions.get(row.id).error == done.error  # the first word stays
+    assert [run_id for run_id, _ in _runs(marks)] == [row.id]
+
+
+@pytest.mark.slow
+def test_kill_9_with_twenty_runs_in_flight_then_restart_every_run_ends_once(
+    assay: Assay, apply: Apply, workers: Workers, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    _slow(apply, marks, 2)
+    rows = [assay.enqueue("slow", config={}, tags={"n": str(n)}) for n in range(20)]
+    first = [workers.start("--count", "4") for _ in range(2)]
+    wait_until(lambda: len(_runs(marks)) >= 8, 180, "8 runs in flight")
+    for proc in first:
+        proc.kill()  # SIGKILL: no handler, no clean-up
+        proc.communicate(timeout=60)
+    in_flight = {run_id for run_id, _ in _runs(marks)}
+    assert 8 <= len(in_flight) < 20
+    restarted = time.monotonic()
+    workers.start("--count", "4")
+    wait_until(
+        lambda: all(ExecutionStatus(s).finished for s in _statuses(assay, rows)),
+        60,
+        "20 terminal states after the restart",
+    )
+    elapsed = time.monotonic() - restarted
+    assert elapsed < 60
+    final = {row.id: assay.executions.get(row.id) for row in rows}
+    runs = collections.Counter(run_id for run_id, _ in _runs(marks))
+    assert max(runs.values()) == 1, "a run ran twice"
+    for run_id, row in final.items():
+        if run_id in in_flight and row.status == "aborted":
+            assert row.error is not None and "ended while it was running" in row.error
+            assert assay.executions.steps(run_id) == []  # its steps never ran again
+        else:
+            assert row.status == "passed", (row.name, row.status, row.error)
+            assert runs[run_id] == 1
+            assert [s.status for s in assay.executions.steps(run_id)] == ["passed", "passed"]
+    killed = [run_id for run_id in in_flight if final[run_id].status == "aborted"]
+    assert len(killed) >= 8 - 1  # at most one may have ended in the instant before the kill
+    for _, pid in _runs(marks):
+        assert not _alive(pid)
+    assert pids_with_env(EXIT_FILE, f"{assay.settings.work_dir}/") == []
+    assert not any((assay.settings.work_dir).iterdir())
