@@ -38,7 +38,12 @@ class Background:
             scheduler = Scheduler(facade.db, self._enqueue, timezone=timezone)
             self._spawn("assay-scheduler", scheduler.run)
         if settings.webhooks:
-            sender = facade.webhook_sender(
+            from assay.ops.webhooks import Sender
+            from assay.store import SecretStore
+
+            sender = Sender(  # the secret store as is: ASSAY_HOME was made private at start
+                facade.db,
+                secret=SecretStore(facade.settings.secrets_dir).get,
                 max_attempts=settings.webhook_max_attempts,
                 backoff=timedelta(seconds=settings.webhook_backoff_seconds),
             )
