@@ -106,3 +106,31 @@ def receiver() -> Iterator[Receiver]:
     server = Receiver()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def second_docker_image(docker_image: str) -> str:
+    """A second local image: the test image with ``/etc/assay-image`` reading ``second``
+    (committed from a container of it, once; kept in the daemon under a tag derived from
+    the test image's, so a new test image makes a new one). Never pulled."""
+    from docker.errors import ImageNotFound
+
+    from assay.runners.docker import docker_client
+
+    tag = "assay-test-python-second:" + docker_image.rsplit(":", 1)[-1]
+    client = docker_client()
+    try:
+        client.images.get(tag)
+    except ImageNotFound:
+        container = client.containers.run(
+            docker_image, ["sh", "-c", "echo second > /etc/assay-image"], detach=True
+        )
+        try:
+            container.wait(timeout=60)
+            repository, version = tag.split(":")
+            container.commit(repository=repository, tag=version)
+        finally:
+            container.remove(force=True)
+    finally:
+        client.close()
+    return tag

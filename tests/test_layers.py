@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "ci": 4,
     # the application facade, then the command line
     "app": 5,
+    "kube": 5,  # an execution as Kubernetes objects (engine's config and parallel settings)
     "server": 6,  # `assay server`: the HTTP API over the application facade
     "cli": 7,
 }

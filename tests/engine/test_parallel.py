@@ -562,8 +562,6 @@ def test_settings_local_workers_cannot_honour_are_warned_about(
     - name: group
       parallel:
         count: 2
-        transfer: [{from: /data/repo}]
-        fetch: [{from: /data/out}]
         pod: {labels: {a: b}}
         logs: failed
         shell: "true"
@@ -572,8 +570,9 @@ def test_settings_local_workers_cannot_honour_are_warned_about(
         )
     )
     assert row.status == "passed"
-    for key in ("transfer", "fetch", "pod", "logs"):
+    for key in ("pod", "logs"):
         assert sum(f"`parallel.{key}` is ignored" in w for w in sink.warnings) == 1, key
+    assert any("not supported by the local runner" in w for w in sink.warnings)
 
 
 # --------------------------------------------------------------------------- bad definitions
@@ -689,3 +688,46 @@ def test_example_workflow_runs_then_balances(assay_home: Settings, tmp_path: Pat
     shards = [line for line in logs[1].splitlines() if "item(s)" in line]
     assert len(shards) == 2
     assert all(("test_api.py" in line) != ("test_billing.py" in line) for line in shards)
+
+
+def test_transfer_and_fetch_copy_files_on_the_local_runner(
+    run: RunWorkflow, db: Database, assay_home: Settings
+) -> None:
+    row = run(
+        """\
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {name: transfers}
+spec:
+  content:
+    files:
+      - {path: /data/in/a.txt, content: "A"}
+      - {path: /data/in/b.log, content: "B"}
+  steps:
+    - name: group
+      parallel:
+        count: 2
+        transfer: [{from: /data/in, to: "/data/w{{ index }}/in", files: ["*.txt"]}]
+        fetch: [{from: "/data/w{{ index }}/in/a.txt", to: "/data/out/a-{{ index }}.txt"}]
+        shell: |
+          test -e /data/w{{ index }}/in/a.txt && test ! -e /data/w{{ index }}/in/b.log
+          echo "{{ index }}" >> /data/w{{ index }}/in/a.txt
+    - name: check
+      shell: cat /data/out/a-0.txt /data/out/a-1.txt
+"""
+    )
+    log = (assay_home.executions_dir / row.id / "log.txt").read_text()
+    assert row.status == "passed", log
+    assert "\nA0\nA1\n" in log  # each worker's copy, changed, fetched back
+    assert "parallel.transfer: /data/in -> /data/w1/in (1 file(s))" in log
+
+
+def test_a_transfer_of_nothing_is_an_error_naming_the_field(run: RunWorkflow) -> None:
+    row = run(
+        "apiVersion: testworkflows.testkube.io/v1\nkind: TestWorkflow\n"
+        "metadata: {name: no-source}\nspec:\n  steps:\n"
+        "    - {name: g, parallel: {count: 1, transfer: [{from: /data/absent}], shell: 'true'}}\n"
+    )
+    assert row.status == "error"
+    assert row.error is not None
+    assert "parallel.transfer[0]: /data/absent does not exist" in row.error

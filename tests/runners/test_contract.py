@@ -85,6 +85,27 @@ def test_attach_from_persisted_handle(runner: Runner, tmp_path: Path) -> None:
     assert list(runner.logs(again)) == ["again"]
 
 
+def test_a_running_task_has_an_address_and_runs_commands_beside_it(
+    runner: Runner, tmp_path: Path
+) -> None:
+    runner.prepare(tmp_path)
+    try:
+        handle = runner.start(spec(tmp_path, "sleep 30"))
+        try:
+            address = runner.address(handle)
+            assert len(address.split(".")) == 4 and all(p.isdigit() for p in address.split("."))
+            if runner.name != "fake":  # the fake runner's commands always succeed
+                assert runner.exec(handle, ["sh", "-c", "exit 3"], 5) == 3
+                assert runner.exec(handle, ["sleep", "5"], 0.5) is None
+            assert runner.exec(handle, ["true"], 5) == 0
+        finally:
+            runner.cancel(handle)
+            runner.wait(handle)
+    finally:
+        runner.release(tmp_path)
+        runner.release(tmp_path)  # safe twice
+
+
 # -- local-runner specifics ------------------------------------------------------------
 
 

@@ -166,6 +166,59 @@ def test_stop_strays_removes_a_crashed_executions_containers(
     assert left_behind(client, workspace) == []
 
 
+def networks_of(client: Any, workspace: Path) -> list[Any]:
+    return list(client.networks.list(filters={"label": f"{LABEL_WORKSPACE}={workspace}"}))
+
+
+def test_the_execution_network_gives_addresses_and_names(
+    docker_image: str, workspace: Path, client: Any
+) -> None:
+    runner = DockerRunner(docker_image, grace_seconds=1.0)
+    runner.prepare(workspace)
+    try:
+        [network] = networks_of(client, workspace)
+        assert network.name == f"assay-{workspace.name}"
+        assert network.attrs["Labels"]["assay.execution"] == workspace.name
+        service = runner.start(
+            task(workspace, "touch /data/up; exec sleep 60", aliases=("db", "db-0"))
+        )
+        ip = runner.address(service)
+        assert ip.count(".") == 3 and not ip.startswith("127.")
+        probe = ["test", "-e", str(workspace / "data" / "up")]  # a host path: mapped
+        for _ in range(50):
+            if runner.exec(service, probe, 5) == 0:
+                break
+        else:
+            pytest.fail("/data/up never seen by exec in the container")
+        assert runner.exec(service, ["sh", "-c", "exit 4"], 5) == 4
+        assert runner.exec(service, ["sleep", "5"], 1) is None  # outlived its timeout
+        script = f"getent hosts db db-0 | sort -u; ping -c1 -W1 {ip} >/dev/null 2>&1; true"
+        lines, code = run(runner, task(workspace, script))
+        assert code == 0
+        assert {line.split()[0] for line in lines} == {ip}
+        runner.cancel(service)
+        runner.wait(service)
+    finally:
+        runner.release(workspace)
+    assert networks_of(client, workspace) == [] and left_behind(client, workspace) == []
+
+
+def test_release_and_stop_strays_remove_the_network_with_its_containers(
+    docker_image: str, workspace: Path, client: Any
+) -> None:
+    runner = DockerRunner(docker_image, grace_seconds=1.0)
+    runner.prepare(workspace)
+    runner.start(task(workspace, "sleep 60"))  # still attached: release removes it first
+    runner.release(workspace)
+    assert networks_of(client, workspace) == [] and left_behind(client, workspace) == []
+    crashed = DockerRunner(docker_image)
+    crashed.prepare(workspace)
+    crashed.start(task(workspace, "sleep 60", aliases=("svc",)))  # its engine "dies" here
+    assert len(networks_of(client, workspace)) == 1
+    assert stop_strays(workspace, grace_seconds=1.0) == 1
+    assert networks_of(client, workspace) == [] and left_behind(client, workspace) == []
+
+
 # -- the container's configuration, without a daemon -------------------------------------
 
 
@@ -182,7 +235,7 @@ def test_job_maps_paths_and_never_grants_host_access(workspace: Path) -> None:
     assert arguments["command"] == ["-c", "cd /data/repo && pytest"]
     assert arguments["working_dir"] == "/data/repo"
     assert arguments["environment"] == {"OUT": "/assay/reports/1-1.xml"}
-    assert arguments["privileged"] is False and arguments["network_mode"] == "bridge"
+    assert arguments["privileged"] is False and arguments["network"] == "bridge"
     binds = {v["bind"] for v in arguments["volumes"].values()}
     assert binds == {"/data", "/assay/reports"}
     assert arguments["labels"]["assay.execution"] == workspace.name

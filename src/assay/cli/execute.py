@@ -18,8 +18,10 @@ from assay.errors import DefinitionError, Interrupted
 
 if TYPE_CHECKING:
     from assay.ci.gates import Gates, Verdict
+    from assay.engine.resolve import Catalog
+    from assay.spec.workflow import TestWorkflow
 
-__all__ = ["judge_run", "notify_run", "run_definition"]
+__all__ = ["judge_run", "notify_run", "print_dry_run", "render_definition", "run_definition"]
 
 
 def run_definition(
@@ -40,22 +42,10 @@ def run_definition(
     """
     from assay.cli.watch import make_sink
     from assay.engine.execution import Engine, RunOptions
-    from assay.engine.resolve import RUNNABLE_KINDS, Catalog
     from assay.runners import get_runner
-    from assay.spec.loader import load_paths
 
     assay = app_instance()
-    loaded = load_paths(file) if file else []
-    catalog = Catalog(loaded=loaded, store=assay.definitions)
-    if name is None:
-        runnable = [d for d in loaded if d.kind in RUNNABLE_KINDS]
-        if len(runnable) != 1:
-            names = ", ".join(d.name for d in runnable) or "none"
-            raise DefinitionError(
-                f"name the definition to run: {_names(file) or 'no -f given'} holds {names}"
-            )
-        name = runnable[0].name
-    workflow = catalog.workflow(name)
+    catalog, workflow = _resolve(name, file)
     runner = get_runner(runner_name)
     sink = make_sink(stream_logs=watch, logs_to_stderr=json_output)
     engine = Engine(assay.settings, assay.db, runner, catalog, sink)
@@ -89,6 +79,81 @@ def run_definition(
             f"interrupted by {received[0].name}: execution {row.name} {row.status}", received[0]
         )
     return assay.execution_json(row)
+
+
+def print_dry_run(
+    name: str | None,
+    file: list[Path] | None,
+    config: dict[str, str],
+    runner: str,
+    dry_run: bool,
+    namespace: str,
+    json_output: bool,
+) -> None:
+    """`assay run --runner kubernetes --dry-run`: the objects as YAML documents (or a JSON
+    List) on stdout, notes on what is left out as warnings on stderr."""
+    import sys
+
+    import typer
+
+    if runner != "kubernetes":
+        raise DefinitionError("--dry-run shows what --runner kubernetes would create")
+    if not dry_run:
+        raise DefinitionError(
+            "--runner kubernetes only renders in this version: add --dry-run (no cluster is used)"
+        )
+    objects, notes = render_definition(name=name, file=file, config=config, namespace=namespace)
+    for note in notes:
+        typer.echo(f"warning: {note}", err=True)
+    if json_output:
+        import json
+
+        typer.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
+    else:
+        from assay.kube.manifests import dump_yaml
+
+        sys.stdout.write(dump_yaml(objects))
+
+
+def render_definition(
+    *, name: str | None, file: list[Path] | None, config: dict[str, str], namespace: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The Kubernetes objects an execution of the definition would create (secret values
+    masked), and notes on what the Kubernetes runner leaves out; nothing is recorded."""
+    import os
+
+    from assay.kube.model import PlanOptions
+    from assay.kube.names import ExecutionIdentity
+    from assay.kube.render import render_workflow
+
+    workflow = _resolve(name, file)[1]
+    workflow_name = workflow.metadata.name
+    identity = ExecutionIdentity("dry-run", f"{workflow_name}-dry-run", 0, workflow_name)
+    options = PlanOptions(
+        namespace=namespace,
+        git_image=os.environ.get("ASSAY_KUBERNETES_GIT_IMAGE") or PlanOptions.git_image,
+        default_image=os.environ.get("ASSAY_KUBERNETES_IMAGE") or None,
+    )
+    rendered = render_workflow(workflow, identity, config, options)
+    return rendered.masked(), rendered.notes
+
+
+def _resolve(name: str | None, file: list[Path] | None) -> tuple[Catalog, TestWorkflow]:
+    """The catalog (files given, then applied definitions) and the runnable workflow."""
+    from assay.engine.resolve import RUNNABLE_KINDS, Catalog
+    from assay.spec.loader import load_paths
+
+    loaded = load_paths(file) if file else []
+    catalog = Catalog(loaded=loaded, store=app_instance().definitions)
+    if name is None:
+        runnable = [d for d in loaded if d.kind in RUNNABLE_KINDS]
+        if len(runnable) != 1:
+            names = ", ".join(d.name for d in runnable) or "none"
+            raise DefinitionError(
+                f"name the definition to run: {_names(file) or 'no -f given'} holds {names}"
+            )
+        name = runnable[0].name
+    return catalog, catalog.workflow(name)
 
 
 def _names(files: list[Path] | None) -> str:

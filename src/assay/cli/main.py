@@ -11,6 +11,7 @@ import typer
 
 from assay.cli import analytics as analytics_commands
 from assay.cli import get as get_commands
+from assay.cli import install as install_commands
 from assay.cli import quarantine as quarantine_commands
 from assay.cli import report as report_commands
 from assay.cli import secret as secret_commands
@@ -50,6 +51,7 @@ app.add_typer(analytics_commands.app)  # flaky, trends, trace
 app.command("server")(server_commands.server)
 app.add_typer(server_commands.tokens, name="token")
 app.add_typer(webhook_commands.app, name="webhooks")
+app.add_typer(install_commands.app, name="install")
 
 FilesOption = Annotated[
     list[Path],
@@ -62,6 +64,7 @@ class RunOutput(StrEnum):
 
     TEXT = "text"
     JSON = "json"
+    YAML = "yaml"  # --dry-run only
 
 
 @app.callback()
@@ -119,6 +122,15 @@ def run(
     output: Annotated[
         RunOutput, typer.Option("-o", "--output", help="text or json")
     ] = RunOutput.TEXT,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            help="With --runner kubernetes: print the objects it would create (-o yaml|json)."
+        ),
+    ] = False,
+    namespace: Annotated[
+        str, typer.Option(envvar="ASSAY_KUBERNETES_NAMESPACE", help="Kubernetes namespace.")
+    ] = "assay",
     keep_workspace: Annotated[bool, typer.Option(help="Keep the scratch workspace.")] = False,
     min_tests: MinTests = None,
     max_failures: MaxFailures = None,
@@ -129,8 +141,14 @@ def run(
 ) -> None:
     """Run a workflow, test or suite; exit 0 passed, 1 failed (tests or a gate), 2 bad input,
     3 infrastructure."""
-    from assay.cli.execute import judge_run, notify_run, run_definition
+    from assay.cli.execute import judge_run, notify_run, print_dry_run, run_definition
 
+    if dry_run or runner == "kubernetes":
+        pairs = parse_pairs(config, "--config")
+        print_dry_run(name, file, pairs, runner, dry_run, namespace, output is RunOutput.JSON)
+        return
+    if output is RunOutput.YAML:
+        raise DefinitionError("--output yaml: only with --dry-run (text or json otherwise)")
     if source is not None and not source.is_dir():
         raise DefinitionError(f"--source {source}: not a directory")
     gates = parse_gates(min_tests, max_failures, min_pass_rate, max_duration, fail_on_flaky)

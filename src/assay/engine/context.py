@@ -45,6 +45,8 @@ class ExecutionContext:
     """Users' own ``--junit-xml`` files whose cases the pytest plugin already recorded."""
     ingested: set[Path] = field(default_factory=set)
     """Every JUnit file read into ``cases`` (real paths)."""
+    services: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Running services: ``services.NAME.<index>.ip`` of expressions."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     faults: list[str] = field(default_factory=list)
     """Infrastructure faults met on the way (a log that could not be written): the execution
@@ -62,6 +64,7 @@ class ExecutionContext:
             },
             "workflow": {"name": self.workflow},
             "resource": {"id": self.execution_id, "root": self.execution_id},
+            "services": self.services,
             **extra,
         }
 

@@ -22,6 +22,7 @@ from assay.engine.parallel_params import check_parallel
 from assay.engine.recovery import TrackedRunner
 from assay.engine.repo_check import check_paths
 from assay.engine.resolve import Catalog
+from assay.engine.services import check_services
 from assay.engine.shard_balance import recorded_history
 from assay.engine.steps import Frame, StepWalker, worst
 from assay.engine.workspace import Workspace
@@ -171,13 +172,15 @@ class Engine:
             error: str | None = None
             try:
                 workspace.create()
+                ctx.runner.prepare(workspace.root)
                 if spec.content is not None:
                     walker.materialise(spec.content)
                 if ctx.source is not None and not (spec.content and spec.content.git):
                     walker.mount_source(workspace.resolve("/data/repo"))
                 frame = self._root_frame(workflow, workspace, ctx.source)
-                walker.run_steps([*spec.setup, *spec.steps], frame)
-                self._run_after(walker, ctx, spec.after, frame)
+                with walker.services(spec.services, frame, "spec.services"):
+                    walker.run_steps([*spec.setup, *spec.steps], frame)
+                    self._run_after(walker, ctx, spec.after, frame)
             except AssayError as exc:
                 error = masker(str(exc))
                 ctx.write_log("-", f"error: {error}")
@@ -189,6 +192,10 @@ class Engine:
                 ctx.write_log("-", masker(traceback.format_exc()))
             finally:
                 self._contexts.remove(ctx)
+                try:
+                    ctx.runner.release(workspace.root)
+                except AssayError as exc:
+                    ctx.faults.append(masker(str(exc)))
                 ctx.faults.extend(_full_filesystems(workspace.root, out_dir))
                 if not options.keep_workspace and not os.environ.get("ASSAY_KEEP_WORKSPACE"):
                     workspace.remove()
@@ -235,10 +242,8 @@ class Engine:
         )
         frame = Frame(default_dir=repo if repo.exists() else workspace.data)
         frame = frame.merge(spec.container)
-        if spec.services:
-            self.sink.warning("`services` are not supported by the local runner yet; ignored")
         if spec.pod:
-            self.sink.warning("`pod` settings are ignored by the local runner")
+            self.sink.warning(f"`pod` settings are ignored by the {self.runner.name} runner")
         return frame
 
     def _children(self, ctx: ExecutionContext, execute: Execute, ref: str) -> StepStatus:
@@ -290,6 +295,7 @@ def checked_config(
     :class:`DefinitionError`."""
     config = resolve_config(workflow.spec.config, given)
     check_parallel(workflow, config)
+    check_services(workflow)
     check_paths(workflow, source)
     return config
 

@@ -33,6 +33,8 @@ Balanced shards
 from __future__ import annotations
 
 import glob as globlib
+import os
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,7 +47,7 @@ from assay.engine.parallel_params import Params, group_where, resolve_params
 from assay.engine.shard_balance import ShardAssignment, assign_shards, shards_line
 from assay.engine.steps import Frame, StepWalker, worst
 from assay.envvars import RERUN_ONLY
-from assay.errors import ExpressionError
+from assay.errors import DefinitionError, ExpressionError
 from assay.spec.expressions import render, to_string
 from assay.spec.workflow import Artifacts, EnvVar, Parallel, Step
 from assay.status import StepStatus
@@ -66,17 +68,17 @@ _TEMPLATE_FIELDS = (
     "setup",
     "steps",
 )
-_SHARED_WORKSPACE = "workers share the execution's workspace"
+_OWN_DATA_RUNNERS = frozenset({"docker"})
+"""Runners whose workers get their own ``/data`` (containers, as Testkube's pods); local
+processes share the execution's workspace (no copy of a checkout per worker)."""
 _IGNORED = {
-    "transfer": _SHARED_WORKSPACE,
-    "fetch": _SHARED_WORKSPACE,
     "logs": "worker output always goes to the execution log",
-    "pod": "workers are local processes",
-    "events": "not supported by the local runner",
-    "system": "not supported by the local runner",
-    "services": "not supported by the local runner yet",
+    "pod": "not supported by the {runner} runner",
+    "events": "not supported by the {runner} runner",
+    "system": "not supported by the {runner} runner",
+    "services": "not supported for parallel workers yet (declare them on the spec or a step)",
     "paused": "workers start as soon as a slot is free",
-    "pure": "not supported by the local runner",
+    "pure": "not supported by the {runner} runner",
 }
 
 
@@ -138,10 +140,11 @@ def run_parallel(
     ctx = walker.ctx
     outcome = _outcome(walker, ref)
     name = outcome.name if outcome else ref
+    own_data = ctx.runner.name in _OWN_DATA_RUNNERS
     if attempt == 1:
         _warn_ignored(ctx, group, name)
-        if group.content is not None:
-            walker.materialise(group.content)
+    if attempt == 1 and group.content is not None and not own_data:
+        walker.materialise(group.content)  # once: the workers share the workspace
     own = frame.merge(group.container, group.working_dir)  # holds for every worker step
     context = walker.expression_context(walker.task_env(own.env, strict=False))
     functions = {"glob": _glob_function(walker, own, context)}
@@ -157,14 +160,29 @@ def run_parallel(
     for key, param in group.config.items():
         if param.default is not None:
             config.setdefault(key, param.default)
-    workers = [_make_worker(walker, params, assignment, i, config) for i in range(params.count)]
+    workers = [
+        _make_worker(walker, params, assignment, i, config, _worker_ref(ref, i, attempt), own_data)
+        for i in range(params.count)
+    ]
 
     def run(worker: _Worker) -> None:
         if rerun is not None and _passed_before(walker, ref, worker.index, attempt):
             worker.status = StepStatus.PASSED  # no failed test of its own to re-run
             worker.ctx.write_log(ref, "passed in an earlier attempt: not re-run")
             return
-        _run_worker(worker, group, own, _worker_ref(ref, worker.index, attempt))
+        worker_ref = _worker_ref(ref, worker.index, attempt)
+        frame = own
+        if own_data:
+            frame = replace(own, default_dir=_rebased(own.default_dir, ctx, worker.ctx))
+            if group.content is not None:
+                worker.walker.materialise(group.content)
+        _transfer(ctx, worker.ctx, group.transfer, "parallel.transfer", inward=True)
+        try:
+            _run_worker(worker, group, frame, worker_ref)
+        finally:
+            _transfer(ctx, worker.ctx, group.fetch, "parallel.fetch", inward=False)
+        if own_data and group.artifacts is not None:
+            _collect(worker.walker, group.artifacts, frame, [worker], 1)
 
     slots = min(params.parallelism, len(workers))
     with ThreadPoolExecutor(max_workers=slots, thread_name_prefix=f"parallel-{ref}") as pool:
@@ -172,7 +190,7 @@ def run_parallel(
             future.result()
 
     notes = _merge(walker, workers, attempt)
-    if group.artifacts is not None:
+    if group.artifacts is not None and not own_data:
         _collect(walker, group.artifacts, own, workers, attempt)
     status = worst([w.status for w in workers])
     ctx.write_log(ref, f"parallel: {len(workers)} worker(s) ended, {status}")
@@ -218,6 +236,7 @@ def _merge(walker: StepWalker, workers: Sequence[_Worker], attempt: int) -> list
 def _warn_ignored(ctx: ExecutionContext, group: Parallel, name: str) -> None:
     for key, why in _IGNORED.items():
         if getattr(group, key):
+            why = why.format(runner=ctx.runner.name)
             ctx.sink.warning(f"step {name!r}: `parallel.{key}` is ignored: {why}")
     job = group.job.model_dump(exclude_defaults=True) if group.job else {}
     if job.keys() - {"active_deadline_seconds"}:
@@ -230,6 +249,8 @@ def _make_worker(
     assignment: ShardAssignment,
     index: int,
     config: dict[str, Any],
+    ref: str,
+    own_data: bool,
 ) -> _Worker:
     shard_index = index % params.shard_count
     variables = {
@@ -243,6 +264,9 @@ def _make_worker(
         "shardCount": params.shard_count,
     }
     ctx = _worker_context(walker.ctx, index, variables, config)
+    if own_data:  # its own /data, and its own place for artifacts
+        ctx.workspace = ctx.workspace.with_data(ctx.workspace.root / "workers" / ref / "data")
+        ctx.artifacts_dir = ctx.artifacts_dir / "workers" / ref
     worker = type(walker)(
         ctx, walker.run_children, history=walker.history, run_group=walker.run_group
     )
@@ -346,6 +370,76 @@ def _collect(
             frame,
             attempt,
         )
+
+
+def _rebased(path: Path, parent: ExecutionContext, worker: ExecutionContext) -> Path:
+    """``path`` under the parent's ``/data`` -> the same place in the worker's (its
+    ``/data`` when that place was not transferred)."""
+    if not path.is_relative_to(parent.workspace.data):
+        return path
+    moved = worker.workspace.data / path.relative_to(parent.workspace.data)
+    return moved if moved.is_dir() else worker.workspace.data
+
+
+def _transfer(
+    parent: ExecutionContext,
+    worker: _WorkerContext,
+    items: Sequence[Mapping[str, Any]],
+    field_name: str,
+    *,
+    inward: bool,
+) -> None:
+    """Testkube's ``transfer`` (``inward``: the execution's ``/data`` -> the worker's) and
+    ``fetch`` (back): each item copies ``from`` to ``to`` (default: the same path), only
+    the ``files`` globs under it when given. A ``fetch`` source that is missing (a worker
+    that failed early) is a warning; a ``transfer`` one is an error."""
+    context = worker.expression_context(dict(os.environ))
+    source_ws, target_ws = (parent, worker) if inward else (worker, parent)
+    roots = parent.allowed_roots()
+    for position, item in enumerate(items):
+        where = f"{field_name}[{position}]"
+        if not isinstance(item, Mapping) or not item.get("from"):
+            raise DefinitionError(f"{where}.from is required")
+        origin = render(str(item["from"]), context)
+        destination = render(str(item.get("to") or origin), context)
+        source = source_ws.workspace.resolve_inside(origin, roots)
+        target = target_ws.workspace.resolve_inside(destination, roots)
+        if not source.exists():
+            message = f"{where}: {origin} does not exist"
+            if inward:
+                raise DefinitionError(message)
+            worker.write_log("-", f"warning: {message}")
+            worker.sink.warning(f"[worker {worker.variables.get('index')}] {message}")
+            continue
+        files = item.get("files")
+        patterns = [render(str(p), context) for p in files] if isinstance(files, list) else None
+        copied = _copy(source, target, patterns)
+        worker.write_log("-", f"{field_name}: {origin} -> {destination} ({copied} file(s))")
+
+
+def _copy(source: Path, target: Path, patterns: Sequence[str] | None) -> int:
+    """Copy a file or a directory (only what ``patterns`` match, if given) onto ``target``;
+    links are copied as links. Returns how many files were copied."""
+    if os.path.realpath(source) == os.path.realpath(target):
+        return 0  # the same place (workers sharing the workspace)
+    if source.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        return 1
+    if patterns is None:
+        names = [p for p in source.rglob("*") if not p.is_dir() or p.is_symlink()]
+        shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+        return len(names)
+    count = 0
+    for pattern in patterns:
+        for match in globlib.glob(str(source / pattern), recursive=True):
+            path = Path(match)
+            if path.is_file():
+                destination = target / path.relative_to(source)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, destination, follow_symlinks=False)
+                count += 1
+    return count
 
 
 def _worker_ref(ref: str, index: int, attempt: int) -> str:

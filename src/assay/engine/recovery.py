@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from assay.errors import AssayError
@@ -77,6 +78,22 @@ class TrackedRunner:
     def attach(self, data: Mapping[str, Any]) -> TaskHandle:
         """As the wrapped runner."""
         return self.inner.attach(data)
+
+    def prepare(self, workspace: Path) -> None:
+        """As the wrapped runner."""
+        self.inner.prepare(workspace)
+
+    def release(self, workspace: Path) -> None:
+        """As the wrapped runner."""
+        self.inner.release(workspace)
+
+    def address(self, handle: TaskHandle) -> str:
+        """As the wrapped runner."""
+        return self.inner.address(handle)
+
+    def exec(self, handle: TaskHandle, command: list[str], timeout: float) -> int | None:
+        """As the wrapped runner."""
+        return self.inner.exec(handle, command, timeout)
 
 
 class Reconciler:

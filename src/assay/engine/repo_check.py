@@ -23,6 +23,7 @@ __all__ = ["check_paths"]
 
 REPO = "/data/repo"
 _IN_REPO = re.compile(r"^/data/repo(?:/|$)")
+_CONTENT_PATH = re.compile(r"\.content\.(?:files\[\d+\]\.path|git\.mountPath)$")
 
 
 def check_paths(workflow: TestWorkflow, source: Path | None) -> None:
@@ -51,8 +52,10 @@ def _check_repo(fields: list[tuple[str, str, Any]]) -> None:
 
 
 def _check_content_paths(fields: list[tuple[str, str, Any]]) -> None:
-    for where, key, value in fields:
-        if key in ("path", "mountPath") and isinstance(value, str) and _outside_data(value):
+    for where, _key, value in fields:
+        if not _CONTENT_PATH.search(where):  # a probe's httpGet.path, a volumeMount...
+            continue
+        if isinstance(value, str) and _outside_data(value):
             raise DefinitionError(
                 f"{where}: {value} is outside /data: content is written only into the "
                 "execution's workspace"

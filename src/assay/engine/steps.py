@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -14,13 +15,23 @@ from assay.content import checkout, write_files
 from assay.engine.context import ExecutionContext
 from assay.engine.pytest_reports import AttemptReports, PytestOutput
 from assay.engine.results_intake import ResultIntake
+from assay.engine.services import ServiceManager
 from assay.envvars import REPORT_DIR, RERUN_ONLY
 from assay.errors import AssayError, DefinitionError
 from assay.model import CaseStatus, TestCaseResult
 from assay.runners.base import TaskResult, TaskSpec
 from assay.spec.base import parse_duration
 from assay.spec.expressions import evaluate, is_truthy, render
-from assay.spec.workflow import Artifacts, Container, Content, EnvVar, Execute, Parallel, Step
+from assay.spec.workflow import (
+    Artifacts,
+    Container,
+    Content,
+    EnvVar,
+    Execute,
+    Parallel,
+    Service,
+    Step,
+)
 from assay.status import StepStatus
 from assay.store.executions import StepOutcome, now
 
@@ -32,7 +43,7 @@ _FAILURE_RANK = {
     StepStatus.ERROR: 3,
     StepStatus.ABORTED: 4,
 }
-_UNSUPPORTED_STEP_FIELDS = ("services", "paused", "pure")
+_UNSUPPORTED_STEP_FIELDS = ("paused", "pure")
 
 ChildRunner = Callable[[Execute, str], StepStatus]
 GroupRunner = Callable[["StepWalker", Parallel, "Frame", str, int, Path | None], StepStatus]
@@ -104,6 +115,53 @@ class StepWalker:
         self._refs = 0
         self.results = ResultIntake(ctx)
 
+    # -- services -------------------------------------------------------------------------
+
+    def services(
+        self, services: Mapping[str, Service], frame: Frame, where: str
+    ) -> contextlib.AbstractContextManager[None]:
+        """``services`` running (and ready) for a block of steps run in ``frame``."""
+        manager = ServiceManager(
+            self.ctx,
+            lambda name, index, service, variables: self.service_task(
+                frame, name, index, service, variables
+            ),
+        )
+        return manager.running(services, where)
+
+    def service_task(
+        self,
+        frame: Frame,
+        name: str,
+        index: int,
+        service: Service,
+        variables: Mapping[str, Any],
+    ) -> TaskSpec:
+        """The task of instance ``index`` of service ``name``: the frame's container
+        settings with the service's on top; ``index`` and ``count`` in its expressions."""
+        own = frame.merge(service)
+        env = self.task_env(own.env, strict=True)
+        expr = self.expression_context(env, **variables)
+        if service.shell is not None:
+            command = ["/bin/sh", "-c", service.shell]
+        else:
+            command = [*(service.command or []), *(service.args or [])]
+        argv = [self.ctx.workspace.map_text(render(part, expr)) for part in command]
+        return TaskSpec(
+            name=f"{self.ctx.execution_name}/services/{name}-{index}",
+            command=argv,
+            working_dir=self.resolve_working_dir(own, expr),
+            workspace=self.ctx.workspace.root,
+            data_dir=self.ctx.workspace.data,
+            env=self.ctx.workspace.environment(env),
+            image=render(own.image, expr) if own.image else None,
+            resources=own.resources,
+            declared_env=env,
+            image_pull_policy=own.pull_policy,
+            security_context=own.security,
+            aliases=(name, f"{name}-{index}"),
+        )
+
     # -- groups ---------------------------------------------------------------------------
 
     def run_steps(self, steps: Sequence[Step], frame: Frame, prefix: str = "") -> StepStatus:
@@ -140,9 +198,10 @@ class StepWalker:
         self.ctx.sink.step_started(ref, name)
         self.ctx.write_log(ref, f"=== step {name} ===")
         try:
-            outcome.status, outcome.exit_code, outcome.attempts = self._run_with_retry(
-                step, frame, ref, name
-            )
+            with self.services(step.services, frame, f"step {name!r}: services"):
+                outcome.status, outcome.exit_code, outcome.attempts = self._run_with_retry(
+                    step, frame, ref, name
+                )
             note = self.results.unrecorded_note(ref, name, outcome.attempts)
             outcome.message = note or outcome.message
         except AssayError as exc:
@@ -287,6 +346,7 @@ class StepWalker:
             command=argv,
             working_dir=working_dir,
             workspace=self.ctx.workspace.root,
+            data_dir=self.ctx.workspace.data,
             env=process_env,
             timeout=timeout,
             image=render(run_frame.image, expr) if run_frame.image else None,

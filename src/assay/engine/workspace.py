@@ -41,11 +41,20 @@ sys.exit(main())
 class Workspace:
     """Directories of one execution under ``ASSAY_HOME/work/<id>``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, data: Path | None = None) -> None:
         self.root = root
-        self.data = root / "data"
+        self.data = data or root / "data"
         self.venv = root / "venv"
         self.reports = root / "reports"
+
+    def with_data(self, data: Path) -> Workspace:
+        """This workspace with ``data`` as its ``/data`` (created): a parallel worker's own
+        data directory, beside the shared virtualenv and reports."""
+        try:
+            data.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InfrastructureError(f"cannot create {data}: {exc}") from exc
+        return Workspace(self.root, data)
 
     def create(self) -> None:
         """Make the directories and the virtualenv."""

@@ -9,6 +9,13 @@ A runner knows nothing about YAML. The engine turns each step into a
     runner.cancel(handle)                  # from another thread (Ctrl-C)
     runner.attach(handle.to_dict())        # after a restart
 
+Services (long-running tasks other tasks talk to) also use::
+
+    runner.prepare(workspace)              # once per execution: e.g. its network
+    runner.address(handle)                 # where other tasks reach the task
+    runner.exec(handle, argv, timeout)     # a command beside it (exec readiness probes)
+    runner.release(workspace)              # at the end, whatever way it ended
+
 Every runner passes the shared contract tests in ``tests/runners``.
 """
 
@@ -45,6 +52,16 @@ class TaskSpec:
     declared_env: Mapping[str, str] = field(default_factory=dict)
     image_pull_policy: str | None = None
     security_context: Mapping[str, Any] | None = None
+    aliases: tuple[str, ...] = ()
+    """Names other tasks of the execution reach this one by (docker: network aliases)."""
+    data_dir: Path | None = None
+    """What the task sees as ``/data``, when not ``workspace / "data"`` (a parallel worker's
+    own copy)."""
+
+    @property
+    def data(self) -> Path:
+        """The directory that is the task's ``/data``."""
+        return self.data_dir or self.workspace / "data"
 
 
 @dataclass(slots=True)
@@ -102,4 +119,21 @@ class Runner(Protocol):
 
     def attach(self, data: Mapping[str, Any]) -> TaskHandle:
         """Find a task again from :meth:`TaskHandle.to_dict` output."""
+        ...
+
+    def prepare(self, workspace: Path) -> None:
+        """Set up what the tasks of one execution share (docker: its network)."""
+        ...
+
+    def release(self, workspace: Path) -> None:
+        """Remove what :meth:`prepare` set up; safe to call twice or without it."""
+        ...
+
+    def address(self, handle: TaskHandle) -> str:
+        """The IP address at which the other tasks of the execution reach this task."""
+        ...
+
+    def exec(self, handle: TaskHandle, command: list[str], timeout: float) -> int | None:
+        """Run ``command`` beside the running task (in its container, or with its
+        environment and directory); its exit code, None when it outlived ``timeout``."""
         ...

@@ -11,7 +11,10 @@ the local runner's), which :meth:`DockerRunner.logs` follows; :meth:`DockerRunne
 keeps the exit code in a file and removes the container, whatever way it ended.
 Containers carry labels (execution, task, step, workspace), so a restarted engine finds
 them again (:meth:`DockerRunner.attach`) and a crashed one's are removed
-(:func:`stop_strays`). Containers never get the Docker socket, privileged mode or the
+(:func:`stop_strays`). Once :meth:`DockerRunner.prepare` made an execution's network
+(``assay-<execution id>``, labelled the same way), its containers join it, reachable by IP
+and by their aliases (services); :meth:`DockerRunner.release` and :func:`stop_strays`
+remove it. Containers never get the Docker socket, privileged mode or the
 host's network. The ``docker`` SDK is imported only here, when a docker runner is used.
 """
 
@@ -28,7 +31,14 @@ from typing import Any
 
 from assay.errors import DefinitionError, InfrastructureError
 from assay.runners.base import TaskHandle, TaskResult, TaskSpec
-from assay.runners.docker_job import LABEL_TASK, LABEL_WORKSPACE, DockerJob
+from assay.runners.docker_job import (
+    LABEL_EXECUTION,
+    LABEL_TASK,
+    LABEL_WORKSPACE,
+    DockerJob,
+    container_mapper,
+    network_name,
+)
 from assay.runners.tail import tail_lines
 
 __all__ = ["DockerRunner", "stop_strays"]
@@ -71,6 +81,7 @@ class DockerRunner:
         self._results: dict[str, TaskResult] = {}
         self._cancelled: set[str] = set()
         self._waiting: set[str] = set()
+        self._networks: dict[Path, str] = {}
         self._lock = threading.Lock()
 
     @property
@@ -101,12 +112,18 @@ class DockerRunner:
         task_dir = spec.workspace / ".tasks" / task_id
         task_dir.mkdir(parents=True)
         (spec.workspace / "reports").mkdir(exist_ok=True)
-        job = DockerJob.from_spec(spec, image, {LABEL_TASK: task_id})
+        with self._lock:
+            network = self._networks.get(spec.workspace)
+        job = DockerJob.from_spec(spec, image, {LABEL_TASK: task_id}, network)
         self._ensure_image(job.image, job.pull_policy)
         from docker.errors import DockerException
 
+        arguments = job.create_arguments()
+        if job.aliases:
+            endpoint = self.client.api.create_endpoint_config(aliases=list(job.aliases))
+            arguments["networking_config"] = {job.network: endpoint}
         try:
-            container = self.client.containers.create(**job.create_arguments())
+            container = self.client.containers.create(**arguments)
         except DockerException as exc:
             raise InfrastructureError(
                 f"cannot create a container of {image!r}: {_why(exc)}"
@@ -128,10 +145,75 @@ class DockerRunner:
                 "log": str(task_dir / "output.log"),
                 "exit": str(task_dir / "exit"),
                 "deadline": deadline,
+                "network": job.network,
+                "workspace": str(spec.workspace),
+                "data": str(spec.data),
             },
         )
         self._follow(handle)
         return handle
+
+    def prepare(self, workspace: Path) -> None:
+        """Create the execution's network (labelled as its containers; reused if there)."""
+        from docker.errors import DockerException
+
+        name = network_name(workspace)
+        labels = {LABEL_EXECUTION: workspace.name, LABEL_WORKSPACE: str(workspace)}
+        try:
+            if not self.client.networks.list(names=[name]):
+                self.client.networks.create(name, driver="bridge", labels=labels)
+        except DockerException as exc:
+            raise InfrastructureError(f"cannot create network {name}: {_why(exc)}") from None
+        with self._lock:
+            self._networks[workspace] = name
+
+    def release(self, workspace: Path) -> None:
+        """Remove the execution's network (and any container of it still attached)."""
+        with self._lock:
+            name = self._networks.pop(workspace, None)
+        if name is not None:
+            _remove_networks(self.client, workspace, self.grace_seconds)
+
+    def address(self, handle: TaskHandle) -> str:
+        """The container's IP address on its network."""
+        container = self._container(handle)
+        if container is None:
+            raise InfrastructureError(f"container of task {handle.task_id} is gone")
+        settings = container.attrs.get("NetworkSettings") or {}
+        network = (settings.get("Networks") or {}).get(handle.data.get("network", "bridge"))
+        address = (network or {}).get("IPAddress") or settings.get("IPAddress")
+        if not address:
+            raise InfrastructureError(f"container of task {handle.task_id} has no IP address")
+        return str(address)
+
+    def exec(self, handle: TaskHandle, command: list[str], timeout: float) -> int | None:
+        """Run ``command`` in the task's container (``docker exec``); None after ``timeout``
+        (the command is left to end with the container)."""
+        from docker.errors import DockerException
+
+        api = self.client.api
+        if "workspace" in handle.data:
+            data = handle.data.get("data")
+            to_container = container_mapper(
+                Path(handle.data["workspace"]), Path(data) if data else None
+            )
+            command = [to_container(part) for part in command]
+        try:
+            exec_id = api.exec_create(handle.data["container"], command)["Id"]
+            api.exec_start(exec_id, detach=True)
+            end = time.monotonic() + timeout
+            while True:
+                state = api.exec_inspect(exec_id)
+                if not state.get("Running"):
+                    code = state.get("ExitCode")
+                    return None if code is None else int(code)
+                if time.monotonic() >= end:
+                    return None
+                time.sleep(0.05)
+        except DockerException as exc:
+            if "is not running" in _why(exc) or "No such container" in _why(exc):
+                return 126  # nothing to run it in: the probe fails
+            raise InfrastructureError(f"cannot exec in container: {_why(exc)}") from None
 
     def attach(self, data: Mapping[str, Any]) -> TaskHandle:
         """Find a task again (after a restart): its container, or its saved log and exit."""
@@ -307,10 +389,18 @@ def _saved_exit(handle: TaskHandle) -> int | None:
 
 def stop_strays(workspace: Path, grace_seconds: float = _GRACE_SECONDS) -> int:
     """Remove every container still there for a task of ``workspace`` (found by label),
-    recorded or not: those of an execution whose assay process died. Returns how many."""
+    recorded or not, then the execution's network: those of an execution whose assay
+    process died. Returns how many containers there were."""
+    client = docker_client()
+    try:
+        return _remove_networks(client, workspace, grace_seconds)
+    finally:
+        client.close()
+
+
+def _remove_containers(client: Any, workspace: Path, grace_seconds: float) -> int:
     from docker.errors import DockerException
 
-    client = docker_client()
     found = client.containers.list(all=True, filters={"label": f"{LABEL_WORKSPACE}={workspace}"})
     for container in found:
         with contextlib.suppress(DockerException):
@@ -318,3 +408,22 @@ def stop_strays(workspace: Path, grace_seconds: float = _GRACE_SECONDS) -> int:
         with contextlib.suppress(DockerException):
             container.remove(force=True, v=True)
     return len(found)
+
+
+def _remove_networks(client: Any, workspace: Path, grace_seconds: float) -> int:
+    """Remove the containers of ``workspace`` still attached, then its networks (found by
+    label); returns how many containers there were."""
+    from docker.errors import DockerException, NotFound
+
+    removed = _remove_containers(client, workspace, grace_seconds)
+    networks = client.networks.list(filters={"label": f"{LABEL_WORKSPACE}={workspace}"})
+    for network in networks:
+        try:
+            network.remove()
+        except NotFound:
+            pass
+        except DockerException as exc:
+            raise InfrastructureError(
+                f"cannot remove network {network.name}: {_why(exc)}"
+            ) from None
+    return removed

@@ -9,7 +9,7 @@ talks to Docker, so the mapping is checked without a daemon.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,14 @@ from assay.runners.base import TaskSpec
 
 __all__ = [
     "DATA_MOUNT",
+    "LABEL_EXECUTION",
     "LABEL_TASK",
     "LABEL_WORKSPACE",
     "REPORTS_MOUNT",
     "DockerJob",
+    "container_mapper",
     "container_paths",
+    "network_name",
     "parse_cpu",
     "parse_memory",
 ]
@@ -67,13 +70,21 @@ def parse_memory(value: Any) -> int:
     return int(float(match.group(1)) * _MEMORY_UNITS[match.group(2)])
 
 
-def container_paths(workspace: Path) -> dict[str, str]:
-    """This machine's workspace directories -> where containers see them."""
-    return {str(workspace / "data"): DATA_MOUNT, str(workspace / "reports"): REPORTS_MOUNT}
+def container_paths(workspace: Path, data: Path | None = None) -> dict[str, str]:
+    """This machine's workspace directories -> where containers see them (``data``: the
+    directory mounted at ``/data``, the workspace's own by default)."""
+    data = data or workspace / "data"
+    return {str(data): DATA_MOUNT, str(workspace / "reports"): REPORTS_MOUNT}
 
 
-def _mapper(workspace: Path) -> Any:
-    table = container_paths(workspace)
+def network_name(workspace: Path) -> str:
+    """The Docker network of the execution whose workspace is ``workspace``."""
+    return f"assay-{workspace.name}"
+
+
+def container_mapper(workspace: Path, data: Path | None = None) -> Callable[[str], str]:
+    """Text with this machine's workspace paths -> the same text with the container's."""
+    table = container_paths(workspace, data)
     pattern = re.compile("|".join(re.escape(host) for host in sorted(table, key=len, reverse=True)))
     return lambda text: pattern.sub(lambda m: table[m.group(0)], text)
 
@@ -93,19 +104,29 @@ class DockerJob:
     nano_cpus: int | None = None
     mem_limit: int | None = None
     pull_policy: str = "IfNotPresent"
+    network: str = "bridge"
+    aliases: tuple[str, ...] = ()
 
     @classmethod
-    def from_spec(cls, spec: TaskSpec, image: str, labels: Mapping[str, str]) -> DockerJob:
-        """The container for ``spec``: paths mapped, limits and user from its settings."""
-        to_container = _mapper(spec.workspace)
+    def from_spec(
+        cls,
+        spec: TaskSpec,
+        image: str,
+        labels: Mapping[str, str],
+        network: str | None = None,
+    ) -> DockerJob:
+        """The container for ``spec``: paths mapped, limits and user from its settings;
+        on ``network`` (the execution's) with the spec's aliases, else on the default
+        bridge."""
+        to_container = container_mapper(spec.workspace, spec.data)
         argv = [to_container(part) for part in spec.command]
         binds = {
             host: {"bind": inside, "mode": "rw"}
-            for host, inside in container_paths(spec.workspace).items()
+            for host, inside in container_paths(spec.workspace, spec.data).items()
         }
         # `--source` checkouts are symlinks out of the data directory: mount their targets
         # at the same path, so that the links resolve inside the container too.
-        data = spec.workspace / "data"
+        data = spec.data
         for entry in sorted(data.iterdir()) if data.is_dir() else ():
             if entry.is_symlink() and entry.resolve().is_dir():
                 target = str(entry.resolve())
@@ -131,11 +152,15 @@ class DockerJob:
             nano_cpus=parse_cpu(limits["cpu"]) if "cpu" in limits else None,
             mem_limit=parse_memory(limits["memory"]) if "memory" in limits else None,
             pull_policy=policy,
+            network=network or "bridge",
+            aliases=tuple(spec.aliases) if network else (),
         )
 
     def create_arguments(self) -> dict[str, Any]:
         """Keyword arguments of ``client.containers.create``: never privileged, never the
-        host's network, no Docker socket (only the workspace directories are mounted)."""
+        host's network, no Docker socket (only the workspace directories are mounted).
+        Aliases need an endpoint configuration, which only a client can build: see
+        :meth:`assay.runners.docker.DockerRunner.start`."""
         arguments: dict[str, Any] = {
             "image": self.image,
             "working_dir": self.working_dir,
@@ -144,7 +169,8 @@ class DockerJob:
             "labels": self.labels,
             "detach": True,
             "privileged": False,
-            "network_mode": "bridge",
+            "init": True,  # signals reach the command (a server as PID 1 ignores SIGTERM)
+            "network": self.network,
             "stdin_open": False,
             "tty": False,
         }

@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from assay.errors import InfrastructureError
@@ -87,6 +88,20 @@ class FakeRunner:
         if task_id not in self._tasks:
             raise InfrastructureError(f"fake runner knows no task {task_id!r}")
         return TaskHandle(self.name, task_id, dict(data.get("data", {})))
+
+    def prepare(self, workspace: Path) -> None:
+        """Nothing to share."""
+
+    def release(self, workspace: Path) -> None:
+        """Nothing to remove."""
+
+    def address(self, handle: TaskHandle) -> str:
+        """The loopback address, as for local processes."""
+        return "127.0.0.1"
+
+    def exec(self, handle: TaskHandle, command: list[str], timeout: float) -> int | None:
+        """Commands beside a fake task succeed."""
+        return 0
 
     def _task(self, handle: TaskHandle) -> tuple[TaskSpec, FakeOutcome]:
         with self._lock:

@@ -42,6 +42,7 @@ class LocalRunner:
     def __init__(self, grace_seconds: float = _GRACE_SECONDS) -> None:
         self.grace_seconds = grace_seconds
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._specs: dict[str, TaskSpec] = {}
         self._results: dict[str, TaskResult] = {}
         self._cancelled: set[str] = set()
         self._lock = threading.Lock()
@@ -95,7 +96,45 @@ class LocalRunner:
         )
         with self._lock:
             self._procs[task_id] = proc
+            self._specs[task_id] = spec
         return handle
+
+    def prepare(self, workspace: Path) -> None:
+        """Nothing to share: tasks are processes on this machine."""
+
+    def release(self, workspace: Path) -> None:
+        """Nothing to remove."""
+
+    def address(self, handle: TaskHandle) -> str:
+        """Tasks run on this machine: the loopback address."""
+        return "127.0.0.1"
+
+    def exec(self, handle: TaskHandle, command: list[str], timeout: float) -> int | None:
+        """Run ``command`` with the task's environment, in its working directory (this
+        runner's own tasks only); its process group is killed after ``timeout``."""
+        with self._lock:
+            spec = self._specs.get(handle.task_id)
+        if spec is None:
+            raise InfrastructureError(f"local task {handle.task_id} was not started here")
+        try:
+            proc = subprocess.Popen(
+                command,
+                cwd=spec.working_dir,
+                env=dict(spec.env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:
+            return 127  # as a shell says of a command it cannot run
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return None
 
     def attach(self, data: Mapping[str, Any]) -> TaskHandle:
         """Re-attach to a task started by another process (pid, log, exit file)."""
@@ -141,6 +180,7 @@ class LocalRunner:
         with self._lock:
             self._results[handle.task_id] = result
             self._procs.pop(handle.task_id, None)
+            self._specs.pop(handle.task_id, None)
         return result
 
     def cancel(self, handle: TaskHandle) -> None:

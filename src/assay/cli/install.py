@@ -1,0 +1,46 @@
+"""``assay install kubernetes``: print the manifests that run ``assay server`` in a cluster."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Print manifests that install assay (pipe them to `kubectl apply -f -`).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+@app.command()
+def kubernetes(
+    namespace: Annotated[str, typer.Option(help="Namespace of the server and its runs.")] = "assay",
+    database_url_secret: Annotated[
+        str | None,
+        typer.Option(
+            help="Secret holding ASSAY_DATABASE_URL: NAME (key `url`) or NAME:KEY; "
+            "a postgresql+psycopg:// URL."
+        ),
+    ] = None,
+    with_postgres: Annotated[
+        bool, typer.Option(help="Also run a PostgreSQL StatefulSet (generated password).")
+    ] = False,
+    image: Annotated[str | None, typer.Option(help="The assay image of the server.")] = None,
+) -> None:
+    """Namespace, CRDs, ServiceAccount, Role (namespaced, no wildcards), RoleBinding, the
+    server's Deployment, Service and volume claim, as multi-document YAML on stdout."""
+    from dataclasses import replace
+
+    from assay.kube.install import InstallOptions, install_manifests
+    from assay.kube.manifests import dump_yaml
+
+    options = InstallOptions(
+        namespace=namespace, database_url_secret=database_url_secret, with_postgres=with_postgres
+    )
+    if image:
+        options = replace(options, image=image)
+    sys.stdout.write(dump_yaml(install_manifests(options)))

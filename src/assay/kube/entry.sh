@@ -1,0 +1,355 @@
+# assay's step entry for Kubernetes: every container of an execution's Pod runs it with
+# /bin/sh (docs/architecture.md, "Kubernetes runner"). POSIX sh and the image's own `date`,
+# `sleep`, `mkdir`, `mv`, `cat`: nothing else of ours has to be in a step's image.
+#
+#   entry.sh step KEY=VALUE... -- COMMAND [ARG...]   run one step, record its status, exit 0
+#   entry.sh finish REF...                           the execution's status from the steps' files
+#   entry.sh clone                                   content.git, from ASSAY_GIT_* variables
+#   entry.sh files LIST                              copy content.files ("KEY MODE PATH" lines)
+#   entry.sh wait REF                                wait for the runner's signals/REF
+#
+# State lives in $ASSAY_STATE_DIR (default /data/.assay, on the Pod's shared emptyDir):
+#   start               epoch seconds when the first container began (the execution deadline)
+#   steps/REF           "STATUS EXIT ATTEMPTS SECONDS" of a step that ended or was skipped
+#   groups/REF          "run EPOCH" or "skip": a step group's condition, decided by its first step
+#   failed blocked timeout error deadline   flags: a non-optional step failed (blocked: and stops
+#                       the `passed` steps after it), timed out, errored; the deadline ran out
+#   signals/REF         the status a waiting step (parallel, execute) receives from the runner
+#   signals/abort       the runner aborts the execution: the running step is stopped, the
+#                       rest are `aborted` except `always` ones, which get the grace period
+#   reports/REF-N.xml   pytest's JUnit of attempt N (PYTEST_ADDOPTS), for the runner to collect
+#   result              the execution's status, written by `finish`
+set -u
+S="${ASSAY_STATE_DIR:-/data/.assay}"
+USER_UMASK=$(umask)
+umask 000 # steps may run as different users: state files stay writable by all of them
+
+say() { printf 'assay: %s\n' "$*" >&2; }
+now() { date +%s; }
+has() { [ -e "$S/$1" ]; }
+flag() { : >"$S/$1"; }
+
+setup() {
+    mkdir -p "$S/steps" "$S/groups" "$S/signals" "$S/reports" || {
+        say "cannot create the state directory $S"
+        exit 70
+    }
+    [ -e "$S/start" ] || now >"$S/start"
+}
+
+elapsed() { echo $(($(now) - $(cat "$S/start"))); }
+
+least() { # the smaller of two numbers, an empty one meaning no limit
+    if [ -z "$1" ]; then echo "$2"; elif [ -z "$2" ] || [ "$1" -le "$2" ]; then echo "$1"; else echo "$2"; fi
+}
+
+allowed() { # a decided condition: always, never, passed, failed, notfailed
+    case "$1" in
+    always) return 0 ;;
+    never) return 1 ;;
+    passed) ! has blocked ;;
+    failed) has failed ;;
+    notfailed) ! has failed ;;
+    *)
+        say "unknown condition $1"
+        return 1
+        ;;
+    esac
+}
+
+status_of() { # the recorded status of step $1, or "none"
+    if [ -e "$S/steps/$1" ]; then read -r word _ <"$S/steps/$1" && echo "$word"; else echo none; fi
+}
+
+record() { # REF STATUS EXIT ATTEMPTS SECONDS
+    printf '%s %s %s %s\n' "$2" "$3" "$4" "$5" >"$S/steps/$1.tmp" && mv "$S/steps/$1.tmp" "$S/steps/$1"
+}
+
+# Enclosing groups, outermost first: "REF:CONDITION:TIMEOUT,...". The first step of a group
+# decides its condition and records when it started; `stop_at` becomes the groups' end.
+enter_groups() {
+    skip_rest=0
+    old_ifs=$IFS
+    IFS=,
+    for group in $1; do
+        IFS=$old_ifs
+        g_ref=${group%%:*}
+        rest=${group#*:}
+        g_condition=${rest%%:*}
+        g_timeout=${rest#*:}
+        if [ ! -e "$S/groups/$g_ref" ]; then
+            if [ "$skip_rest" = 0 ] && allowed "$g_condition"; then
+                echo "run $(now)" >"$S/groups/$g_ref"
+            else
+                echo skip >"$S/groups/$g_ref"
+            fi
+        fi
+        read -r decision g_start <"$S/groups/$g_ref"
+        [ "$decision" = skip ] && skip_rest=1
+        if [ "$decision" = run ] && [ -n "$g_timeout" ]; then
+            stop_at=$(least "$stop_at" $((g_start + g_timeout)))
+        fi
+        IFS=,
+    done
+    IFS=$old_ifs
+    [ "$skip_rest" = 0 ]
+}
+
+run_attempt() { # runs "$@" once within `limit` seconds (if set); sets `code` and `status`
+    rm -f "$S/.timedout" "$S/.aborted"
+    if [ "$junit" = 1 ]; then
+        PYTEST_ADDOPTS="${base_addopts:+$base_addopts }--junit-xml=$S/reports/$ref-$attempt.xml"
+        export PYTEST_ADDOPTS
+    fi
+    (
+        umask "$USER_UMASK"
+        if [ -n "$dir" ]; then cd "$dir" || exit 126; fi
+        # its own process group where setsid exists, so that a timeout stops the whole tree
+        if command -v setsid >/dev/null 2>&1; then exec setsid "$@"; else exec "$@"; fi
+    ) &
+    pid=$!
+    # the watchdog: the time limit, and an abort the runner signals (not for `always` steps)
+    (
+        nap=
+        trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+        end=
+        [ -z "$limit" ] || end=$(($(now) + limit))
+        while :; do
+            if [ -e "$S/signals/abort" ] && [ "$condition" != always ]; then
+                : >"$S/.aborted"
+                break
+            fi
+            if [ -n "$end" ] && [ "$(now)" -ge "$end" ]; then
+                : >"$S/.timedout"
+                break
+            fi
+            sleep 1 &
+            nap=$!
+            wait "$nap"
+        done
+        kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+        sleep 3 &
+        nap=$!
+        wait "$nap"
+        kill -KILL -"$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+    ) >/dev/null 2>&1 &
+    watchdog=$!
+    wait "$pid"
+    code=$?
+    kill "$watchdog" 2>/dev/null
+    wait "$watchdog" 2>/dev/null
+    if [ -e "$S/.aborted" ]; then
+        status=aborted
+        say "step $ref: aborted"
+    elif [ -e "$S/.timedout" ]; then
+        status=timeout
+        say "step $ref: timed out after ${limit}s"
+    elif [ "$code" = 0 ]; then
+        status=passed
+    else
+        status=failed
+    fi
+    if [ "$negative" = 1 ]; then
+        case "$status" in
+        passed) status=failed ;;
+        failed) status=passed ;;
+        esac
+    fi
+}
+
+retry_done() { # the step's `retry.until`, decided: passed, failed, always, never
+    case "$until" in
+    passed) [ "$status" = passed ] ;;
+    failed) [ "$status" != passed ] ;;
+    always) true ;;
+    *) false ;;
+    esac
+}
+
+end_step() { # STATUS [EXIT [ATTEMPTS]]: record, raise the flags, exit 0 for the next container
+    seconds=$(($(now) - started))
+    record "$ref" "$1" "${2:--}" "${3:-0}" "$seconds"
+    say "step $ref $1 (exit ${2:--}, ${3:-0} attempt(s), ${seconds}s)"
+    case "$1" in
+    failed | timeout | error | aborted)
+        if [ "$optional" = 0 ]; then
+            flag failed
+            [ "$1" = timeout ] && flag timeout
+            [ "$1" = error ] && flag error
+            [ "$blocking" = 1 ] && flag blocked
+        fi
+        ;;
+    esac
+    if [ -n "$deadline" ] && [ "$(elapsed)" -ge "$deadline" ]; then flag deadline; fi
+    exit 0
+}
+
+step() {
+    ref= condition=passed retries=0 until=passed timeout= negative=0 optional=0 blocking=1
+    dir= deadline= grace=10 groups= needs= delay= junit=0 failure=failed # defaults: plan.py
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        case "$1" in
+        *=*) key=${1%%=*} value=${1#*=} ;;
+        *)
+            say "bad option $1"
+            exit 64
+            ;;
+        esac
+        case "$key" in
+        ref | condition | retries | until | timeout | negative | optional | blocking | dir | \
+            deadline | grace | groups | needs | delay | junit | failure) eval "$key=\$value" ;;
+        *)
+            say "unknown option $key"
+            exit 64
+            ;;
+        esac
+        shift
+    done
+    [ "${1:-}" = -- ] && shift
+    setup
+    started=$(now)
+    stop_at= # epoch seconds when the step must end: its groups' timeouts, the deadline
+    if ! enter_groups "$groups"; then
+        say "step $ref skipped: its group did not run"
+        end_step skipped
+    fi
+    if [ -n "$needs" ] && [ "$(status_of "$needs")" != passed ]; then
+        say "step $ref skipped: step $needs did not pass"
+        end_step skipped
+    fi
+    if [ -e "$S/signals/abort" ]; then
+        if [ "$condition" != always ]; then
+            say "step $ref: the execution was aborted"
+            end_step aborted
+        fi
+        stop_at=$(least "$stop_at" $((started + grace)))
+    fi
+    if [ -n "$deadline" ] && [ "$(elapsed)" -ge "$deadline" ]; then flag deadline; fi
+    if has deadline; then
+        if [ "$condition" != always ]; then
+            say "step $ref skipped: the execution deadline was exceeded before it started"
+            end_step skipped
+        fi
+        stop_at=$(least "$stop_at" $((started + grace))) # clean-up steps get a grace period
+    elif [ -n "$deadline" ]; then
+        stop_at=$(least "$stop_at" $(($(cat "$S/start") + deadline)))
+    fi
+    if ! allowed "$condition"; then
+        say "step $ref skipped: condition $condition"
+        end_step skipped
+    fi
+    if [ -n "$stop_at" ] && [ "$stop_at" -le "$started" ]; then
+        say "step $ref: its group's timeout ran out before it started"
+        end_step timeout
+    fi
+    [ -z "$delay" ] || sleep "$delay"
+    if [ -n "$dir" ] && [ ! -d "$dir" ]; then
+        say "step $ref: working directory $dir does not exist"
+        end_step error
+    fi
+    base_addopts=${PYTEST_ADDOPTS:-}
+    attempt=0
+    while :; do
+        attempt=$((attempt + 1))
+        limit=$timeout
+        [ -z "$stop_at" ] || limit=$(least "$limit" $((stop_at - $(now))))
+        [ -z "$limit" ] || [ "$limit" -gt 0 ] || limit=1
+        run_attempt "$@"
+        if retry_done || [ "$attempt" -gt "$retries" ] || [ "$status" = aborted ]; then break; fi
+        if [ -n "$stop_at" ] && [ "$(now)" -ge "$stop_at" ]; then break; fi
+        say "--- step $ref: attempt $attempt $status, retrying ---"
+    done
+    [ "$status" = failed ] && status=$failure
+    end_step "$status" "$code" "$attempt"
+}
+
+finish() { # REF...: print the execution's result as one JSON line; exit 0 only if it passed
+    setup
+    if [ -e "$S/signals/abort" ]; then
+        result=aborted
+    elif has error; then
+        result=error
+    elif has timeout || has deadline; then
+        result=timeout
+    elif has failed; then
+        result=failed
+    else
+        result=passed
+    fi
+    steps= sep=
+    for ref in "$@"; do
+        if [ -e "$S/steps/$ref" ]; then
+            read -r word code attempts seconds <"$S/steps/$ref"
+        else
+            word=skipped code=- attempts=0 seconds=0
+        fi
+        [ "$code" = - ] && code=null
+        steps="$steps$sep\"$ref\": {\"status\": \"$word\", \"exitCode\": $code, \"attempts\": $attempts, \"seconds\": $seconds}"
+        sep=", "
+    done
+    echo "$result" >"$S/result"
+    printf '{"status": "%s", "steps": {%s}}\n' "$result" "$steps"
+    [ "$result" = passed ]
+}
+
+clone() { # content.git: ASSAY_GIT_URI, _REVISION, _DEST, _PATHS (lines), _CONE, _USERNAME, _TOKEN
+    set -e
+    dest=${ASSAY_GIT_DEST:-/data/repo}
+    set -- git
+    if [ -n "${ASSAY_GIT_TOKEN:-}" ]; then # a credential helper: the token stays in the env
+        set -- git -c credential.helper='!f() { echo "username=${ASSAY_GIT_USERNAME:-oauth2}"; echo "password=$ASSAY_GIT_TOKEN"; }; f'
+    fi
+    umask "$USER_UMASK"
+    git init -q "$dest"
+    git -C "$dest" remote add origin "$ASSAY_GIT_URI"
+    if [ -n "${ASSAY_GIT_PATHS:-}" ]; then
+        cone=--no-cone
+        [ "${ASSAY_GIT_CONE:-}" = true ] && cone=--cone
+        old_ifs=$IFS
+        IFS='
+'
+        # shellcheck disable=SC2086 # one path per line
+        git -C "$dest" sparse-checkout set $cone $ASSAY_GIT_PATHS
+        IFS=$old_ifs
+    fi
+    revision=${ASSAY_GIT_REVISION:-HEAD}
+    if "$@" -C "$dest" fetch -q --depth 1 origin "$revision"; then
+        git -C "$dest" checkout -q FETCH_HEAD
+    else # a commit the server will not fetch by itself: the whole history
+        "$@" -C "$dest" fetch -q origin
+        git -C "$dest" checkout -q "$revision"
+    fi
+    say "checked out $ASSAY_GIT_URI ($revision) in $dest"
+}
+
+files() { # LIST: lines "KEY MODE PATH"; KEY a file next to LIST, MODE octal or -
+    set -e
+    umask "$USER_UMASK"
+    while read -r key mode path; do
+        mkdir -p "${path%/*}"
+        cat "${1%/*}/$key" >"$path"
+        [ "$mode" = - ] || chmod "$mode" "$path"
+    done <"$1"
+}
+
+wait_signal() { # REF: the runner writes signals/REF (the status of a parallel or execute step)
+    setup
+    while [ ! -e "$S/signals/$1" ]; do sleep 1; done
+    read -r word _ <"$S/signals/$1"
+    say "step $1: $word"
+    [ "$word" = passed ]
+}
+
+mode=${1:-}
+[ $# -gt 0 ] && shift
+case "$mode" in
+step) step "$@" ;;
+finish) finish "$@" ;;
+clone) clone ;;
+files) files "$1" ;;
+wait) wait_signal "$1" ;;
+*)
+    say "usage: entry.sh step KEY=VALUE... -- COMMAND [ARG...] | finish REF... | clone | files LIST | wait REF"
+    exit 64
+    ;;
+esac
