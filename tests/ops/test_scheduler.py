@@ -62,7 +62,8 @@ def applied_minute(db: Database) -> datetime:
     with db.session() as session:
         applied = session.scalar(select(func.max(WorkflowRow.updated_at)))
     assert applied is not None
-    return applied.replace(second=0, microsecond=0, tzinfo=UTC) + timedelta(minutes=1)
+    applied = applied.astimezone(UTC) if applied.tzinfo else applied.replace(tzinfo=UTC)
+    return applied.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
 def enqueue_into(db: Database) -> Any:
