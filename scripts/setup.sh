@@ -23,6 +23,8 @@ if [ "${ASSAY_SETUP_SYSTEM:-auto}" != "no" ] && [ "${1:-}" = "--with-services" ]
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
   command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
   command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
+  # the dashboard's browser tests (tests/dashboard) drive Debian's chromium with Playwright
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from dataclasses import dataclass
@@ -71,10 +72,11 @@ class Settings:
         database = self.sqlite_file
         if database is not None:
             database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not database.exists():
-                # only when missing: closing any descriptor of a database file drops every
-                # POSIX lock this process's SQLite connections hold on it ("disk I/O error")
-                os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+            if not database.exists():  # never open an existing one: closing any descriptor
+                # of a database drops every POSIX lock this process's SQLite connections hold
+                # on it, and another process may then delete the WAL they still use
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             for path in (database, *database.parent.glob(f"{database.name}-*")):
                 _tighten(path, 0o600)
 

@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 from cli_support import ASSAY
 
-HEAVY = ("numpy", "httpx", "matplotlib", "assay.ci", "assay.store.test_cases")
+HEAVY = (
+    "numpy",
+    "httpx",
+    "matplotlib",
+    "assay.ci",
+    "assay.store.test_cases",
+    "fastapi",
+    "uvicorn",
+    "assay.server",
+)
 
 WORKFLOW = """\
 apiVersion: testworkflows.testkube.io/v1
@@ -54,7 +63,17 @@ def test_help_loads_no_store_no_models(tmp_path: Path) -> None:
     assert loaded_by(["--help"], tmp_path, heavy) == []
 
 
-@pytest.mark.parametrize("args", [["get", "--help"], ["run", "--help"], ["trends", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["get", "--help"],
+        ["run", "--help"],
+        ["trends", "--help"],
+        ["server", "--help"],
+        ["token", "--help"],
+        ["token", "create", "--help"],
+    ],
+)
 def test_command_help_loads_no_store(args: list[str], tmp_path: Path) -> None:
     # typer converts option values with pydantic, so only the store and models are absent
     heavy = ("sqlalchemy", "yaml", "jinja2", "rich", "assay.spec", *HEAVY)

@@ -174,3 +174,35 @@ def test_a_group_needs_a_max(any_db: Database) -> None:
     with pytest.raises(DefinitionError):
         enqueue(any_db, group="g", limit=0)
     assert ExecutionStore(any_db).recent() == []
+
+
+def test_on_postgresql_a_claim_skips_a_row_another_transaction_holds(
+    request: pytest.FixtureRequest,
+) -> None:
+    """`FOR UPDATE SKIP LOCKED`: a queued row locked elsewhere (an abort being written) is
+    passed over at once, not waited for."""
+    from sqlalchemy import select
+
+    from assay.store.tables import ExecutionRow
+    from support import postgres_database
+
+    db = Database(postgres_database(request))
+    try:
+        first, second = enqueue(db), enqueue(db)
+        with db.session(write=True) as holder:
+            holder.execute(
+                select(ExecutionRow).where(ExecutionRow.id == first.id).with_for_update()
+            )
+            got: list[str | None] = []
+            claimer = threading.Thread(
+                target=lambda: got.append(getattr(QueueStore(db).claim("w", ttl=30), "id", None)),
+                daemon=True,
+            )
+            claimer.start()
+            claimer.join(20)  # waiting for the lock would never end: `holder` is this thread
+            assert not claimer.is_alive(), "the claim waited for a locked row"
+            assert got == [second.id]
+        claimed = QueueStore(db).claim("w", ttl=30)
+        assert claimed is not None and claimed.id == first.id
+    finally:
+        db.close()

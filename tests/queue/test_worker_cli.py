@@ -27,8 +27,10 @@ apiVersion: testworkflows.testkube.io/v1
 kind: TestWorkflow
 metadata: {name: slow}
 spec:
+  config:
+    seconds: {type: integer, default: {seconds}}
   steps:
-    - shell: echo "{{ execution.id }} $$" >> {marks}/runs; sleep {seconds}
+    - shell: echo "{{ execution.id }} $$" >> {marks}/runs; sleep {{ config.seconds }}
   after:
     - condition: always
       shell: echo "{{ execution.id }}" >> {marks}/cleaned
@@ -172,37 +174,72 @@ def test_kill_9_with_twenty_runs_in_flight_then_restart_every_run_ends_once(
 ) -> None:
     marks = tmp_path / "marks"
     _slow(apply, marks, 2)
-    rows = [assay.enqueue("slow", config={}, tags={"n": str(n)}) for n in range(20)]
+    long = [assay.enqueue("slow", config={"seconds": "120"}, tags={}) for _ in range(8)]
+    short = [assay.enqueue("slow", config={}, tags={}) for _ in range(12)]
     first = [workers.start("--count", "4") for _ in range(2)]
-    wait_until(lambda: len(_runs(marks)) >= 8, 180, "8 runs in flight")
+    # the 8 oldest are claimed first and hold all 8 workers: 8 running, 12 queued
+    wait_until(lambda: len(_runs(marks)) == 8, 180, "8 runs in flight")
     for proc in first:
         proc.kill()  # SIGKILL: no handler, no clean-up
         proc.communicate(timeout=60)
-    in_flight = {run_id for run_id, _ in _runs(marks)}
-    assert 8 <= len(in_flight) < 20
+    assert {run_id for run_id, _ in _runs(marks)} == {row.id for row in long}
+    assert _statuses(assay, long + short) == ["running"] * 8 + ["queued"] * 12
     restarted = time.monotonic()
     workers.start("--count", "4")
     wait_until(
-        lambda: all(ExecutionStatus(s).finished for s in _statuses(assay, rows)),
+        lambda: all(ExecutionStatus(s).finished for s in _statuses(assay, long + short)),
         60,
         "20 terminal states after the restart",
     )
-    elapsed = time.monotonic() - restarted
-    assert elapsed < 60
-    final = {row.id: assay.executions.get(row.id) for row in rows}
+    assert time.monotonic() - restarted < 60
     runs = collections.Counter(run_id for run_id, _ in _runs(marks))
-    assert max(runs.values()) == 1, "a run ran twice"
-    for run_id, row in final.items():
-        if run_id in in_flight and row.status == "aborted":
-            assert row.error is not None and "ended while it was running" in row.error
-            assert assay.executions.steps(run_id) == []  # its steps never ran again
-        else:
-            assert row.status == "passed", (row.name, row.status, row.error)
-            assert runs[run_id] == 1
-            assert [s.status for s in assay.executions.steps(run_id)] == ["passed", "passed"]
-    killed = [run_id for run_id in in_flight if final[run_id].status == "aborted"]
-    assert len(killed) >= 8 - 1  # at most one may have ended in the instant before the kill
+    assert sorted(runs) == sorted(row.id for row in long + short)
+    assert set(runs.values()) == {1}, "a run ran twice"
+    for row in long:  # stopped, closed with the reason, never run again
+        done = assay.executions.get(row.id)
+        assert done.status == "aborted"
+        assert done.error is not None and "ended while it was running" in done.error
+        assert done.error.endswith("; 1 task process group(s) stopped")
+        assert assay.executions.steps(row.id) == []
+    for row in short:
+        done = assay.executions.get(row.id)
+        assert (done.status, done.error) == ("passed", None)
+        assert [s.status for s in assay.executions.steps(row.id)] == ["passed", "passed"]
+    cleaned = sorted((marks / "cleaned").read_text().split())
+    assert cleaned == sorted(row.id for row in short)  # no one was left to clean up the killed
     for _, pid in _runs(marks):
         assert not _alive(pid)
     assert pids_with_env(EXIT_FILE, f"{assay.settings.work_dir}/") == []
     assert not any((assay.settings.work_dir).iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--count", "0"], "error: --count 0: at least 1"),
+        (["--max-running", "0"], "error: --max-running 0: at least 1"),
+        (["--lease-ttl", "5", "--heartbeat", "5"], "error: --lease-ttl 5.0 / --heartbeat 5.0:"),
+    ],
+)
+def test_bad_arguments_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    env = {**os.environ, "ASSAY_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [ASSAY, "worker", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(message)
+    assert not (tmp_path / "home").exists()  # nothing opened
+
+
+def test_a_store_that_cannot_be_reached_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "ASSAY_HOME": str(tmp_path / "home"),
+        "ASSAY_DATABASE_URL": "postgresql+psycopg://assay@127.0.0.1:1/assay",
+    }
+    done = subprocess.run([ASSAY, "worker"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith(
+        "error: cannot open the store at postgresql+psycopg://assay@127.0.0.1:1/"
+    )

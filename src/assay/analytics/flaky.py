@@ -159,13 +159,15 @@ def find_flaky(
     workflow: str | None = None,
     thresholds: Thresholds | None = None,
     include_all: bool = False,
+    recent: Window | None = None,
 ) -> list[FlakyTest]:
     """Judge every test seen in the window; return the flaky ones (or all with ``include_all``).
 
     Flaky tests come first, most reasons and highest flip rate first.
     """
     limits = thresholds or Thresholds()
-    recent = Window.load(db, workflow=workflow, window=limits.window)
+    if recent is None:  # a caller asking several questions of one window loads it once
+        recent = Window.load(db, workflow=workflow, window=limits.window)
     executions = recent.by_id
     judged: list[tuple[str, RecentExecution, Verdict, int, int, int, tuple[Evidence, ...]]] = []
     for test_id, group in groupby(recent.failing_attempts(), key=lambda a: a.test_id):

@@ -85,10 +85,12 @@ def trace(
     workflow: str | None = None,
     window: int = 20,
     requirements: Iterable[str] = (),
+    recent: Window | None = None,
 ) -> list[Requirement]:
     """The requirement matrix, sorted by requirement id; ``requirements`` are always listed
     (``untested`` when no test names them)."""
-    recent = Window.load(db, workflow=workflow, window=window)
+    if recent is None:
+        recent = Window.load(db, workflow=workflow, window=window)
     latest = recent.latest()
     # only the executions holding a latest result (usually the newest of each workflow),
     # not the whole window: its other details would be read and decoded for nothing

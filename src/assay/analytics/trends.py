@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -161,18 +161,23 @@ def trend_points(
     days: int = 30,
     bucket: str = "day",
     until: datetime | None = None,
+    branch: str | None = None,
 ) -> list[TrendPoint]:
-    """Per workflow and period (``day`` or ``week``, UTC) over the last ``days`` days."""
+    """Per workflow and period (``day`` or ``week``, UTC) over the last ``days`` days (of
+    ``branch`` only, when given)."""
     if bucket not in BUCKETS:
         raise DefinitionError(f"bucket must be one of {', '.join(BUCKETS)}, got {bucket!r}")
     end = utc(until or now())
+    summary = ExecutionRow.summary
     query = (
-        select(
+        select(  # summary numbers read by the database: no JSON decoded per row here
             ExecutionRow.workflow,
             ExecutionRow.queued_at,
             ExecutionRow.status,
             ExecutionRow.duration_ms,
-            ExecutionRow.summary,
+            func.coalesce(summary["tests"].as_integer(), 0).label("tests"),
+            func.coalesce(summary["skipped"].as_integer(), 0).label("skipped"),
+            func.coalesce(summary["passed"].as_integer(), 0).label("passed"),
         )
         .where(
             ExecutionRow.queued_at >= end - timedelta(days=days),
@@ -183,23 +188,30 @@ def trend_points(
     )
     if workflow is not None:
         query = query.where(ExecutionRow.workflow == workflow)
+    if branch is not None:
+        query = query.where(ExecutionRow.branch == branch)
     groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    periods: dict[date, str] = {}
     with db.engine.connect() as connection:
         for row in connection.execute(query):
-            groups[(row.workflow, _period(utc(row.queued_at), bucket))].append(row)
+            moment = utc(row.queued_at)
+            day = moment.date()
+            if day not in periods:
+                periods[day] = _period(moment, bucket)
+            groups[(row.workflow, periods[day])].append(row)
+    passed_value = ExecutionStatus.PASSED.value
     points = []
     for (name, period), rows in sorted(groups.items()):
-        summaries = [row.summary or {} for row in rows]
-        counted = sum(int(s.get("tests", 0)) - int(s.get("skipped", 0)) for s in summaries)
-        passed_tests = sum(int(s.get("passed", 0)) for s in summaries)
+        counted = sum(row.tests - row.skipped for row in rows)
+        passed_tests = sum(row.passed for row in rows)
         durations = [float(row.duration_ms) for row in rows if row.duration_ms is not None]
         points.append(
             TrendPoint(
                 workflow=name,
                 period=period,
                 executions=len(rows),
-                passed=sum(row.status == ExecutionStatus.PASSED.value for row in rows),
-                tests=int(summaries[-1].get("tests", 0)),
+                passed=sum(row.status == passed_value for row in rows),
+                tests=int(rows[-1].tests),
                 test_pass_rate=passed_tests / counted if counted else None,
                 duration_p50_ms=percentile(durations, 0.5),
                 duration_p95_ms=percentile(durations, 0.95),
@@ -209,10 +221,16 @@ def trend_points(
 
 
 def slowest_tests(
-    db: Database, *, workflow: str | None = None, window: int = 20, top: int = 10
+    db: Database,
+    *,
+    workflow: str | None = None,
+    window: int = 20,
+    top: int = 10,
+    recent: Window | None = None,
 ) -> list[SlowTest]:
     """The ``top`` tests by mean duration over the last ``window`` executions per workflow."""
-    recent = Window.load(db, workflow=workflow, window=window)
+    if recent is None:
+        recent = Window.load(db, workflow=workflow, window=window)
     columns = recent.columns.take(recent.columns.status != SKIPPED_CODE)
     if not len(columns):
         return []

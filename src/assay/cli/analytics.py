@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from assay.cli.common import app_instance
+from assay.cli.common import app_instance, remote_client
 from assay.cli.output import Format, emit, print_table
 
 __all__ = ["app"]
@@ -52,10 +52,23 @@ def flaky(
     output: OutputOption = Format.TABLE,
 ) -> None:
     """Flaky tests, each with the rules that fired and the executions that show it."""
-    from assay.analytics.flaky import Thresholds
+    client = remote_client()
+    rows: list[dict[str, Any]]
+    if client is not None:
+        query = {
+            "workflow": workflow,
+            "window": window,
+            "flipThreshold": flip_threshold,
+            "failureThreshold": failure_threshold,
+            "minResults": min_results,
+            "all": all_tests,
+        }
+        rows = client.analytics("flaky", query)
+    else:
+        from assay.analytics.flaky import Thresholds
 
-    thresholds = Thresholds(window, flip_threshold, failure_threshold, min_results)
-    rows = app_instance().flaky(workflow=workflow, thresholds=thresholds, include_all=all_tests)
+        thresholds = Thresholds(window, flip_threshold, failure_threshold, min_results)
+        rows = app_instance().flaky(workflow=workflow, thresholds=thresholds, include_all=all_tests)
     if output is not Format.TABLE:
         emit(rows, output, [])
         return
@@ -105,15 +118,17 @@ def trends(
     output: OutputOption = Format.TABLE,
 ) -> None:
     """Pass rate, duration p50/p95 and test count over time; slowest tests; newly failing."""
-    data = app_instance().trends(
-        workflow=workflow,
-        days=days,
-        bucket=bucket.value,
-        window=window,
-        top=top,
-        base=base,
-        execution=execution,
-    )
+    query: dict[str, Any] = {
+        "workflow": workflow,
+        "days": days,
+        "bucket": bucket.value,
+        "window": window,
+        "top": top,
+        "base": base,
+        "execution": execution,
+    }
+    client = remote_client()
+    data = client.analytics("trends", query) if client else app_instance().trends(**query)
     if output is not Format.TABLE:
         emit(data, output, [])
         return
@@ -201,9 +216,14 @@ def trace(
     listed = [
         part.strip() for value in requirement or [] for part in value.split(",") if part.strip()
     ]
-    data = app_instance().trace(
-        workflow=workflow, window=window, requirements=listed, require_all=require_all
-    )
+    client = remote_client()
+    if client is not None:
+        query = {"workflow": workflow, "window": window, "requirement": listed}
+        data = client.analytics("trace", {**query, "requireAll": require_all})
+    else:
+        data = app_instance().trace(
+            workflow=workflow, window=window, requirements=listed, require_all=require_all
+        )
     unsatisfied = data["unsatisfied"]
     if output is not Format.TABLE:
         emit(data, output, [])

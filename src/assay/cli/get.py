@@ -1,13 +1,12 @@
-"""``assay get``: workflows, executions, one execution, test cases."""
+"""``assay get``: workflows, executions, one execution, test cases (local or remote)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from assay.app import testcase_json
-from assay.cli.common import app_instance
+from assay.cli.common import app_instance, remote_client
 from assay.cli.output import Format, emit
 
 __all__ = ["app"]
@@ -20,10 +19,35 @@ app = typer.Typer(
 
 OutputOption = Annotated[Format, typer.Option("-o", "--output", help="table, json or yaml")]
 
+WORKFLOW_COLUMNS = [("kind", "KIND"), ("name", "NAME"), ("labels", "LABELS")]
+EXECUTION_COLUMNS = [
+    ("id", "ID"),
+    ("name", "NAME"),
+    ("workflow", "WORKFLOW"),
+    ("status", "STATUS"),
+    ("startedAt", "STARTED"),
+    ("summary.tests", "TESTS"),
+    ("summary.failed", "FAILED"),
+    ("durationMs", "MS"),
+    ("tags", "TAGS"),
+]
+TESTCASE_COLUMNS = [
+    ("testId", "TEST ID"),
+    ("classname", "CLASS"),
+    ("name", "NAME"),
+    ("status", "STATUS"),
+    ("attempt", "TRY"),
+    ("durationMs", "MS"),
+]
+
 
 @app.command("workflows")
 def workflows(output: OutputOption = Format.TABLE) -> None:
     """Applied definitions."""
+    client = remote_client()
+    if client is not None:
+        emit(client.workflows(), output, WORKFLOW_COLUMNS)
+        return
     rows = [
         {
             "kind": row.kind,
@@ -34,7 +58,7 @@ def workflows(output: OutputOption = Format.TABLE) -> None:
         }
         for row in app_instance().definitions.all()
     ]
-    emit(rows, output, [("kind", "KIND"), ("name", "NAME"), ("labels", "LABELS")])
+    emit(rows, output, WORKFLOW_COLUMNS)
 
 
 @app.command("executions")
@@ -44,22 +68,12 @@ def executions(
     output: OutputOption = Format.TABLE,
 ) -> None:
     """Executions, newest first (one SQL query)."""
-    rows = app_instance().recent_executions_json(workflow=workflow, limit=limit)
-    emit(
-        rows,
-        output,
-        [
-            ("id", "ID"),
-            ("name", "NAME"),
-            ("workflow", "WORKFLOW"),
-            ("status", "STATUS"),
-            ("startedAt", "STARTED"),
-            ("summary.tests", "TESTS"),
-            ("summary.failed", "FAILED"),
-            ("durationMs", "MS"),
-            ("tags", "TAGS"),
-        ],
-    )
+    client = remote_client()
+    if client is not None:
+        rows = client.executions(workflow=workflow, limit=limit)
+    else:
+        rows = app_instance().recent_executions_json(workflow=workflow, limit=limit)
+    emit(rows, output, EXECUTION_COLUMNS)
 
 
 @app.command("execution")
@@ -68,8 +82,13 @@ def execution(
     output: OutputOption = Format.TABLE,
 ) -> None:
     """One execution with its steps."""
-    assay = app_instance()
-    data = assay.execution_json(assay.executions.get(ref))
+    client = remote_client()
+    data: dict[str, Any]
+    if client is not None:
+        data = client.execution(ref)
+    else:
+        assay = app_instance()
+        data = assay.execution_json(assay.executions.get(ref))
     if output is Format.TABLE:
         emit(
             data,
@@ -97,21 +116,16 @@ def testcases(
     output: OutputOption = Format.TABLE,
 ) -> None:
     """Test cases of an execution (every attempt)."""
-    assay = app_instance()
-    row = assay.executions.get(ref)
-    rows = [testcase_json(case) for case in assay.executions.test_cases(row.id)]
-    emit(
-        rows,
-        output,
-        [
-            ("testId", "TEST ID"),
-            ("classname", "CLASS"),
-            ("name", "NAME"),
-            ("status", "STATUS"),
-            ("attempt", "TRY"),
-            ("durationMs", "MS"),
-        ],
-    )
+    client = remote_client()
+    if client is not None:
+        rows = client.testcases(ref)
+    else:
+        from assay.app import testcase_json
+
+        assay = app_instance()
+        row = assay.executions.get(ref)
+        rows = [testcase_json(case) for case in assay.executions.test_cases(row.id)]
+    emit(rows, output, TESTCASE_COLUMNS)
 
 
 @app.command("schedules")

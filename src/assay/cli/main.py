@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -29,8 +30,20 @@ from assay.cli.ci_options import (
     echo_verdict,
     parse_gates,
 )
-from assay.cli.common import app_instance, failing_test_lines, parse_pairs, summary_line
+from assay.cli.common import (
+    SERVER_VARIABLE,
+    app_instance,
+    failing_test_lines,
+    parse_pairs,
+    remote_client,
+    set_command,
+    set_server,
+    summary_line,
+)
 from assay.errors import AssayError, DefinitionError
+
+if TYPE_CHECKING:
+    from assay.ci.gates import Gates, Verdict
 
 __all__ = ["app", "main"]
 
@@ -69,6 +82,7 @@ class RunOutput(StrEnum):
 
 @app.callback()
 def _root(
+    context: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -78,8 +92,20 @@ def _root(
             help="Print the version and exit.",
         ),
     ] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar=SERVER_VARIABLE,
+            metavar="URL",
+            help="Talk to this `assay server` (token from ASSAY_TOKEN) instead of the local store.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run declarative test workflows and keep their history."""
+    set_command(context.invoked_subcommand)
+    set_server(server)
 
 
 @app.command()
@@ -96,7 +122,13 @@ def validate(file: FilesOption) -> None:
 @app.command()
 def apply(file: FilesOption) -> None:
     """Validate definitions, then store them all so `assay run NAME` finds them."""
-    applied = app_instance().apply(file)
+    client = remote_client()
+    if client is not None:
+        from assay.cli.remote import apply_files
+
+        applied = apply_files(client, file)
+    else:
+        applied = app_instance().apply(file)
     for kind, name in applied:
         typer.echo(f"applied {kind}/{name}")
 
@@ -116,6 +148,13 @@ def run(
         Path | None, typer.Option(help="Run against this local checkout instead of git content.")
     ] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Stream step logs live.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            help="With --server: wait for the end (exit code as local); --no-wait prints the "
+            "execution id and returns."
+        ),
+    ] = True,
     runner: Annotated[
         str, typer.Option(envvar="ASSAY_RUNNER", help="Where steps run: local or docker.")
     ] = "local",
@@ -141,7 +180,7 @@ def run(
 ) -> None:
     """Run a workflow, test or suite; exit 0 passed, 1 failed (tests or a gate), 2 bad input,
     3 infrastructure."""
-    from assay.cli.execute import judge_run, notify_run, print_dry_run, run_definition
+    from assay.cli.execute import notify_run, print_dry_run, run_definition
 
     if dry_run or runner == "kubernetes":
         pairs = parse_pairs(config, "--config")
@@ -157,6 +196,28 @@ def run(
         from assay.ci.slack import check_webhook
 
         webhook = check_webhook(slack_webhook)
+    client = remote_client()
+    if client is not None:
+        from assay.cli.remote import run_remote
+
+        if webhook is not None:
+            raise DefinitionError("--slack-webhook works with local runs only")
+        remote_result = run_remote(
+            client,
+            name=name,
+            files=file,
+            config=parse_pairs(config, "--config"),
+            tags=parse_pairs(tag, "--tag"),
+            source=source,
+            wait=wait,
+            watch=watch,
+            json_output=output is RunOutput.JSON,
+        )
+        if remote_result is None:  # --no-wait: the id is printed
+            return
+        execution_id = remote_result["id"]
+        verdict = _print_run(remote_result, lambda: client.testcases(execution_id), output, gates)
+        raise typer.Exit(int(verdict.exit_code))
     result = run_definition(
         name=name,
         file=file,
@@ -168,6 +229,29 @@ def run(
         runner_name=runner,
         keep_workspace=keep_workspace,
     )
+    store = app_instance().executions
+
+    def cases() -> list[dict[str, Any]]:
+        from assay.app import testcase_json
+
+        return [testcase_json(case) for case in store.test_cases(result["id"])]
+
+    verdict = _print_run(result, cases, output, gates)
+    if webhook is not None:
+        notify_run(webhook, result, verdict)
+    raise typer.Exit(int(verdict.exit_code))
+
+
+def _print_run(
+    result: dict[str, Any],
+    cases: Callable[[], list[dict[str, Any]]],
+    output: RunOutput,
+    gates: Gates,
+) -> Verdict:
+    """Print a finished run: its JSON, or the summary line, the failing tests and the
+    error; then the gates' verdict, which it returns."""
+    from assay.cli.execute import judge_run
+
     verdict = judge_run(result, gates)
     if output is RunOutput.JSON:
         import json
@@ -178,15 +262,13 @@ def run(
         typer.echo(json.dumps(result, indent=2))
     else:
         typer.echo(summary_line(result))
-        for line in failing_test_lines(app_instance().executions, result):
+        for line in failing_test_lines(result, cases):
             typer.echo(line)
         if result.get("error"):
             typer.echo(f"error: {result['error']}", err=True)
     if gates.any:
         echo_verdict(verdict)
-    if webhook is not None:
-        notify_run(webhook, result, verdict)
-    raise typer.Exit(int(verdict.exit_code))
+    return verdict
 
 
 @app.command()
@@ -232,6 +314,15 @@ def logs(
     ] = False,
 ) -> None:
     """Print the (masked) log of an execution."""
+    client = remote_client()
+    if client is not None:
+        if follow:
+            from assay.cli.remote import follow_logs
+
+            follow_logs(client, execution, sys.stdout.buffer)
+        else:
+            sys.stdout.buffer.write(client.logs(execution))
+        return
     assay = app_instance()
     ended = None if follow else assay.ended_log_path(execution)
     if ended is not None:
@@ -258,6 +349,12 @@ def artifacts(
     """List (or download) the artifacts of an execution."""
     import shutil
 
+    client = remote_client()
+    if client is not None:
+        from assay.cli.remote import list_artifacts
+
+        list_artifacts(client, execution, download)
+        return
     assay = app_instance()
     row = assay.executions.get(execution)
     base = assay.settings.executions_dir / row.id / "artifacts"
@@ -293,6 +390,21 @@ def prune(
         f"pruned the logs and artifacts of {result.executions} execution(s), {size}; "
         f"{result.deliveries} old webhook delivery(ies); results kept"
     )
+
+
+@app.command()
+def abort(
+    execution: Annotated[str, typer.Argument(help="Execution id or name.")],
+) -> None:
+    """Abort a queued or running execution on the server (--server / ASSAY_SERVER)."""
+    client = remote_client()
+    if client is None:
+        raise DefinitionError(
+            f"`assay abort` needs a server (--server or {SERVER_VARIABLE}); a local run is "
+            "aborted with Ctrl-C in its terminal"
+        )
+    result = client.abort(execution)
+    typer.echo(f"{result['name']} ({result['id']}): {result['status']}")
 
 
 def _exit_code(status: str) -> int:

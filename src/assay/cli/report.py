@@ -23,8 +23,8 @@ from assay.cli.ci_options import (
     notify_slack,
     parse_gates,
 )
-from assay.cli.common import app_instance
-from assay.errors import InfrastructureError
+from assay.cli.common import app_instance, remote_client
+from assay.errors import DefinitionError, InfrastructureError
 
 if TYPE_CHECKING:
     from assay.ci.github_env import GitHubContext
@@ -115,6 +115,15 @@ def report(
         from assay.ci.slack import check_webhook
 
         webhook = check_webhook(slack_webhook)
+    client = remote_client()
+    if client is not None:
+        if github or gates.any or webhook is not None:
+            raise DefinitionError(
+                "with --server, `assay report` renders the report only: --github, quality "
+                "gates and --slack-webhook work against the local store"
+            )
+        _write(client.report(executions, format=format.value, base=base), output)
+        raise typer.Exit(0)
     context = None
     if github:
         from assay.ci.github_env import GitHubContext

@@ -291,7 +291,7 @@ def checked_config(
 ) -> dict[str, Any]:
     """The config of a run of ``workflow`` (defaults, then ``given``), checked with
     everything a run checks before it is recorded: parameter names and types, ``parallel``
-    settings, paths (``source``: a checkout, or anything standing for one). Raises
+    settings, ``services``, paths (``source``: a checkout, or anything standing for one). Raises
     :class:`DefinitionError`."""
     config = resolve_config(workflow.spec.config, given)
     check_parallel(workflow, config)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import NotFoundError
+from assay.spec.loader import RUNNABLE_KINDS
 from assay.spec.workflow import TestWorkflow, TestWorkflowTemplate
 from assay.store.definitions import DefinitionStore
 
@@ -14,8 +15,6 @@ if TYPE_CHECKING:
     from assay.spec.loader import Definition
 
 __all__ = ["RUNNABLE_KINDS", "Catalog"]
-
-RUNNABLE_KINDS = ("TestWorkflow", "TestSuite", "Test")
 
 
 @dataclass

@@ -131,13 +131,13 @@ class Worker:
 
     def run_forever(self, wake: threading.Event) -> None:
         """Claim and run until :meth:`stop`; idle, wait ``poll`` seconds or for ``wake``.
-        A store fault is logged and retried (the lease of a run whose end could not be
-        recorded lapses, and reconciliation closes it)."""
+        A fault (the store away) is logged and the loop goes on (the lease of a run whose
+        end could not be recorded lapses, and reconciliation closes it)."""
         while self._stop_reason is None:
             try:
                 ran = self.run_next()
-            except AssayError as exc:
-                self.log(f"error: {self.worker_id}: {exc}")
+            except Exception as exc:  # the store is away, or a bug: this worker goes on
+                self.log(f"error: {self.worker_id}: {_fault(exc)}")
                 ran = None
             if ran is None and wake.wait(self.timing.poll):
                 wake.clear()
@@ -211,7 +211,7 @@ class Worker:
         renew_at = time.monotonic() + self.timing.heartbeat
         cancelled = False
         while not done.wait(self.timing.abort_poll):
-            with contextlib.suppress(AssayError):  # the store is away: try again
+            with contextlib.suppress(Exception):  # the store is away: try again
                 if not cancelled and self.queue.abort_requested([row.id]):
                     cancelled = True
                     engine.cancel(ABORT_REQUESTED)
@@ -224,6 +224,15 @@ class Worker:
                         self.log(f"lost the lease of {row.name}: aborting it")
                         engine.cancel(f"{self.worker_id} lost its lease")
                     return
+
+
+def _fault(exc: Exception) -> str:
+    """One line for a fault met by a worker thread."""
+    if isinstance(exc, AssayError):
+        return str(exc)
+    from assay.faults import describe_fault
+
+    return describe_fault(exc) or f"internal error: {exc!r}"
 
 
 class WorkerPool:
@@ -331,5 +340,5 @@ class WorkerPool:
         while not self._stopping.wait(self.timing.reconcile):
             try:
                 self.reconcile()
-            except AssayError as exc:
-                self.log(f"error: reconciliation: {exc}")
+            except Exception as exc:  # the next pass retries
+                self.log(f"error: reconciliation: {_fault(exc)}")

@@ -18,6 +18,7 @@ __all__ = ["ROUTERS", "create_app"]
 
 
 def _routers() -> list[APIRouter]:
+    from assay.server import dashboard
     from assay.server.routes import (
         analytics,
         definitions,
@@ -27,6 +28,7 @@ def _routers() -> list[APIRouter]:
         notifications,
         runs,
         tokens,
+        uploads,
     )
 
     return [
@@ -38,6 +40,8 @@ def _routers() -> list[APIRouter]:
         notifications.router,
         analytics.router,
         tokens.router,
+        uploads.router,
+        dashboard.router,  # the web dashboard, at / (docs/dashboard.md)
     ]
 
 

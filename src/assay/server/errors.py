@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,6 +18,9 @@ from assay.errors import (
     NotFoundError,
     ResultsError,
 )
+from assay.faults import describe_fault
+
+_log = logging.getLogger("assay.server")
 
 __all__ = ["ERROR_RESPONSES", "error_response", "install_error_handlers", "status_of"]
 
@@ -81,8 +85,18 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail), dict(exc.headers or {}) or None)
 
 
+async def _fault(_request: Request, exc: Exception) -> JSONResponse:
+    """A storage or OS fault is 503 in one line; anything else is a bug: 500, logged."""
+    fault = describe_fault(exc)
+    if fault is not None:
+        return error_response(503, fault)
+    _log.error("unexpected error", exc_info=exc)
+    return error_response(500, "internal error (logged by the server)")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every error of ``app`` as ``{"error": message}``."""
+    app.add_exception_handler(Exception, _fault)
     app.add_exception_handler(AssayError, _assay_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

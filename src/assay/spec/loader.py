@@ -40,6 +40,7 @@ __all__ = [
     "KINDS",
     "MAX_FILE_BYTES",
     "MAX_NODES",
+    "RUNNABLE_KINDS",
     "Definition",
     "DefinitionModel",
     "load_definitions",
@@ -58,6 +59,9 @@ DefinitionModel = Union[
 
 _LEGACY_API_VERSION = "tests.testkube.io/v3"
 _WEBHOOK_API_VERSION = "executor.testkube.io/v1"
+
+RUNNABLE_KINDS = ("TestWorkflow", "TestSuite", "Test")
+"""Kinds `assay run` runs (templates are only used by them)."""
 
 
 class _Kinds(Mapping[str, tuple[tuple[str, ...], type[BaseModel]]]):

@@ -1,5 +1,5 @@
 """``POST /v1/test-workflows/{name}/executions``: queue a run (JSON body: ``config``,
-``tags``); a worker of the server (or an ``assay worker``) runs it."""
+``tags``, ``sourceUpload``); a worker of the server (or an ``assay worker``) runs it."""
 
 from __future__ import annotations
 
@@ -32,6 +32,11 @@ class RunRequestBody(BaseModel):
         max_length=300,
         description="Accepted for Testkube's clients; executions are named WORKFLOW-N",
     )
+    source_upload: str | None = Field(
+        default=None,
+        alias="sourceUpload",
+        description="The id of a POST /v1/uploads: that checkout is the run's /data/repo",
+    )
 
 
 def config_text(config: dict[str, ConfigValue]) -> dict[str, str]:
@@ -56,6 +61,15 @@ def run_workflow(
 ) -> dict[str, Any]:
     """The queued execution. Config is checked against the parameters the workflow
     declares (names, types, enums) before anything is stored: 422 naming the problem."""
-    row = assay.enqueue(name, config=config_text(body.config), tags=body.tags)
+    from assay.server.routes.uploads import claim
+
+    source = claim(assay.settings.home, body.source_upload) if body.source_upload else None
+    try:
+        row = assay.enqueue(
+            name, config=config_text(body.config), tags=body.tags, source_archive=source
+        )
+    finally:  # enqueue keeps its own copy; a refused run needs a new upload
+        if source is not None:
+            source.unlink(missing_ok=True)
     wake_workers(request)
     return assay.execution_json(row)
