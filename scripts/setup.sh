@@ -18,8 +18,8 @@ PY
 
 need_apt=()
 command -v git >/dev/null 2>&1 || need_apt+=(git)
-command -v busybox >/dev/null 2>&1 || need_apt+=(busybox) # alpine's sh, for tests/kube
 if [ "${ASSAY_SETUP_SYSTEM:-auto}" != "no" ] && [ "${1:-}" = "--with-services" ]; then
+  command -v busybox >/dev/null 2>&1 || need_apt+=(busybox) # alpine's sh, for tests/kube
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
   command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
   command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)

@@ -297,7 +297,7 @@ def test_ctrl_c_while_waiting_aborts_the_execution_on_the_server(server: ApiServ
             if line.strip() == "started":
                 break
         waiting.send_signal(signal.SIGINT)
-        _, stderr = waiting.communicate(timeout=60)
+        _, stderr = waiting.communicate(timeout=120)
     finally:
         if waiting.poll() is None:
             waiting.kill()
