@@ -46,6 +46,22 @@ spec:
       shell: python3 -m pytest -q -p no:cacheprovider
 """
 
+OWN_JUNIT = """\
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {name: docker-own-junit}
+spec:
+  container: {image: IMAGE}
+  content:
+    files:
+      - {path: /data/repo/test_one.py, content: "def test_one():\\n    pass\\n"}
+  steps:
+    - name: tests
+      workingDir: /data/repo
+      shell: python3 -m pytest -q -p no:cacheprovider --junit-xml=/data/repo/own.xml
+      artifacts: {paths: [/data/repo/own.xml]}
+"""
+
 IMAGE_DIR = """\
 apiVersion: testworkflows.testkube.io/v1
 kind: TestWorkflow
@@ -76,6 +92,21 @@ def test_failed_tests_retry_reruns_only_the_failure_in_the_image(
     assert "re-running only the 1 failed test(s)" in log
     assert "1 passed, 1 deselected" in log
     assert row.summary["flaky"] == 1 and row.summary["failed"] == 0
+    db.close()
+
+
+def test_a_collected_own_junit_in_the_image_is_not_counted_twice(
+    assay_home: Settings, docker_image: str
+) -> None:
+    db = Database(assay_home.database_url)
+    engine = Engine(assay_home, db, DockerRunner(docker_image, 1.0), Catalog())
+    row = engine.run(workflow(OWN_JUNIT.replace("IMAGE", docker_image)), RunOptions())
+    log = (assay_home.executions_dir / row.id / "log.txt").read_text()
+    assert row.status == "passed", log
+    artifacts = assay_home.executions_dir / row.id / "artifacts"
+    assert [p.name for p in artifacts.rglob("own.xml")] == ["own.xml"]
+    cases = ExecutionStore(db).test_cases(row.id)
+    assert [(c.name, c.attempt) for c in cases] == [("test_one", 1)]
     db.close()
 
 
