@@ -12,6 +12,7 @@ from assay.settings import Settings
 from assay.store import Database
 from assay.testing import PostgresService, find_pg_bin
 from assay.testing.plugin import SETTINGS
+from http_receiver import Receiver
 from support import GitRepo, commit_all, git, postgres_database, skip_unless_ci, write_files
 
 
@@ -96,6 +97,15 @@ def docker_image() -> str:
             pytest.fail(f"Docker is required on CI: {exc}", pytrace=False)
         pytest.skip(f"Docker is not available: {exc}")
     return built.stdout.strip()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP receiver on loopback (webhook tests): records requests, answers with the
+    statuses in its ``statuses`` list in turn, then 200."""
+    server = Receiver()
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="session")

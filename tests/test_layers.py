@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     # questions over the history; reports of executions
     "analytics": 3,
     "reports": 3,
+    "ops": 3,  # scheduler, webhook outbox sender, retention, metrics (over the store)
     # running an execution; CI over reports
     "engine": 4,
     "ci": 4,

@@ -18,9 +18,12 @@ if TYPE_CHECKING:  # the store (SQLAlchemy) is imported on first use, not at CLI
     from sqlalchemy import Row
 
     from assay.analytics.flaky import Thresholds
+    from assay.ops.retention import PruneResult
+    from assay.ops.webhooks import Sender
     from assay.store import Database, DefinitionStore, ExecutionStore, SecretStore
     from assay.store.executions import ExecutionQuery
     from assay.store.listing import Cursor, ExecutionFilter, ExecutionPage
+    from assay.store.outbox import Outbox
     from assay.store.quarantine import QuarantineStore
     from assay.store.queue import QueueStore
     from assay.store.sealing import Sealer
@@ -71,6 +74,77 @@ class Assay:
 
         self.settings.make_private()
         return SecretStore(self.settings.secrets_dir)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        """Webhook and Slack deliveries (:mod:`assay.store.outbox`)."""
+        from assay.store.outbox import Outbox
+
+        return Outbox(self.db)
+
+    def webhook_sender(self, **options: Any) -> Sender:
+        """A sender of the outbox, signing with the local secret store
+        (:class:`assay.ops.webhooks.Sender` ``options``)."""
+        from assay.ops.webhooks import Sender
+
+        return Sender(self.db, secret=self.secrets.get, **options)
+
+    def prune(self, older_than: str, *, keep: int = 0, dry_run: bool = False) -> PruneResult:
+        """Delete the logs and artifacts of executions finished more than ``older_than``
+        (``30d``, ``12h``, ``2w``) ago, except the newest ``keep`` of each workflow; their
+        results stay (:mod:`assay.ops.retention`)."""
+        from assay.ops.retention import Pruner, parse_age
+
+        try:
+            age = parse_age(older_than)
+        except ValueError as exc:
+            raise DefinitionError(f"--older-than: {exc}") from None
+        return Pruner(self.db, self.settings.executions_dir).run_once(age, keep, dry_run=dry_run)
+
+    def schedules_json(self, now: datetime, *, count: int = 1) -> list[dict[str, Any]]:
+        """The cron schedules of applied workflows: next ``count`` fire times, last tick."""
+        from sqlalchemy import select
+
+        from assay.ops.scheduler import SCHEDULED_KINDS, schedules_of
+        from assay.spec.cron import check_timezone
+        from assay.store.schedules import TickStore
+        from assay.store.tables import WorkflowRow
+
+        try:
+            check_timezone(self.settings.timezone)
+        except ValueError as exc:
+            raise DefinitionError(f"ASSAY_TIMEZONE: {exc}") from None
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(WorkflowRow)
+                .where(WorkflowRow.kind.in_(SCHEDULED_KINDS))
+                .order_by(WorkflowRow.name)
+            ).all()
+        ticks = TickStore(self.db)
+        result = []
+        for schedule in schedules_of(rows, self.settings.timezone):
+            last = next(iter(ticks.recent(workflow=schedule.workflow, limit=1)), None)
+            result.append(
+                {
+                    "workflow": schedule.workflow,
+                    "event": schedule.index,
+                    "cron": schedule.cron,
+                    "timezone": schedule.timezone,
+                    "next": [t.isoformat() for t in schedule.next_fire(now, count)],
+                    "config": schedule.config,
+                    "tags": schedule.tags,
+                    "lastTick": None
+                    if last is None
+                    else {
+                        "scheduledAt": _iso(last.scheduled_at),
+                        "state": last.state,
+                        "executionId": last.execution_id,
+                        "missed": last.missed,
+                        "error": last.error,
+                    },
+                }
+            )
+        return result
 
     @cached_property
     def queue(self) -> QueueStore:

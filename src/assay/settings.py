@@ -15,12 +15,15 @@ __all__ = ["Settings"]
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Runtime settings: ``ASSAY_HOME``, ``ASSAY_DATABASE_URL`` and ``ASSAY_RUNNER``."""
+    """Runtime settings: ``ASSAY_HOME``, ``ASSAY_DATABASE_URL``, ``ASSAY_RUNNER`` and
+    ``ASSAY_TIMEZONE``."""
 
     home: Path
     database_url: str
     runner: str = "local"
     """The runner of a queued run that names none (``ASSAY_RUNNER``)."""
+    timezone: str = "UTC"
+    """The time zone of cron schedules that name none (``ASSAY_TIMEZONE``)."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -33,7 +36,12 @@ class Settings:
 
             home = Path(user_data_dir("assay", appauthor=False))
         url = os.environ.get("ASSAY_DATABASE_URL") or f"sqlite:///{home / 'assay.db'}"
-        return cls(home=home, database_url=url, runner=os.environ.get("ASSAY_RUNNER") or "local")
+        return cls(
+            home=home,
+            database_url=url,
+            runner=os.environ.get("ASSAY_RUNNER") or "local",
+            timezone=os.environ.get("ASSAY_TIMEZONE") or "UTC",
+        )
 
     @property
     def sqlite_file(self) -> Path | None:

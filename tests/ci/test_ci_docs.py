@@ -70,8 +70,8 @@ def test_example_arguments_exist_or_are_marked_future(assay: InProcess) -> None:
     assert all(arg in run_help for arg in re.findall(r"--[a-z-]+", args))
     server = yaml.safe_load((ROOT / "examples" / "github" / "server-mode.yml").read_text())
     assert "--server" in str(assay_steps(server)[0]["with"]["args"])  # type: ignore[index]
-    # documented as not implemented yet: when it lands, update server-mode.yml and docs/ci.md
-    assert "--server" not in run_help
+    assert "--server" in run_help  # remote runs landed; the report step is not remote yet:
+    assert "report --github" in (ROOT / "examples" / "github" / "server-mode.yml").read_text()
     kind = yaml.safe_load((ROOT / "examples" / "github" / "kind-kubernetes.yml").read_text())
     assert assay_steps(kind)[0]["with"]["runner"] == "kubernetes"  # type: ignore[index]
 

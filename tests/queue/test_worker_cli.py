@@ -7,6 +7,7 @@ import collections
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,11 +160,19 @@ def test_a_frozen_worker_loses_its_lease_and_another_aborts_its_run(
     assert done.error is not None
     assert done.error.startswith(f"its worker {lease_owner} stopped renewing its lease")
     assert done.error.endswith("task process group(s) stopped")
-    time.sleep(2)  # the resumed worker notices, and finishes its side
+    lines: list[str] = []  # the resumed worker notices, and finishes its side
+    assert frozen.stdout is not None and frozen.stderr is not None
+    stdout = frozen.stdout
+    reader = threading.Thread(target=lambda: lines.extend(iter(stdout.readline, "")))
+    reader.start()
+    wait_until(
+        lambda: any(f"lost the lease of {row.name}" in line for line in lines), 60, "noticed"
+    )
     frozen.send_signal(signal.SIGTERM)
-    out, err = frozen.communicate(timeout=60)
-    assert frozen.returncode == 0, (out, err)
-    assert f"lost the lease of {row.name}" in out
+    reader.join(timeout=60)
+    err = frozen.stderr.read()
+    assert frozen.wait(timeout=60) == 0, ("".join(lines), err)
+    assert any(f"lost the lease of {row.name}" in line for line in lines), lines
     assert assay.executions.get(row.id).error == done.error  # the first word stays
     assert [run_id for run_id, _ in _runs(marks)] == [row.id]
 

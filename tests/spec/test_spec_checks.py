@@ -92,4 +92,4 @@ def test_every_problem_of_a_file_is_reported_once() -> None:
 def test_legacy_kinds_are_loaded_on_demand_with_their_api_version(kind: str) -> None:
     assert KINDS.versions(kind) == (LEGACY_API_VERSION,)
     assert KINDS[kind][0] == (LEGACY_API_VERSION,)
-    assert set(KINDS) == {"TestWorkflow", "TestWorkflowTemplate", "Test", "TestSuite"}
+    assert set(KINDS) == {"TestWorkflow", "TestWorkflowTemplate", "Test", "TestSuite", "Webhook"}

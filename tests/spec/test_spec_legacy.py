@@ -391,7 +391,9 @@ def test_limits_negative_post_run_and_schedule() -> None:
     assert _step(workflow, "test").negative
     post = _step(workflow, "post-run")
     assert (post.condition, post.shell) == ("always", "echo done")
-    assert workflow.spec.events == [{"cronjob": {"cron": "*/5 * * * *"}}]
+    assert [e.model_dump(exclude_defaults=True) for e in workflow.spec.events] == [
+        {"cronjob": {"cron": "*/5 * * * *"}}
+    ]
     notes = workflow.metadata.annotations[NOTES_ANNOTATION]
     assert "executionRequest.jobTemplate is not supported" in notes
 
@@ -457,7 +459,9 @@ def test_suite_before_after_limits_and_schedule() -> None:
     assert (after.name, after.condition) == ("after-1", "always")
     assert after.execute is not None and after.execute.tests[0].name == "cleanup-database"
     assert workflow.spec.job is not None and workflow.spec.job.active_deadline_seconds == 1800
-    assert workflow.spec.events == [{"cronjob": {"cron": "0 3 * * *"}}]
+    assert [e.model_dump(exclude_defaults=True) for e in workflow.spec.events] == [
+        {"cronjob": {"cron": "0 3 * * *"}}
+    ]
     assert workflow.metadata.description == "Backend E2E, auth first"
 
 

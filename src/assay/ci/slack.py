@@ -1,5 +1,8 @@
 """Slack incoming-webhook notifications: on failure, and on recovery; quiet otherwise.
 
+Messages go through the webhook outbox (:mod:`assay.store.outbox`) as ``slack``
+deliveries: each attempt is logged and listed by ``assay webhooks deliveries``.
+
 *Failure*: the report's verdict did not pass.  *Recovery*: it passed, and for one of its
 executions the previous finished execution of the same workflow (on the same ``branch``
 tag, when the execution has one) did not pass.  A steady success sends nothing.
@@ -25,6 +28,7 @@ from assay.errors import DefinitionError, InfrastructureError
 from assay.reports.data import Report
 from assay.reports.markdown import first_lines, format_duration, status_icon
 from assay.status import ExecutionStatus
+from assay.store.database import Database
 from assay.store.executions import ExecutionStore
 from assay.store.tables import ExecutionRow
 
@@ -159,19 +163,31 @@ def build_message(
 
 
 def send(
-    url: str, payload: dict[str, Any], *, transport: httpx.BaseTransport | None = None
+    url: str,
+    payload: dict[str, Any],
+    *,
+    db: Database,
+    execution: ExecutionRow | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> None:
-    """POST ``payload`` to the webhook; :class:`SlackError` (without the URL) if refused."""
+    """Record ``payload`` as a ``slack`` delivery in the outbox (the URL is not stored), POST
+    it once and log the attempt; :class:`SlackError` (without the URL) if refused.
+    ``assay webhooks replay ID --url URL`` sends it again."""
+    from assay.ops.webhooks import Sender
+    from assay.store.executions import now
+    from assay.store.outbox import Outbox
+
+    delivery = Outbox(db).add_slack(payload, execution, now())
+    sender = Sender(db, transport=transport, timeout=15.0)
     try:
-        with httpx.Client(timeout=15.0, transport=transport) as client:
-            response = client.post(url, json=payload)
-    except httpx.HTTPError as exc:
-        raise SlackError(f"Slack webhook unreachable: {type(exc).__name__}") from None
-    if not response.is_success:
-        reason = response.text.strip()[:200] if response.text else response.reason_phrase
-        if url in reason:
-            reason = "(response withheld)"
-        raise SlackError(f"Slack webhook refused the message: HTTP {response.status_code} {reason}")
+        result = sender.attempt(delivery, url=url)
+    finally:
+        sender.close()
+    if result.ok:
+        return
+    if result.status_code is None:
+        raise SlackError(f"Slack webhook {result.error}")
+    raise SlackError(f"Slack webhook refused the message: {result.error}")
 
 
 def _context(github: GitHubContext | None) -> str:

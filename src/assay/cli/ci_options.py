@@ -134,7 +134,9 @@ def notify_slack(
         typer.echo("slack: nothing to notify (passed, and no failure before it)", err=err)
         return
     try:
-        send(webhook, build_message(notice, report, verdict, recovered=recovered, github=github))
+        message = build_message(notice, report, verdict, recovered=recovered, github=github)
+        first = report.executions[0].execution if report.executions else None
+        send(webhook, message, db=store.db, execution=first)
     except SlackError as exc:
         typer.echo(f"warning: {exc}", err=True)
         return

@@ -126,3 +126,32 @@ def testcases(
         row = assay.executions.get(ref)
         rows = [testcase_json(case) for case in assay.executions.test_cases(row.id)]
     emit(rows, output, TESTCASE_COLUMNS)
+
+
+@app.command("schedules")
+def schedules(
+    count: Annotated[int, typer.Option(min=1, max=100, help="Next N fire times each.")] = 1,
+    output: OutputOption = Format.TABLE,
+) -> None:
+    """Cron schedules (`spec.events[].cronjob`) of applied workflows, with their next fire
+    times (UTC) and last tick. `assay server` fires them."""
+    from datetime import UTC, datetime
+
+    rows = app_instance().schedules_json(datetime.now(UTC), count=count)
+    if output is Format.TABLE:
+        for row in rows:
+            row["nextFire"] = ", ".join(row["next"])
+            last = row["lastTick"]
+            row["last"] = "" if last is None else f"{last['scheduledAt']} {last['state']}"
+    emit(
+        rows,
+        output,
+        [
+            ("workflow", "WORKFLOW"),
+            ("cron", "CRON"),
+            ("timezone", "TZ"),
+            ("nextFire", "NEXT"),
+            ("last", "LAST TICK"),
+            ("tags", "TAGS"),
+        ],
+    )

@@ -19,6 +19,7 @@ from assay.cli import secret as secret_commands
 from assay.cli import server as server_commands
 from assay.cli import shard as shard_commands
 from assay.cli import shutdown
+from assay.cli import webhooks as webhook_commands
 from assay.cli.ci_options import (
     FailOnFlaky,
     MaxDuration,
@@ -62,6 +63,7 @@ app.add_typer(quarantine_commands.app, name="quarantine")
 app.add_typer(analytics_commands.app)  # flaky, trends, trace
 app.command("server")(server_commands.server)
 app.add_typer(server_commands.tokens, name="token")
+app.add_typer(webhook_commands.app, name="webhooks")
 app.add_typer(install_commands.app, name="install")
 
 FilesOption = Annotated[
@@ -333,6 +335,10 @@ def logs(
     path = assay.log_path(row)
     if path.exists():
         sys.stdout.write(path.read_text(encoding="utf-8"))
+    elif row.pruned_at is not None:
+        typer.echo(
+            f"the log of {row.name} was pruned (retention) on {row.pruned_at:%Y-%m-%d}", err=True
+        )
 
 
 @app.command()
@@ -359,6 +365,31 @@ def artifacts(
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
         typer.echo(f"{rel}\t{path.stat().st_size}")
+
+
+@app.command()
+def prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age such as 30d, 12h, 2w (finished before).")
+    ],
+    keep: Annotated[
+        int, typer.Option(min=0, help="Keep the newest N finished executions of each workflow.")
+    ] = 0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
+) -> None:
+    """Delete the logs and artifacts of old executions; their results, summaries and steps
+    stay (flaky, trends and trace still see them). `assay server --retention` does it hourly."""
+    result = app_instance().prune(older_than, keep=keep, dry_run=dry_run)
+    size = f"{result.bytes / 1_000_000:.1f} MB"
+    if dry_run:
+        typer.echo(
+            f"would prune the logs and artifacts of {result.executions} execution(s), {size}"
+        )
+        return
+    typer.echo(
+        f"pruned the logs and artifacts of {result.executions} execution(s), {size}; "
+        f"{result.deliveries} old webhook delivery(ies); results kept"
+    )
 
 
 @app.command()

@@ -73,7 +73,10 @@ def run_remote(
     try:
         return wait_for(client, queued, sys.stderr if json_output else sys.stdout, watch)
     except KeyboardInterrupt:
-        client.abort(queued["id"])
+        from assay.client import ServerClient as Fresh
+
+        # a fresh connection pool: the interrupt may have left the streaming one's lock held
+        Fresh(client.url, client.token, timeout=10.0).abort(queued["id"])
         raise Interrupted(
             f"interrupted by SIGINT: abort of {queued['name']} ({queued['id']}) requested",
             signal.SIGINT,

@@ -30,6 +30,13 @@ class ScopeName(StrEnum):
     ADMIN = "admin"
 
 
+class LogFormat(StrEnum):
+    """Log formats of the server."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
 def server(
     host: Annotated[
         str | None, typer.Option(help="Address to listen on [env ASSAY_SERVER_HOST; 127.0.0.1]")
@@ -44,16 +51,42 @@ def server(
             min=0, max=64, help="Workers running queued executions [env ASSAY_SERVER_WORKERS; 1]"
         ),
     ] = None,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            help="Delete logs and artifacts of executions finished longer ago than this (30d); "
+            "results stay [env ASSAY_SERVER_RETENTION; keep all]"
+        ),
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            help="Time zone of cron schedules naming none [env ASSAY_SERVER_TIMEZONE, "
+            "ASSAY_TIMEZONE; UTC]"
+        ),
+    ] = None,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(help="text or json (one object per line) [env ASSAY_SERVER_LOG_FORMAT]"),
+    ] = None,
 ) -> None:
     """Serve the REST API (/v1, OpenAPI at /openapi.json) on the store of ASSAY_HOME or
-    ASSAY_DATABASE_URL; every /v1 call needs a token from `assay token create`."""
+    ASSAY_DATABASE_URL; every /v1 call needs a token from `assay token create`. Also fires
+    cron schedules, sends webhooks, serves /metrics, and prunes with --retention."""
     from pydantic import ValidationError
 
     from assay.errors import DefinitionError
     from assay.server.serve import serve
     from assay.server.settings import ServerSettings
 
-    given: dict[str, Any] = {"host": host, "port": port, "workers": workers}
+    given: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "retention": retention,
+        "timezone": timezone,
+        "log_format": None if log_format is None else log_format.value,
+    }
     try:  # flags win over ASSAY_SERVER_* variables, which win over defaults
         settings = ServerSettings(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:

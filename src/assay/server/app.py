@@ -24,6 +24,7 @@ def _routers() -> list[APIRouter]:
         definitions,
         executions,
         health,
+        metrics,
         notifications,
         runs,
         tokens,
@@ -32,6 +33,7 @@ def _routers() -> list[APIRouter]:
 
     return [
         health.router,
+        metrics.router,
         *definitions.routers(),
         runs.router,
         executions.router,
@@ -71,9 +73,15 @@ def create_app(
             pool = WorkerPool(facade.settings, settings.workers, db=facade.db)
             await run_in_threadpool(pool.start)
         app.state.workers = pool
+        from assay.server.background import Background
+
+        background = Background(facade, settings)  # scheduler, webhook sender, retention
+        await run_in_threadpool(background.start)
+        app.state.background = background
         try:
             yield
         finally:
+            await run_in_threadpool(background.stop)
             if pool is not None:  # running executions are aborted ("worker stopped")
                 await run_in_threadpool(pool.stop, 15.0)
             facade.db.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging.config
+
 from assay.server.settings import ServerSettings
 
 __all__ = ["serve"]
@@ -13,12 +15,16 @@ def serve(settings: ServerSettings) -> None:
     import uvicorn
 
     from assay.server.app import create_app
+    from assay.server.logs import log_config
 
+    config = log_config(settings.log_format)
+    logging.config.dictConfig(config)
     app = create_app(settings)
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
+        log_config=config,
         log_level="warning",
         http="httptools",
         loop="uvloop",

@@ -7,8 +7,9 @@ shared with the CLI: a server opened on a local store serves that store's histor
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["ServerSettings"]
@@ -34,6 +35,43 @@ class ServerSettings(BaseSettings):
     """How often an event stream asks the store whether its execution ended."""
     max_page_size: int = Field(default=1000, ge=1)
     """Largest ``pageSize`` of a list."""
+
+    scheduler: bool = True
+    """Fire the cron schedules of applied workflows (``spec.events[].cronjob``); every
+    replica may: the database lets one fire each tick."""
+    timezone: str | None = None
+    """Time zone of schedules that name none (default: ``ASSAY_TIMEZONE``, else UTC)."""
+    webhooks: bool = True
+    """Send the webhook outbox."""
+    webhook_max_attempts: int = Field(default=10, ge=1)
+    """Attempts at a delivery before it is ``failed``."""
+    webhook_backoff_seconds: float = Field(default=5.0, gt=0)
+    """Delay after the first failed attempt; doubled after each (at most an hour)."""
+    retention: str | None = None
+    """Delete logs and artifacts of executions finished longer ago (``30d``); results
+    stay. Unset: keep everything."""
+    retention_keep: int = Field(default=0, ge=0)
+    """With ``retention``: keep the newest N finished executions of each workflow whole."""
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    """How often retention runs."""
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per log line (time, level, logger, message)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        from assay.spec.cron import check_timezone
+
+        return None if value is None else check_timezone(value)
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: str | None) -> str | None:
+        from assay.ops.retention import parse_age
+
+        if value is not None:
+            parse_age(value)
+        return value
 
     kube_api_url: str | None = None
     """Kubernetes API server whose TokenReview checks ServiceAccount tokens (in a pod:

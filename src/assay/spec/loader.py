@@ -34,6 +34,7 @@ from assay.spec.workflow import API_VERSIONS, TestWorkflow, TestWorkflowTemplate
 
 if TYPE_CHECKING:
     from assay.spec.legacy import LegacyTest, LegacyTestSuite
+    from assay.spec.webhook import Webhook
 
 __all__ = [
     "KINDS",
@@ -52,9 +53,12 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_NODES = 1_000_000
 """Most YAML nodes a document may expand to (aliases counted at every use)."""
 
-DefinitionModel = Union[TestWorkflow, TestWorkflowTemplate, "LegacyTest", "LegacyTestSuite"]
+DefinitionModel = Union[
+    TestWorkflow, TestWorkflowTemplate, "LegacyTest", "LegacyTestSuite", "Webhook"
+]
 
 _LEGACY_API_VERSION = "tests.testkube.io/v3"
+_WEBHOOK_API_VERSION = "executor.testkube.io/v1"
 
 RUNNABLE_KINDS = ("TestWorkflow", "TestSuite", "Test")
 """Kinds `assay run` runs (templates are only used by them)."""
@@ -62,9 +66,9 @@ RUNNABLE_KINDS = ("TestWorkflow", "TestSuite", "Test")
 
 class _Kinds(Mapping[str, tuple[tuple[str, ...], type[BaseModel]]]):
     """Accepted kinds and their apiVersions and model; the legacy models (Test,
-    TestSuite) are imported only when a legacy document is met."""
+    TestSuite) and Webhook are imported only when such a document is met."""
 
-    _names = ("TestWorkflow", "TestWorkflowTemplate", "Test", "TestSuite")
+    _names = ("TestWorkflow", "TestWorkflowTemplate", "Test", "TestSuite", "Webhook")
 
     def __getitem__(self, kind: str) -> tuple[tuple[str, ...], type[BaseModel]]:
         if kind == "TestWorkflow":
@@ -76,6 +80,10 @@ class _Kinds(Mapping[str, tuple[tuple[str, ...], type[BaseModel]]]):
 
             model = legacy.LegacyTest if kind == "Test" else legacy.LegacyTestSuite
             return (legacy.LEGACY_API_VERSION,), model
+        if kind == "Webhook":
+            from assay.spec.webhook import WEBHOOK_API_VERSIONS, Webhook
+
+            return WEBHOOK_API_VERSIONS, Webhook
         raise KeyError(kind)
 
     def __iter__(self) -> Iterator[str]:
@@ -86,6 +94,8 @@ class _Kinds(Mapping[str, tuple[tuple[str, ...], type[BaseModel]]]):
 
     def versions(self, kind: str) -> tuple[str, ...]:
         """The apiVersions accepted for ``kind`` (without importing its model)."""
+        if kind == "Webhook":
+            return (_WEBHOOK_API_VERSION,)
         return (_LEGACY_API_VERSION,) if kind in ("Test", "TestSuite") else API_VERSIONS
 
 

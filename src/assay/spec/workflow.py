@@ -18,7 +18,9 @@ __all__ = [
     "Container",
     "Content",
     "ContentFile",
+    "CronJob",
     "EnvVar",
+    "Event",
     "Execute",
     "ExecuteTest",
     "ExecuteWorkflow",
@@ -321,6 +323,61 @@ class Step(StepBase):
         return self
 
 
+class CronJob(SpecModel):
+    """A schedule: run the workflow at every ``cron`` time with this config and these tags.
+
+    ``timezone`` defaults to the scheduler's (``assay server --timezone``, UTC by default);
+    ``tags`` is an assay extension; ``labels``, ``annotations`` and ``target`` (Kubernetes
+    CronJob settings in Testkube) are kept and not used.
+    """
+
+    cron: str
+    timezone: str | None = None
+    config: dict[str, Any] = {}
+    tags: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    target: KubeObject | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from assay.spec.cron import check_cron
+
+        return check_cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        from assay.spec.cron import check_timezone
+
+        return None if value is None else check_timezone(value)
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _scalars(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, dict | list):
+                    raise ValueError(f"config {key!r}: expected a string, number or boolean")
+        return value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tag_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                key: item if isinstance(item, str) else str(item) for key, item in value.items()
+            }
+        return value
+
+
+class Event(SpecModel):
+    """An entry of ``spec.events``: a ``cronjob`` schedule."""
+
+    cronjob: CronJob | None = None
+
+
 class WorkflowSpec(SpecModel):
     """The `spec` of a TestWorkflow or TestWorkflowTemplate."""
 
@@ -331,7 +388,7 @@ class WorkflowSpec(SpecModel):
     container: Container | None = None
     job: Job | None = None
     pod: KubeObject | None = None
-    events: list[KubeObject] = []
+    events: list[Event] = []
     execution: KubeObject | None = None
     concurrency: KubeObject | None = None
     notifications: KubeObject | None = None
@@ -339,6 +396,20 @@ class WorkflowSpec(SpecModel):
     setup: list[Step] = []
     steps: list[Step] = []
     after: list[Step] = []
+
+    @model_validator(mode="after")
+    def _schedule_config(self) -> WorkflowSpec:
+        for event in self.events:
+            if event.cronjob is None:
+                continue
+            unknown = sorted(set(event.cronjob.config) - set(self.config))
+            if unknown and not self.use:  # templates may declare more config
+                declared = ", ".join(sorted(self.config)) or "none"
+                raise ValueError(
+                    f"events: cronjob config {', '.join(map(repr, unknown))} is not declared "
+                    f"in spec.config (declared: {declared})"
+                )
+        return self
 
 
 class _Definition(SpecModel):

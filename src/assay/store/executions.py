@@ -16,6 +16,7 @@ from assay.model import Summary, TestCaseResult
 from assay.processes import ProcessId
 from assay.status import ExecutionStatus, StepStatus
 from assay.store.database import Database
+from assay.store.outbox import record_events
 from assay.store.tables import ExecutionRow, StepRow, TaskRow
 
 if TYPE_CHECKING:
@@ -165,17 +166,23 @@ class ExecutionStore:
                         concurrency_max=queue.max if queue else None,
                     )
                     session.add(row)
+                    if status is ExecutionStatus.QUEUED:
+                        record_events(session, row, "queued", row.queued_at)
                 return row
             except IntegrityError:  # another process took this number
                 continue
         raise DefinitionError(f"could not allocate an execution number for {workflow!r}")
 
     def start(self, execution_id: str) -> None:
-        """Mark an execution running (a claimed run request keeps its claim's start)."""
+        """Mark an execution running (a claimed run request keeps its claim's start, and
+        gets no second ``start-testworkflow`` event)."""
         with self.db.session(write=True) as session:
             row = session.get_one(ExecutionRow, execution_id)
+            starting = row.status != ExecutionStatus.RUNNING.value
             row.status = ExecutionStatus.RUNNING.value
             row.started_at = row.started_at or now()
+            if starting:
+                record_events(session, row, "started", row.started_at)
 
     def finish(
         self,
@@ -191,7 +198,8 @@ class ExecutionStore:
         final state and error; the steps and summary are added."""
         with self.db.session(write=True) as session:
             row = session.get_one(ExecutionRow, execution_id)
-            if row.status in _UNFINISHED:
+            closing = row.status in _UNFINISHED
+            if closing:
                 close_row(row, status, error)
             if summary is not None:
                 row.summary = summary.as_dict()
@@ -211,6 +219,8 @@ class ExecutionStore:
                     )
                 )
             session.execute(delete(TaskRow).where(TaskRow.execution_id == execution_id))
+            if closing:
+                record_events(session, row, "finished", now())
         return row
 
     # -- crash recovery -------------------------------------------------------------------
@@ -255,6 +265,7 @@ class ExecutionStore:
                 return False
             close_row(row, ExecutionStatus.ABORTED, reason)
             session.execute(delete(TaskRow).where(TaskRow.execution_id == execution_id))
+            record_events(session, row, "finished", now())
         return True
 
     def add_test_cases(

@@ -32,6 +32,7 @@ from assay.processes import ProcessId
 from assay.status import ExecutionStatus
 from assay.store.database import Database
 from assay.store.executions import ExecutionStore, QueueFields, close_row, now
+from assay.store.outbox import record_events
 from assay.store.tables import ExecutionRow
 
 __all__ = ["QueueStore"]
@@ -168,6 +169,7 @@ class QueueStore:
             row.owner_pid = me.pid
             row.owner_started = me.started
             row.owner_host = me.host[:253]
+            record_events(session, row, "started", row.started_at)
         return row
 
     def renew(self, execution_id: str, worker: str, ttl: float) -> bool:
@@ -231,6 +233,7 @@ class QueueStore:
                 )
             if row.status == _QUEUED:
                 close_row(row, ExecutionStatus.ABORTED, reason)
+                record_events(session, row, "finished", now())
             elif row.abort_requested_at is None:
                 row.abort_requested_at = now()
         return row

@@ -24,10 +24,13 @@ __all__ = [
     "Base",
     "ExecutionRow",
     "QuarantineRow",
+    "ScheduleTickRow",
     "StepRow",
     "TaskRow",
     "TestCaseDetailRow",
     "TestResultsRow",
+    "WebhookAttemptRow",
+    "WebhookDeliveryRow",
     "WorkflowRow",
 ]
 
@@ -63,6 +66,7 @@ class ExecutionRow(Base):
         Index("ix_executions_workflow_queued", "workflow", "queued_at"),
         Index("ix_executions_owner", "owner_host", "status"),
         Index("ix_executions_status_queued", "status", "queued_at"),
+        Index("ix_executions_pruned_finished", "pruned_at", "finished_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -103,6 +107,8 @@ class ExecutionRow(Base):
     """``spec.concurrency.max``: running executions of the group at most."""
     abort_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """Set by an abort through the API; the worker running the execution stops it."""
+    pruned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When retention deleted the execution's log and artifacts (its results stay)."""
 
 
 class TaskRow(Base):
@@ -203,3 +209,79 @@ class ApiTokenRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ScheduleTickRow(Base):
+    """One firing of a ``spec.events[].cronjob`` schedule, recorded before its execution is
+    queued: the unique (workflow, event, time) lets exactly one scheduler fire it."""
+
+    __tablename__ = "schedule_ticks"
+    __table_args__ = (
+        UniqueConstraint("workflow", "event_index", "scheduled_at"),
+        Index("ix_schedule_ticks_state", "state", "claim_expires"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workflow: Mapped[str] = mapped_column(String(253))
+    event_index: Mapped[int]
+    """Position of the cronjob in ``spec.events``."""
+    cron: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    scheduled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    missed: Mapped[int] = mapped_column(default=0)
+    """Earlier ticks skipped by this one (a catch-up after downtime fires once)."""
+    state: Mapped[str] = mapped_column(String(20))
+    """claimed (being queued), queued, or failed (the workflow could not be queued)."""
+    claimed_by: Mapped[str] = mapped_column(String(100))
+    claim_expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    """A claim not confirmed by then is taken over (its scheduler died mid-tick)."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    execution_id: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookDeliveryRow(Base):
+    """An outbox entry: one event for one receiver (a Webhook, or a Slack message), written
+    in the transaction that changed the execution; sent, retried and logged by the sender."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_created", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    """webhook (a CloudEvent to an applied Webhook) or slack (a Block Kit message)."""
+    target: Mapped[str] = mapped_column(String(253))
+    """The Webhook's name (its URI is read when sending); ``slack`` for Slack."""
+    event_id: Mapped[str] = mapped_column(String(64))
+    """The CloudEvent ``id``: the same on every attempt, so receivers can de-duplicate."""
+    event_type: Mapped[str] = mapped_column(String(60))
+    execution_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    workflow: Mapped[str | None] = mapped_column(String(253))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20))
+    """pending, delivered or failed (retries exhausted; ``assay webhooks replay`` resends)."""
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookAttemptRow(Base):
+    """One attempt to send a delivery: HTTP status (or the error), latency."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id"), index=True)
+    number: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status_code: Mapped[int | None]
+    latency_ms: Mapped[int]
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,148 @@
+"""Schedule ticks: each firing of a cron schedule, recorded before its execution is queued.
+
+A tick is *claimed* by inserting its row; the unique ``(workflow, event_index,
+scheduled_at)`` lets exactly one scheduler win, whichever replica, on SQLite or PostgreSQL
+(the loser's ``INSERT ... ON CONFLICT DO NOTHING`` inserts nothing and it moves on).
+The winner queues the execution and *confirms* the tick with the execution's id. A claim
+not confirmed before ``claim_expires`` (its scheduler died between the two) is taken over
+by another scheduler with a conditional update, so exactly one takes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, select, update
+
+from assay.store.database import Database
+from assay.store.tables import ScheduleTickRow
+
+__all__ = ["CLAIMED", "FAILED", "QUEUED", "TickClaim", "TickStore"]
+
+CLAIMED = "claimed"
+QUEUED = "queued"
+FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class TickClaim:
+    """What a scheduler asks to fire."""
+
+    workflow: str
+    event_index: int
+    cron: str
+    timezone: str
+    scheduled_at: datetime
+    missed: int = 0
+
+
+class TickStore:
+    """The ``schedule_ticks`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def latest(self, workflow: str, event_index: int) -> tuple[str, str, datetime] | None:
+        """(cron, timezone, scheduled_at) of the newest tick of one schedule (one indexed
+        lookup)."""
+        with self.db.engine.connect() as connection:
+            row = connection.execute(
+                select(ScheduleTickRow.cron, ScheduleTickRow.timezone, ScheduleTickRow.scheduled_at)
+                .where(
+                    ScheduleTickRow.workflow == workflow,
+                    ScheduleTickRow.event_index == event_index,
+                )
+                .order_by(ScheduleTickRow.scheduled_at.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else (row.cron, row.timezone, row.scheduled_at)
+
+    def claim(
+        self, ticks: Sequence[TickClaim], *, owner: str, now: datetime, expires: datetime
+    ) -> list[ScheduleTickRow]:
+        """Record ``ticks`` as claimed by ``owner`` in one transaction; those another
+        scheduler recorded first are left out of the result (``ON CONFLICT DO NOTHING``)."""
+        if not ticks:
+            return []
+        rows = [
+            {
+                "id": uuid.uuid4().hex,
+                "workflow": tick.workflow,
+                "event_index": tick.event_index,
+                "cron": tick.cron,
+                "timezone": tick.timezone,
+                "scheduled_at": tick.scheduled_at,
+                "missed": tick.missed,
+                "state": CLAIMED,
+                "claimed_by": owner[:100],
+                "claim_expires": expires,
+                "created_at": now,
+            }
+            for tick in ticks
+        ]
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect = postgresql if self.db.engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(ScheduleTickRow).on_conflict_do_nothing()
+        with self.db.session(write=True) as session:
+            session.execute(statement, rows)
+            ids = [row["id"] for row in rows]
+            return list(session.scalars(select(ScheduleTickRow).where(ScheduleTickRow.id.in_(ids))))
+
+    def confirm(self, queued: Sequence[tuple[str, str]]) -> None:
+        """The ticks' executions are queued: (tick id, execution id) pairs."""
+        if queued:
+            self._close([{"tid": t, "state": QUEUED, "eid": e, "err": None} for t, e in queued])
+
+    def fail(self, tick_id: str, error: str) -> None:
+        """The tick's workflow could not be queued (bad config, workflow gone)."""
+        self._close([{"tid": tick_id, "state": FAILED, "eid": None, "err": error}])
+
+    def _close(self, values: list[dict[str, str | None]]) -> None:
+        statement = (
+            update(ScheduleTickRow)
+            .where(ScheduleTickRow.id == bindparam("tid"))
+            .values(state=bindparam("state"), execution_id=bindparam("eid"), error=bindparam("err"))
+        )
+        with self.db.session(write=True) as session:
+            session.connection().execute(statement, values)
+
+    def expired_claims(self, now: datetime, limit: int = 100) -> list[ScheduleTickRow]:
+        """Claims whose scheduler did not confirm them in time."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(ScheduleTickRow)
+                    .where(ScheduleTickRow.state == CLAIMED, ScheduleTickRow.claim_expires < now)
+                    .order_by(ScheduleTickRow.claim_expires)
+                    .limit(limit)
+                )
+            )
+
+    def take_over(
+        self, row: ScheduleTickRow, *, owner: str, now: datetime, expires: datetime
+    ) -> bool:
+        """Claim an expired claim for ``owner``; False if another scheduler did first."""
+        with self.db.session(write=True) as session:
+            result = session.execute(
+                update(ScheduleTickRow)
+                .where(
+                    ScheduleTickRow.id == row.id,
+                    ScheduleTickRow.state == CLAIMED,
+                    ScheduleTickRow.claimed_by == row.claimed_by,
+                    ScheduleTickRow.claim_expires < now,
+                )
+                .values(claimed_by=owner[:100], claim_expires=expires)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    def recent(self, *, workflow: str | None = None, limit: int = 50) -> list[ScheduleTickRow]:
+        """Ticks, newest first."""
+        query = select(ScheduleTickRow).order_by(ScheduleTickRow.scheduled_at.desc()).limit(limit)
+        if workflow:
+            query = query.where(ScheduleTickRow.workflow == workflow)
+        with self.db.session() as session:
+            return list(session.scalars(query))
