@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "envvars": 0,
     "processes": 0,  # /proc facts: pid + start time, process-group liveness
     "faults": 0,  # OS and store faults -> one line (exit 3)
+    "pytest_attempts": 0,  # per-attempt pytest reports, reruns: also run in step images
     # where assay keeps its data (ASSAY_HOME, the database URL); raises assay.errors
     "settings": 1,
     # definitions; processes; the pytest plugin shipped to users

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import assay.pytest_attempts
 from assay.errors import DefinitionError, InfrastructureError
 from assay.runners import TaskSpec
 from assay.runners.docker import DockerRunner, docker_client, stop_strays
@@ -234,11 +235,29 @@ def test_job_maps_paths_and_never_grants_host_access(workspace: Path) -> None:
     assert arguments["entrypoint"] == ["/bin/sh"]
     assert arguments["command"] == ["-c", "cd /data/repo && pytest"]
     assert arguments["working_dir"] == "/data/repo"
-    assert arguments["environment"] == {"OUT": "/assay/reports/1-1.xml"}
+    assert arguments["environment"] == {
+        "OUT": "/assay/reports/1-1.xml",
+        "PYTHONPATH": "/opt/assay/pytest",
+        "PYTEST_ADDOPTS": "-p assay_pytest_attempts",
+    }
     assert arguments["privileged"] is False and arguments["network"] == "bridge"
-    binds = {v["bind"] for v in arguments["volumes"].values()}
-    assert binds == {"/data", "/assay/reports"}
+    binds = {v["bind"]: (host, v["mode"]) for host, v in arguments["volumes"].items()}
+    assert binds.keys() == {"/data", "/assay/reports", "/opt/assay/pytest/assay_pytest_attempts.py"}
+    plugin_host, plugin_mode = binds["/opt/assay/pytest/assay_pytest_attempts.py"]
+    assert plugin_host == assay.pytest_attempts.__file__ and plugin_mode == "ro"
     assert arguments["labels"]["assay.execution"] == workspace.name
+
+
+def test_the_plugin_comes_after_the_steps_or_images_python_path(workspace: Path) -> None:
+    spec = task(workspace, "pytest", declared_env={"PYTEST_ADDOPTS": "-x --junit-xml=o.xml"})
+    image_env = {"PYTHONPATH": "/app/lib", "PATH": "/usr/bin"}
+    env = DockerJob.from_spec(spec, "img:1", {}, image_env=image_env).environment
+    assert env["PYTHONPATH"] == "/app/lib:/opt/assay/pytest"  # the image's kept
+    assert env["PYTEST_ADDOPTS"] == "-p assay_pytest_attempts -x --junit-xml=o.xml"
+    assert "PATH" not in env  # only PYTHONPATH is taken from the image
+    own = replace(spec, declared_env={"PYTHONPATH": f"{workspace}/data/lib"})
+    env = DockerJob.from_spec(own, "img:1", {}, image_env=image_env).environment
+    assert env["PYTHONPATH"] == "/data/lib:/opt/assay/pytest"  # the step's wins, mapped
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 Each task runs with ``ASSAY_REPORT_DIR=<reports>/<ref>-<attempt>/``: the bundled pytest
 plugin writes one JUnit file per pytest run there, whatever ``--junit-xml`` the user
-passes (:mod:`assay.testing.attempt_report`). ``PYTEST_ADDOPTS`` also names
+passes (:mod:`assay.pytest_attempts`). ``PYTEST_ADDOPTS`` also names
 ``<reports>/<ref>-<attempt>.xml``, read only when the plugin left nothing (pytest run
 from another Python, or the plugin disabled). :class:`PytestOutput` watches the task's
 output, so a pytest run that left no report assay could read is reported, not silent.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,8 +70,9 @@ class AttemptReports:
         """Whether a pytest run with the plugin started (it leaves a note at once)."""
         return self.directory.is_dir() and any(self.directory.glob(f"*{REPORT_NOTE_SUFFIX}"))
 
-    def user_junit(self) -> set[Path]:
-        """The users' own ``--junit-xml`` files of the runs the plugin recorded."""
+    def user_junit(self, to_host: Callable[[str], str] = str) -> set[Path]:
+        """The users' own ``--junit-xml`` files of the runs the plugin recorded (``to_host``:
+        a container's path as this machine's)."""
         found: set[Path] = set()
         for report in self.plugin_files():
             note = report.with_name(report.stem + REPORT_NOTE_SUFFIX)
@@ -80,7 +81,7 @@ class AttemptReports:
             except (OSError, ValueError, AttributeError):
                 continue
             if isinstance(path, str):
-                found.add(Path(path).resolve())
+                found.add(Path(to_host(path)).resolve())
         return found
 
 

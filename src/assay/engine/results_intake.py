@@ -31,7 +31,7 @@ class ResultIntake:
             self.junit(report, attempt)
         if plugin:
             with self.ctx.lock:
-                self.ctx.recorded_junit.update(reports.user_junit())
+                self.ctx.recorded_junit.update(reports.user_junit(self.ctx.workspace.map_text))
         elif not self.junit(reports.fallback, attempt) and (output.ran or reports.plugin_ran()):
             self._unrecorded.setdefault(ref, []).append(Unrecorded(attempt, output.junit_files))
 

@@ -16,6 +16,7 @@ from assay.engine.context import ExecutionContext
 from assay.engine.pytest_reports import AttemptReports, PytestOutput
 from assay.engine.results_intake import ResultIntake
 from assay.engine.services import ServiceManager
+from assay.engine.workspace import is_inside
 from assay.envvars import REPORT_DIR, RERUN_ONLY
 from assay.errors import AssayError, DefinitionError
 from assay.model import CaseStatus, TestCaseResult
@@ -44,6 +45,8 @@ _FAILURE_RANK = {
     StepStatus.ABORTED: 4,
 }
 _UNSUPPORTED_STEP_FIELDS = ("paused", "pure")
+_IMAGE_RUNNERS = frozenset({"docker"})
+"""Runners whose tasks see their image's file system, with only ``/data`` mapped."""
 
 ChildRunner = Callable[[Execute, str], StepStatus]
 GroupRunner = Callable[["StepWalker", Parallel, "Frame", str, int, Path | None], StepStatus]
@@ -150,7 +153,7 @@ class StepWalker:
         return TaskSpec(
             name=f"{self.ctx.execution_name}/services/{name}-{index}",
             command=argv,
-            working_dir=self.resolve_working_dir(own, expr),
+            working_dir=self.resolve_working_dir(own, expr, in_image=True),
             workspace=self.ctx.workspace.root,
             data_dir=self.ctx.workspace.data,
             env=self.ctx.workspace.environment(env),
@@ -332,7 +335,7 @@ class StepWalker:
         env = self.task_env(run_frame.env, strict=True)
         expr = self.expression_context(env)
         argv = [self.ctx.workspace.map_text(render(part, expr)) for part in command]
-        working_dir = self.resolve_working_dir(run_frame, expr)
+        working_dir = self.resolve_working_dir(run_frame, expr, in_image=True)
         reports = AttemptReports.of(self.ctx.workspace.reports, ref, attempt)
         addopts = f"{env.get('PYTEST_ADDOPTS', '')} --junit-xml={reports.fallback}".strip()
         extra = {**env, "PYTEST_ADDOPTS": addopts, REPORT_DIR: str(reports.directory)}
@@ -392,11 +395,22 @@ class StepWalker:
                 self.ctx.handles.pop(handle.task_id, None)
         return result
 
-    def resolve_working_dir(self, frame: Frame, expr: dict[str, Any]) -> Path:
+    def resolve_working_dir(
+        self, frame: Frame, expr: dict[str, Any], *, in_image: bool = False
+    ) -> Path:
+        """The frame's working directory (``/data`` mapped), which must exist; for a task
+        (``in_image``) of a runner with images of its own, a directory outside ``/data`` is
+        the image's, left for the container to resolve."""
         if frame.working_dir:
             path = self.ctx.workspace.resolve(render(frame.working_dir, expr), frame.default_dir)
         else:
             path = frame.default_dir
+        if (
+            in_image
+            and self.ctx.runner.name in _IMAGE_RUNNERS
+            and not is_inside(path, [self.ctx.workspace.root])
+        ):
+            return path
         if not path.is_dir():
             raise DefinitionError(f"working directory {path} does not exist")
         return path

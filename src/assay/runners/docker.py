@@ -38,6 +38,7 @@ from assay.runners.docker_job import (
     DockerJob,
     container_mapper,
     network_name,
+    pull_policy,
 )
 from assay.runners.tail import tail_lines
 
@@ -114,8 +115,8 @@ class DockerRunner:
         (spec.workspace / "reports").mkdir(exist_ok=True)
         with self._lock:
             network = self._networks.get(spec.workspace)
-        job = DockerJob.from_spec(spec, image, {LABEL_TASK: task_id}, network)
-        self._ensure_image(job.image, job.pull_policy)
+        image_env = self._ensure_image(image, pull_policy(spec))
+        job = DockerJob.from_spec(spec, image, {LABEL_TASK: task_id}, network, image_env)
         from docker.errors import DockerException
 
         arguments = job.create_arguments()
@@ -268,13 +269,13 @@ class DockerRunner:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _ensure_image(self, image: str, policy: str) -> None:
+    def _ensure_image(self, image: str, policy: str) -> dict[str, str]:
+        """Make ``image`` present as ``policy`` says; its own environment variables."""
         from docker.errors import DockerException, ImageNotFound
 
         if policy != "Always":
             try:
-                self.client.images.get(image)
-                return
+                return _image_env(self.client.images.get(image))
             except ImageNotFound:
                 if policy == "Never":
                     raise InfrastructureError(
@@ -283,7 +284,7 @@ class DockerRunner:
             except DockerException as exc:
                 raise InfrastructureError(f"cannot inspect image {image!r}: {_why(exc)}") from None
         try:
-            self.client.images.pull(image)
+            return _image_env(self.client.images.pull(image))
         except DockerException as exc:
             raise InfrastructureError(f"cannot pull image {image!r}: {_why(exc)}") from None
 
@@ -365,6 +366,12 @@ class DockerRunner:
         if writer is not None:
             return not writer.is_alive()
         return Path(handle.data["exit"]).exists() or self._container(handle) is None
+
+
+def _image_env(image: Any) -> dict[str, str]:
+    """An image's ``ENV`` settings (``Config.Env``, ``NAME=value`` strings)."""
+    pairs = ((image.attrs.get("Config") or {}).get("Env") or []) if image is not None else []
+    return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
 
 
 def _read_timeout(exc: Exception) -> bool:

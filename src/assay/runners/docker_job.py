@@ -2,19 +2,24 @@
 
 :class:`DockerJob` is built from a :class:`~assay.runners.base.TaskSpec` (this machine's
 paths mapped to the container's: the workspace's data directory at ``/data``, its reports
-at ``/assay/reports``) and turned into the Engine API's create arguments. Nothing here
+at ``/assay/reports``) and turned into the Engine API's create arguments. assay's
+pytest plugin for any Python (:mod:`assay.pytest_attempts`, found without importing it)
+is mounted read-only in ``/opt/assay/pytest`` and named in ``PYTHONPATH`` and
+``PYTEST_ADDOPTS``, so
+pytest in the image writes per-attempt reports and re-runs only failed tests. Nothing here
 talks to Docker, so the mapping is checked without a daemon.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assay.errors import DefinitionError
+from assay.errors import DefinitionError, InfrastructureError
 from assay.runners.base import TaskSpec
 
 __all__ = [
@@ -22,6 +27,8 @@ __all__ = [
     "LABEL_EXECUTION",
     "LABEL_TASK",
     "LABEL_WORKSPACE",
+    "PLUGIN_MODULE",
+    "PLUGIN_MOUNT",
     "REPORTS_MOUNT",
     "DockerJob",
     "container_mapper",
@@ -29,10 +36,15 @@ __all__ = [
     "network_name",
     "parse_cpu",
     "parse_memory",
+    "pull_policy",
 ]
 
 DATA_MOUNT = "/data"
 REPORTS_MOUNT = "/assay/reports"
+PLUGIN_MOUNT = "/opt/assay/pytest"
+"""Where containers see assay's pytest plugin: one module, loaded by ``-p``."""
+PLUGIN_MODULE = "assay_pytest_attempts"
+"""Its name in containers (``assay.pytest_attempts`` here)."""
 LABEL_EXECUTION = "assay.execution"
 LABEL_STEP = "assay.step"
 LABEL_TASK = "assay.task"
@@ -68,6 +80,15 @@ def parse_memory(value: Any) -> int:
     if match is None or match.group(2) not in _MEMORY_UNITS:
         raise DefinitionError(f"resources: {value!r} is not a memory quantity (e.g. 256Mi)")
     return int(float(match.group(1)) * _MEMORY_UNITS[match.group(2)])
+
+
+def pull_policy(spec: TaskSpec) -> str:
+    """The task's ``imagePullPolicy``, checked (``IfNotPresent`` by default, ``:latest``
+    too: local images need no registry)."""
+    policy = spec.image_pull_policy or "IfNotPresent"
+    if policy not in PULL_POLICIES:
+        raise DefinitionError(f"imagePullPolicy {policy!r} is not one of {PULL_POLICIES}")
+    return policy
 
 
 def container_paths(workspace: Path, data: Path | None = None) -> dict[str, str]:
@@ -114,10 +135,11 @@ class DockerJob:
         image: str,
         labels: Mapping[str, str],
         network: str | None = None,
+        image_env: Mapping[str, str] | None = None,
     ) -> DockerJob:
         """The container for ``spec``: paths mapped, limits and user from its settings;
         on ``network`` (the execution's) with the spec's aliases, else on the default
-        bridge."""
+        bridge; ``image_env`` (the image's own variables) keeps its ``PYTHONPATH``."""
         to_container = container_mapper(spec.workspace, spec.data)
         argv = [to_container(part) for part in spec.command]
         binds = {
@@ -131,17 +153,17 @@ class DockerJob:
             if entry.is_symlink() and entry.resolve().is_dir():
                 target = str(entry.resolve())
                 binds.setdefault(target, {"bind": target, "mode": "rw"})
-        policy = spec.image_pull_policy or "IfNotPresent"  # `:latest` too: no registry needed
-        if policy not in PULL_POLICIES:
-            raise DefinitionError(f"imagePullPolicy {policy!r} is not one of {PULL_POLICIES}")
+        policy = pull_policy(spec)
         limits = dict((spec.resources or {}).get("limits") or {})
         return cls(
             image=image,
             entrypoint=argv[:1] or None,
             command=argv[1:] if argv else None,
             working_dir=to_container(str(spec.working_dir)),
-            environment={k: to_container(v) for k, v in spec.declared_env.items()},
-            binds=binds,
+            environment=_with_plugin(
+                {k: to_container(v) for k, v in spec.declared_env.items()}, image_env or {}
+            ),
+            binds={**binds, **_plugin_binds()},
             labels={
                 LABEL_EXECUTION: spec.workspace.name,
                 LABEL_STEP: spec.name,
@@ -180,6 +202,28 @@ class DockerJob:
         optional = {"user": self.user, "nano_cpus": self.nano_cpus, "mem_limit": self.mem_limit}
         arguments.update({k: v for k, v in optional.items() if v is not None})
         return arguments
+
+
+def _plugin_binds() -> dict[str, dict[str, str]]:
+    """The plugin's file, read-only in :data:`PLUGIN_MOUNT` (located, not imported: it
+    imports pytest)."""
+    found = importlib.util.find_spec("assay.pytest_attempts")
+    if found is None or found.origin is None:  # pragma: no cover - part of this package
+        raise InfrastructureError("assay.pytest_attempts is missing from this installation")
+    bind = f"{PLUGIN_MOUNT}/{PLUGIN_MODULE}.py"
+    return {found.origin: {"bind": bind, "mode": "ro"}}
+
+
+def _with_plugin(environment: dict[str, str], image_env: Mapping[str, str]) -> dict[str, str]:
+    """``environment`` with the plugin importable (after the step's, else the image's,
+    ``PYTHONPATH``) and loaded by any pytest (before the step's ``PYTEST_ADDOPTS``)."""
+    path = environment.get("PYTHONPATH", image_env.get("PYTHONPATH", ""))
+    addopts = environment.get("PYTEST_ADDOPTS", image_env.get("PYTEST_ADDOPTS", ""))
+    return {
+        **environment,
+        "PYTHONPATH": ":".join(part for part in (path, PLUGIN_MOUNT) if part),
+        "PYTEST_ADDOPTS": f"-p {PLUGIN_MODULE} {addopts}".strip(),
+    }
 
 
 def _user(security: Mapping[str, Any]) -> str | None:

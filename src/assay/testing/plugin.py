@@ -11,7 +11,7 @@ Fixtures: ``unique_name``, ``k8s_namespace``, ``postgres_server`` (session),
 ``postgres_service``, ``http_service``.
 
 Under ``assay run`` (``$ASSAY_REPORT_DIR`` set) it also writes assay's own JUnit report of
-the run, whatever ``--junitxml`` says (:mod:`assay.testing.attempt_report`).
+the run, whatever ``--junitxml`` says (:mod:`assay.pytest_attempts`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from assay.testing.attempt_report import register_attempt_report
+from assay.pytest_attempts import register_attempt_report, select_reruns
 from assay.testing.kube import (
     ClusterUnavailableError,
     find_kube_access,
@@ -41,7 +41,6 @@ from assay.testing.postgres import (
 )
 from assay.testing.reporting import add_log_sections, attach_logs
 from assay.testing.requirements import MARKER_HELP, apply_requirements
-from assay.testing.rerun import select_reruns
 from assay.testing.services import HttpServices
 
 RUN_ID_ENV = "ASSAY_RUN_ID"
