@@ -70,6 +70,9 @@ def run_remote(
     if not wait:
         sys.stdout.write(f"{queued['id']}\n")
         return None
+    # Ctrl-C aborts the run on the server, even where SIGINT was inherited ignored (a job
+    # started with `&` by a non-interactive shell): Python then installs no handler itself
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return wait_for(client, queued, sys.stderr if json_output else sys.stdout, watch)
     except KeyboardInterrupt:
@@ -81,6 +84,8 @@ def run_remote(
             f"interrupted by SIGINT: abort of {queued['name']} ({queued['id']}) requested",
             signal.SIGINT,
         ) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def wait_for(
