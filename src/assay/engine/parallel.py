@@ -252,17 +252,7 @@ def _make_worker(
     ref: str,
     own_data: bool,
 ) -> _Worker:
-    shard_index = index % params.shard_count
-    variables = {
-        "index": index,
-        "count": params.count,
-        "matrix": params.matrix_at(index),
-        "matrixIndex": index // params.shard_count,
-        "matrixCount": params.combinations,
-        "shard": assignment.shard(shard_index),
-        "shardIndex": shard_index,
-        "shardCount": params.shard_count,
-    }
+    variables = params.variables(index, assignment.shard)
     ctx = _worker_context(walker.ctx, index, variables, config)
     if own_data:  # its own /data, and its own place for artifacts
         ctx.workspace = ctx.workspace.with_data(ctx.workspace.root / "workers" / ref / "data")

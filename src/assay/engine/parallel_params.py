@@ -71,6 +71,21 @@ class Params:
             combination //= len(items)
         return {key: values[key] for key in self.matrix}
 
+    def variables(self, index: int, shard_of: Callable[[int], Any]) -> dict[str, Any]:
+        """What worker ``index``'s expressions see (``index``, ``matrix``, ``shard``, ...);
+        ``shard_of`` gives a shard's values by its index."""
+        shard_index = index % self.shard_count
+        return {
+            "index": index,
+            "count": self.count,
+            "matrix": self.matrix_at(index),
+            "matrixIndex": index // self.shard_count,
+            "matrixCount": self.combinations,
+            "shard": shard_of(shard_index),
+            "shardIndex": shard_index,
+            "shardCount": self.shard_count,
+        }
+
 
 class _Resolver:
     """Evaluates the fields of one group; ``partial`` skips what needs the running execution."""

@@ -381,17 +381,7 @@ class _PodBuilder:
         template = {key: getattr(group, key) for key in (*_WORKER_FIELDS, *_WORKER_FIELDS_ACTIONS)}
         deadline = group.job.active_deadline_seconds if group.job else None
         for index in range(params.count):
-            shard_index = index % params.shard_count
-            variables = {
-                "index": index,
-                "count": params.count,
-                "matrix": params.matrix_at(index),
-                "matrixIndex": index // params.shard_count,
-                "matrixCount": params.combinations,
-                "shard": assignment.shard(shard_index),
-                "shardIndex": shard_index,
-                "shardCount": params.shard_count,
-            }
+            variables = params.variables(index, assignment.shard)
             context = {**self.context, "config": config, **variables}
             pod = PodPlan(
                 name=dns_label(f"{self.pod.name}-{ref}-w{index}", limit=52),
