@@ -156,8 +156,9 @@ def test_a_step_that_timed_out_is_not_forgiven(
 ) -> None:
     _quarantine_test_quarantined(run, project, db)
     # the report is complete (only the quarantined test failed), then the step hangs
-    # (`||`: the step shell stops at the first failing command)
-    hanging = f'"{PYTEST} || sleep 60"\n          timeout: 8s'
+    # (`||`: the step shell stops at the first failing command); the timeout leaves pytest
+    # time to write its report on a loaded machine
+    hanging = f'"{PYTEST} || sleep 120"\n          timeout: 25s'
     status, steps, cases = _outcome(db, _run(run, project, quarantined="fail", shell=hanging))
     assert cases == {
         "test_quarantined": "quarantined",

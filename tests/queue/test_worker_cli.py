@@ -4,6 +4,7 @@ acceptance test: kill -9 with 20 runs in flight, restart, every run ends once.""
 from __future__ import annotations
 
 import collections
+import fcntl
 import os
 import signal
 import subprocess
@@ -130,6 +131,29 @@ def test_a_signal_aborts_the_running_execution_which_cleans_up(
     assert not _alive(pid)
 
 
+def _freeze_between_writes(proc: subprocess.Popen[str], assay: Assay) -> None:
+    """SIGSTOP ``proc`` at a moment it does not hold a SQLite store's write lock: a process
+    frozen inside a write transaction holds every writer of that file (SQLite is one host's
+    store, see docs/server.md); PostgreSQL has no such lock to wait for."""
+    database = assay.db.engine.url.database
+    lock_path = f"{database}.lock" if assay.db.engine.dialect.name == "sqlite" else None
+    for _ in range(200):
+        proc.send_signal(signal.SIGSTOP)
+        if lock_path is None:
+            return
+        with open(lock_path, "a+b") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass
+            else:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                return
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(0.05)
+    raise AssertionError("the worker held the store's write lock at every try")
+
+
 def test_a_frozen_worker_loses_its_lease_and_another_aborts_its_run(
     assay: Assay, apply: Apply, workers: Workers, tmp_path: Path
 ) -> None:
@@ -144,7 +168,7 @@ def test_a_frozen_worker_loses_its_lease_and_another_aborts_its_run(
     wait_until(lambda: len(_runs(marks)) == 1, 120, "step started")
     [(_, pid)] = _runs(marks)
     lease_owner = assay.executions.get(row.id).lease_owner
-    frozen.send_signal(signal.SIGSTOP)
+    _freeze_between_writes(frozen, assay)
     try:
         timing = WorkerTiming(lease_ttl=2, heartbeat=0.5, poll=0.2, reconcile=0.5)
         other = WorkerPool(assay.settings, 1, timing=timing)
