@@ -5,8 +5,6 @@ Docker in init-container order with a shared emptyDir, logs, image pull failures
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -17,12 +15,6 @@ from standin import StandIn
 from standin.kubelet import LABEL
 
 NS = "tests"
-
-
-@pytest.fixture
-def standin(tmp_path: Path, docker_image: str) -> Iterator[StandIn]:
-    with StandIn(tmp_path / "standin", NS) as server:
-        yield server
 
 
 def apis(server: StandIn) -> tuple[client.CoreV1Api, client.BatchV1Api]:

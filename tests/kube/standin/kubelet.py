@@ -395,6 +395,7 @@ class Kubelet:
             mem_limit=int(quantity(limits["memory"])) if "memory" in limits else None,
             nano_cpus=int(quantity(limits["cpu"]) * 1e9) if "cpu" in limits else None,
             labels={LABEL: pod["metadata"]["uid"]},
+            hostname=pod["spec"].get("hostname", pod["metadata"]["name"])[:63],
             detach=True,
         )
         with self._lock:

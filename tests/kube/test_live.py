@@ -1,0 +1,194 @@
+"""`assay run --runner kubernetes` end to end against the API stand-in (tests/kube/standin):
+the real console script, the official client over loopback, the Job's Pod run on Docker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import docker
+import pytest
+from standin import StandIn
+from standin.kubelet import LABEL
+
+from assay.settings import Settings
+from support import ASSAY, Cli
+
+NS = "tests"
+
+WORKFLOW = """\
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {{name: kube-live}}
+spec:
+  container:
+    image: "{image}"
+    env:
+      - {{name: GREETING, value: hello}}
+  content:
+    files:
+      - path: /data/repo/test_numbers.py
+        content: |
+          def test_adds():
+              assert 1 + 1 == 2
+
+          def test_breaks():
+              assert 2 + 2 == 5
+  steps:
+    - name: prepare
+      shell: echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared
+    - name: test
+      workingDir: /data/repo
+      shell: cat greeting.txt && python3 -m pytest -q -p no:cacheprovider
+    - name: report
+      condition: always
+      shell: echo "always ran"
+"""
+
+
+@pytest.fixture
+def cli(assay_home: Settings, tmp_path: Path, standin: StandIn) -> Cli:
+    env = {**os.environ, "ASSAY_HOME": str(assay_home.home), "KUBECONFIG": str(standin.kubeconfig)}
+    env.pop("PYTEST_ADDOPTS", None)
+    return Cli(env, tmp_path)
+
+
+def write(tmp_path: Path, image: str, text: str = WORKFLOW) -> Path:
+    path = tmp_path / "wf.yaml"
+    path.write_text(text.format(image=image), encoding="utf-8")
+    return path
+
+
+def left_behind(standin: StandIn) -> dict[str, Any]:
+    engine = docker.from_env()
+    try:
+        containers = engine.containers.list(all=True, filters={"label": LABEL})
+        volumes = engine.volumes.list(filters={"label": LABEL})
+    finally:
+        engine.close()
+    return (
+        {
+            kind: names
+            for kind in ("Job", "Pod", "ConfigMap", "Secret")
+            if (names := standin.objects(kind))
+        }
+        | ({"containers": containers} if containers else {})
+        | ({"volumes": volumes} if volumes else {})
+    )
+
+
+def wait_until_gone(standin: StandIn) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while (left := left_behind(standin)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def test_a_workflow_runs_as_a_job_with_real_logs_results_and_exit_code(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    wf = write(tmp_path, docker_image)
+    done = cli("run", "-f", str(wf), "--runner", "kubernetes", "--namespace", NS, "-o", "json")
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "failed"
+    assert result["runner"] == "kubernetes"
+    steps = {step["name"]: step for step in result["steps"]}
+    assert steps["prepare"]["status"] == "passed"
+    assert (steps["test"]["status"], steps["test"]["exitCode"]) == ("failed", 1)
+    assert steps["report"]["status"] == "passed"
+    summary = result["summary"]
+    assert (summary["passed"], summary["failed"]) == (1, 1)
+    log = cli("logs", result["id"], check=0).stdout
+    assert "prepared" in log and "hello from kube-live-" in log
+    assert "1 failed, 1 passed" in log and "always ran" in log
+    assert "assay-report" not in log  # the reports are read, not logged
+    cases = cli.json("get", "testcases", result["id"])
+    assert sorted((c["name"], c["status"]) for c in cases) == [
+        ("test_adds", "passed"),
+        ("test_breaks", "failed"),
+    ]
+    # every body the runner sent was validated; the objects carry the execution id
+    posts = [path for method, path in standin.api.requests if method == "POST"]
+    assert [p.split("?")[0].rsplit("/", 1)[-1] for p in posts] == ["configmaps", "jobs"]
+    watches = [unquote(path) for _, path in standin.api.requests if "watch=true" in path]
+    assert watches and all(f"assay.io/execution={result['id']}," in w for w in watches)
+    assert any("follow=true" in path for _, path in standin.api.requests)
+    assert wait_until_gone(standin) == {}
+
+
+def test_an_image_that_cannot_be_pulled_is_an_error_not_a_failure(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        "    - name: test\n",
+        "    - name: test\n      container: {{image: registry.invalid/absent:1}}\n",
+    )
+    wf = write(tmp_path, docker_image, text)
+    done = cli("run", "-f", str(wf), "--runner", "kubernetes", "--namespace", NS, "-o", "json")
+    assert done.returncode == 3, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "error"
+    assert "step 'test'" in result["error"]
+    assert "ErrImagePull" in result["error"] or "ImagePullBackOff" in result["error"]
+    steps = {step["name"]: step for step in result["steps"]}
+    assert steps["test"]["status"] == "error"
+    assert "registry.invalid/absent:1" in steps["test"]["message"]
+    assert "prepared" in cli("logs", result["id"], check=0).stdout
+    deletes = [path for method, path in standin.api.requests if method == "DELETE"]
+    assert any("/jobs/" in path for path in deletes)
+    assert wait_until_gone(standin) == {}
+
+
+def test_abort_deletes_the_job_and_its_pod(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared',
+        "echo started; sleep 120",
+    )
+    wf = write(tmp_path, docker_image, text)
+    process = subprocess.Popen(
+        [ASSAY, "run", "-f", str(wf), "--runner", "kubernetes", "-o", "json"],
+        env={**cli.env, "ASSAY_KUBERNETES_NAMESPACE": NS},
+        cwd=cli.cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _running(standin) and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.2)
+        assert _running(standin), "the step container never ran"
+        time.sleep(1)  # the runner is following the log
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    result = json.loads(stdout) if stdout.strip() else None
+    deletes = [path for method, path in standin.api.requests if method == "DELETE"]
+    assert any("/jobs/" in path for path in deletes)
+    assert wait_until_gone(standin) == {}
+    executions = cli.json("get", "executions")
+    assert executions[0]["status"] == "aborted", (result, executions)
+    assert "started" in cli("logs", executions[0]["id"], check=0).stdout
+
+
+def _running(standin: StandIn) -> bool:
+    for (kind, _, _), item in list(standin.store.objects.items()):
+        if kind != "Pod":
+            continue
+        for status in item.get("status", {}).get("initContainerStatuses", []):
+            if "running" in status.get("state", {}):
+                return True
+    return False
