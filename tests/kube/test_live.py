@@ -68,7 +68,7 @@ def write(tmp_path: Path, image: str, text: str = WORKFLOW) -> Path:
 def left_behind(standin: StandIn) -> dict[str, Any]:
     engine = docker.from_env()
     try:
-        containers = engine.containers.list(all=True, filters={"label": LABEL})
+        containers = engine.api.containers(all=True, filters={"label": LABEL})
         volumes = engine.volumes.list(filters={"label": LABEL})
     finally:
         engine.close()
@@ -168,7 +168,9 @@ def test_abort_deletes_the_job_and_its_pod(
             assert process.poll() is None, process.communicate()
             time.sleep(0.2)
         assert _running(standin), "the step container never ran"
-        time.sleep(1)  # the runner is following the log
+        while not _following_a_step(standin) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)  # the runner is following the step's log
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=60)
     finally:
@@ -184,6 +186,13 @@ def test_abort_deletes_the_job_and_its_pod(
     assert "started" in cli("logs", executions[0]["id"], check=0).stdout
 
 
+def _following_a_step(standin: StandIn) -> bool:
+    return any(
+        "follow=true" in path and "content-files" not in path
+        for _, path in list(standin.api.requests)
+    )
+
+
 def _running(standin: StandIn) -> bool:
     for (kind, _, _), item in list(standin.store.objects.items()):
         if kind != "Pod":
@@ -192,3 +201,40 @@ def _running(standin: StandIn) -> bool:
             if "running" in status.get("state", {}):
                 return True
     return False
+
+
+def test_an_oom_killed_step_is_an_error(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        "    - name: test\n",
+        "    - name: test\n      container: {{resources: {{limits: {{memory: 48Mi}}}}}}\n",
+    ).replace(
+        "cat greeting.txt && python3 -m pytest -q -p no:cacheprovider",
+        "python3 -c 'b = bytearray(512 * 1024 * 1024)'",
+    )
+    done = cli("run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes",
+               "--namespace", NS, "-o", "json")  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "error"
+    assert "step 'test'" in result["error"] and "OOMKilled" in result["error"]
+    assert wait_until_gone(standin) == {}
+
+
+def test_a_pod_unschedulable_past_the_timeout_is_an_error(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        "spec:\n  container:", "spec:\n  pod: {{nodeSelector: {{disk: ssd}}}}\n  container:"
+    )
+    cli.env["ASSAY_KUBERNETES_UNSCHEDULABLE_TIMEOUT"] = "2"
+    started = time.monotonic()
+    done = cli("run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes",
+               "--namespace", NS, "-o", "json")  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "error"
+    assert "Unschedulable for 2s" in result["error"] and "node(s) didn't match" in result["error"]
+    assert time.monotonic() - started < 60
+    assert wait_until_gone(standin) == {}

@@ -127,8 +127,6 @@ def render_definition(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The Kubernetes objects an execution of the definition would create (secret values
     masked), and notes on what the Kubernetes runner leaves out; nothing is recorded."""
-    import os
-
     from assay.kube.model import PlanOptions
     from assay.kube.names import ExecutionIdentity
     from assay.kube.render import render_workflow
@@ -136,11 +134,7 @@ def render_definition(
     workflow = _resolve(name, file)[1]
     workflow_name = workflow.metadata.name
     identity = ExecutionIdentity("dry-run", f"{workflow_name}-dry-run", 0, workflow_name)
-    options = PlanOptions(
-        namespace=namespace,
-        git_image=os.environ.get("ASSAY_KUBERNETES_GIT_IMAGE") or PlanOptions.git_image,
-        default_image=os.environ.get("ASSAY_KUBERNETES_IMAGE") or None,
-    )
+    options = PlanOptions.from_env(namespace)
     rendered = render_workflow(workflow, identity, config, options)
     return rendered.masked(), rendered.notes
 

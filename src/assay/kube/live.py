@@ -48,19 +48,10 @@ from assay.store.executions import ExecutionStore, StepOutcome
 from assay.store.quarantine import QuarantineStore
 from assay.store.tables import ExecutionRow
 
-__all__ = ["KubernetesEngine", "plan_options"]
+__all__ = ["KubernetesEngine"]
 
 REPORT_PREFIX = "assay-report "
 RESULT = "result"
-
-
-def plan_options(namespace: str) -> PlanOptions:
-    """The rendering choices of this machine's environment (``ASSAY_KUBERNETES_*``)."""
-    return PlanOptions(
-        namespace=namespace,
-        git_image=os.environ.get("ASSAY_KUBERNETES_GIT_IMAGE") or PlanOptions.git_image,
-        default_image=os.environ.get("ASSAY_KUBERNETES_IMAGE") or None,
-    )
 
 
 @dataclass
@@ -107,7 +98,9 @@ class KubernetesEngine:
         self.quarantine = QuarantineStore(db)
         self.namespace = namespace
         self.sink: EventSink = sink or NullSink()
-        self.unschedulable_timeout = PodFollower.unschedulable_timeout
+        self.unschedulable_timeout = _seconds(
+            "ASSAY_KUBERNETES_UNSCHEDULABLE_TIMEOUT", PodFollower.unschedulable_timeout
+        )
         self._cancel = threading.Event()
         self._cancel_reason = "aborted"
         self._jobs: dict[str, tuple[Cluster, str]] = {}
@@ -156,7 +149,7 @@ class KubernetesEngine:
         return _Execution(self, cluster, row, identity, rendered, masker).run()
 
     def _options(self) -> PlanOptions:
-        return plan_options(self.namespace)
+        return PlanOptions.from_env(self.namespace)
 
     def _register(self, execution_id: str, cluster: Cluster, job: str | None) -> None:
         with self._lock:
@@ -164,6 +157,20 @@ class KubernetesEngine:
                 self._jobs.pop(execution_id, None)
             else:
                 self._jobs[execution_id] = (cluster, job)
+
+
+def _seconds(variable: str, default: float) -> float:
+    """A number of seconds from the environment; bad input names the variable."""
+    text = os.environ.get(variable)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise DefinitionError(f"{variable}={text!r}: not a positive number of seconds")
+    return value
 
 
 def _job_namespace(workflow: TestWorkflow) -> str | None:

@@ -9,7 +9,9 @@ containers. Statuses are the real containers': ``terminated.exitCode``, ``reason
 never pulled (no registry here): the container waits with reason ``ErrImagePull``, then
 ``ImagePullBackOff`` (``ErrImageNeverPull`` under ``imagePullPolicy: Never``), as a kubelet
 whose pulls fail reports it, until the Pod is deleted. A missing Secret or ConfigMap key in
-``env`` is ``CreateContainerConfigError``. The Job's status follows its Pod's end.
+``env`` is ``CreateContainerConfigError``. There is one node (:data:`NODE_LABELS`): a Pod
+whose ``nodeSelector`` it does not match stays Pending, ``PodScheduled`` false with reason
+``Unschedulable``. The Job's status follows its Pod's end.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ _UNITS = {
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
 }  # fmt: skip
 PULL_BACKOFF_SECONDS = 0.5
+NODE_LABELS = {
+    "kubernetes.io/hostname": "standin",
+    "kubernetes.io/os": "linux",
+    "kubernetes.io/arch": "amd64",
+}
+"""The labels of the stand-in's one node: a Pod whose nodeSelector they miss is unschedulable."""
 
 
 def expand(text: str, env: dict[str, str]) -> str:
@@ -196,6 +204,10 @@ class Kubelet:
             }
 
         self._update_pod(pod, pending)
+        wanted = pod["spec"].get("nodeSelector", {})
+        if any(NODE_LABELS.get(key) != value for key, value in wanted.items()):
+            self._unschedulable(pod)
+            return
         workdir = self.root / pod["metadata"]["uid"]
         volumes: list[str] = []
         phase = "Failed"
@@ -221,6 +233,22 @@ class Kubelet:
             else:
                 self._remove(pod, volumes, workdir)
 
+    def _unschedulable(self, pod: dict[str, Any]) -> None:
+        """The one node does not match: Pending, not scheduled, until deleted."""
+
+        def change(item: dict[str, Any]) -> None:
+            item["status"]["conditions"] = [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "0/1 nodes are available: 1 node(s) didn't match Pod's node "
+                    "affinity/selector.",
+                }
+            ]
+
+        self._update_pod(pod, change)
+
     def _remove(self, pod: dict[str, Any], volumes: list[str], workdir: Path) -> None:
         uid = pod["metadata"]["uid"]
         with self._lock:
@@ -235,9 +263,9 @@ class Kubelet:
 
     def cleanup(self) -> None:
         """Everything the stand-in made in Docker, whatever the state of its Pods."""
-        for container in self.docker.containers.list(all=True, filters={"label": LABEL}):
+        for container in self.docker.api.containers(all=True, filters={"label": LABEL}):
             with contextlib.suppress(docker.errors.APIError):
-                container.remove(force=True)
+                self.docker.api.remove_container(container["Id"], force=True)
         for volume in self.docker.volumes.list(filters={"label": LABEL}):
             with contextlib.suppress(docker.errors.APIError):
                 volume.remove(force=True)
@@ -393,6 +421,7 @@ class Kubelet:
             mounts=mounts,
             user=user,
             mem_limit=int(quantity(limits["memory"])) if "memory" in limits else None,
+            memswap_limit=int(quantity(limits["memory"])) if "memory" in limits else None,
             nano_cpus=int(quantity(limits["cpu"]) * 1e9) if "cpu" in limits else None,
             labels={LABEL: pod["metadata"]["uid"]},
             hostname=pod["spec"].get("hostname", pod["metadata"]["name"])[:63],
