@@ -15,7 +15,6 @@ from urllib.parse import unquote
 import docker
 import pytest
 from standin import StandIn
-from standin.kubelet import LABEL
 
 from assay.settings import Settings
 from support import ASSAY, Cli
@@ -68,8 +67,8 @@ def write(tmp_path: Path, image: str, text: str = WORKFLOW) -> Path:
 def left_behind(standin: StandIn) -> dict[str, Any]:
     engine = docker.from_env()
     try:
-        containers = engine.api.containers(all=True, filters={"label": LABEL})
-        volumes = engine.volumes.list(filters={"label": LABEL})
+        containers = engine.api.containers(all=True, filters=standin.kubelet.labels_filter)
+        volumes = engine.volumes.list(filters=standin.kubelet.labels_filter)
     finally:
         engine.close()
     return (
@@ -237,4 +236,28 @@ def test_a_pod_unschedulable_past_the_timeout_is_an_error(
     assert result["status"] == "error"
     assert "Unschedulable for 2s" in result["error"] and "node(s) didn't match" in result["error"]
     assert time.monotonic() - started < 60
+    assert wait_until_gone(standin) == {}
+
+
+def test_dropped_watch_and_log_streams_are_resumed_without_loss_or_repeats(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    standin.api.stream_limit = 1.0  # every watch and log stream is cut after a second
+    text = WORKFLOW.replace(
+        'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared',
+        "echo hi > /data/repo/greeting.txt; "
+        "for i in $(seq 1 12); do echo line-$i; sleep 0.4; done; printf no-newline",
+    )
+    done = cli("run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes",
+               "--namespace", NS, "-o", "json")  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["summary"]["passed"], result["summary"]["failed"]) == (1, 1)
+    log = cli("logs", result["id"], check=0).stdout.splitlines()
+    assert [line for line in log if line.startswith("line-")] == [f"line-{i}" for i in range(1, 13)]
+    assert sum("no-newline" in line for line in log) == 1, "\n".join(log)
+    logs = [path for _, path in standin.api.requests if "follow=true" in path]
+    assert len(logs) > len({path for path in logs})  # some log was opened more than once
+    watches = [path for _, path in standin.api.requests if "watch=true" in path]
+    assert len(watches) > 2  # and the watch renewed from its resourceVersion
     assert wait_until_gone(standin) == {}

@@ -12,7 +12,6 @@ import httpx
 import pytest
 from kubernetes import client, config, watch
 from standin import StandIn
-from standin.kubelet import LABEL
 
 NS = "tests"
 
@@ -170,7 +169,7 @@ def test_deleting_a_job_in_the_background_removes_its_pod_and_containers(
     engine = docker.from_env()
     try:
         deadline = time.monotonic() + 10
-        while engine.api.containers(all=True, filters={"label": LABEL}):
+        while engine.api.containers(all=True, filters=standin.kubelet.labels_filter):
             assert time.monotonic() < deadline, "the Pod's containers are still there"
             time.sleep(0.1)
     finally:

@@ -158,9 +158,9 @@ class Cluster:
         finally:
             response.release_conn()
 
-    def follow_log(self, pod: str, container: str) -> Iterator[str]:
-        """A container's output lines as they come (``follow=true``), until it ends or the
-        connection drops."""
+    def follow_log(self, pod: str, container: str) -> Iterator[bytes]:
+        """A container's output as it comes (``follow=true``), in chunks, until it ends or
+        the connection drops."""
         response = self._call(
             f"logs of {pod}/{container}",
             lambda: self.core.read_namespaced_pod_log(
@@ -168,23 +168,29 @@ class Cluster:
             ),
         )
         try:
-            yield from _lines(response)
+            yield from _chunks(response)
         finally:
             response.release_conn()
+
+
+def _chunks(response: Any) -> Iterator[bytes]:
+    """The body of a streamed HTTP answer as it comes; a dropped connection ends it (the
+    caller resumes)."""
+    try:
+        yield from response.stream(4096, decode_content=False)
+    except Exception as exc:
+        if not type(exc).__module__.startswith(("urllib3", "http")):
+            raise
 
 
 def _lines(response: Any) -> Iterator[str]:
     """Lines of a streamed HTTP answer (a last line without newline included)."""
     pending = b""
-    try:
-        for chunk in response.stream(4096, decode_content=False):
-            pending += chunk
-            *complete, pending = pending.split(b"\n")
-            for line in complete:
-                yield line.decode("utf-8", "replace")
-    except Exception as exc:  # a dropped connection ends the stream; the caller resumes
-        if not type(exc).__module__.startswith(("urllib3", "http")):
-            raise
+    for chunk in _chunks(response):
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line.decode("utf-8", "replace")
     if pending:
         yield pending.decode("utf-8", "replace")
 

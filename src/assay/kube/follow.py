@@ -5,7 +5,7 @@ A thread keeps the latest Pod from a list + watch (resumed from the last resourc
 when the watch ends or drops; listed again on 410 Gone). :meth:`PodFollower.follow` then
 streams each container's log with ``follow=true`` as the container starts, in the Pod's
 order (init containers, then ``result``); a log stream that drops while its container still
-runs is opened again and the lines already read are skipped. Faults end the following:
+runs is opened again and the bytes already read are skipped. Faults end the following:
 an image that cannot be pulled, a container that cannot be created or was OOM-killed, an
 evicted or vanished Pod, a Pod unschedulable past :attr:`PodFollower.unschedulable_timeout`.
 """
@@ -62,7 +62,8 @@ class PodFollower:
     unschedulable_timeout: float = 300.0
     pod_timeout: float = 120.0
     """Seconds to wait for the Job's Pod to appear at all."""
-    watch_seconds: int = 60
+    watch_seconds: int = 15
+    """Each watch request's ``timeoutSeconds``: the watch is renewed from its last version."""
 
     def __init__(
         self,
@@ -226,24 +227,34 @@ class PodFollower:
 
     def follow_log(self, pod: str, container: str, line: Callable[[str], None]) -> None:
         """Stream ``container``'s output to ``line`` until it ends, reopening a dropped stream
-        (lines already read are skipped: a container's log only grows)."""
+        (the bytes already read are skipped: a container's log only grows). A stream that
+        began before the container ended is not known to be whole (a cut connection can end
+        cleanly), so one last pass after the end reads the rest, if any."""
         read = 0
+        pending = b""
         while True:
+            whole = self.ended(container, 0) is not None  # this pass reads to the end
             skip = read
             try:
-                for text in self.cluster.follow_log(pod, container):
-                    if skip:
-                        skip -= 1
+                for chunk in self.cluster.follow_log(pod, container):
+                    if skip >= len(chunk):
+                        skip -= len(chunk)
                         continue
-                    read += 1
-                    line(text)
+                    chunk, skip = chunk[skip:], 0
+                    read += len(chunk)
+                    *complete, pending = (pending + chunk).split(b"\n")
+                    for text in complete:
+                        line(text.decode("utf-8", "replace"))
             except InfrastructureError:
                 if self.fault or self.vanished or self.stopped.is_set():
-                    return
-            if self.ended(container, 2.0) is not None or self.fault or self.vanished:
-                return
-            if self.stopped.is_set():
-                return
+                    break
+            if whole or self.fault or self.vanished or self.stopped.is_set():
+                break
+            # the stream ended: the container did, or the connection was cut; once it has
+            # ended, one more pass reads whatever a cut connection left unread
+            self.ended(container, 2.0)
+        if pending:
+            line(pending.decode("utf-8", "replace"))
 
 
 def _statuses(pod: dict[str, Any]) -> list[dict[str, Any]]:

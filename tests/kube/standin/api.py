@@ -207,6 +207,9 @@ class Api:
         self.logs = logs
         self.requests: list[tuple[str, str]] = []
         """(method, path and query) of every request, for tests."""
+        self.stream_limit: float | None = None
+        """Seconds after which watch and log streams are cut (a dropped connection, as a
+        restarted API server or a proxy's idle timeout does); None: never."""
         routes = []
         for plural, (prefix, _, _) in RESOURCES.items():
             collection = f"{prefix}/namespaces/{{namespace}}/{plural}"
@@ -264,6 +267,7 @@ class Api:
     def _watch(self, request: Request, kind: str, namespace: str, selector: str) -> Response:
         since = request.query_params.get("resourceVersion") or "0"
         timeout = float(request.query_params.get("timeoutSeconds") or 1800)
+        timeout = min(timeout, self.stream_limit or timeout)
         initial: list[dict[str, Any]] = []
         if since == "0":
             items, version = self.store.list(kind, namespace, selector)
@@ -367,6 +371,16 @@ class Api:
                 )
             follow = request.query_params.get("follow") in ("true", "1")
             stream = self.logs(pod["metadata"]["uid"], container, name, follow)
+            if self.stream_limit is not None:
+                stream = _cut(stream, time.monotonic() + self.stream_limit)
             return StreamingResponse(stream, media_type="text/plain")
         except ApiError as exc:
             return exc.response()
+
+
+def _cut(chunks: Iterator[bytes], end: float) -> Iterator[bytes]:
+    """``chunks`` until ``end`` (monotonic): the stream is dropped there."""
+    for chunk in chunks:
+        yield chunk
+        if time.monotonic() >= end:
+            return

@@ -33,6 +33,8 @@ from docker.types import Mount
 from standin.api import ApiError, Store, timestamp
 
 LABEL = "assay.standin.pod"
+SERVER_LABEL = "assay.standin.server"
+"""Containers and volumes carry their Pod's uid and their stand-in's :attr:`Kubelet.server`."""
 _EXPANSION = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
 _UNITS = {
@@ -80,6 +82,9 @@ class Kubelet:
         self.store = store
         self.root = root
         self.docker = docker.from_env()
+        self.server = secrets.token_hex(6)
+        self.labels_filter = {"label": f"{SERVER_LABEL}={self.server}"}
+        """Docker filter of what this stand-in made (others may run beside it)."""
         self._containers: dict[tuple[str, str], str] = {}  # (pod uid, container) -> docker id
         self._deleted: set[str] = set()
         self._made: dict[str, tuple[list[str], Path]] = {}  # pod uid -> (volumes, directory)
@@ -263,10 +268,10 @@ class Kubelet:
 
     def cleanup(self) -> None:
         """Everything the stand-in made in Docker, whatever the state of its Pods."""
-        for container in self.docker.api.containers(all=True, filters={"label": LABEL}):
+        for container in self.docker.api.containers(all=True, filters=self.labels_filter):
             with contextlib.suppress(docker.errors.APIError):
                 self.docker.api.remove_container(container["Id"], force=True)
-        for volume in self.docker.volumes.list(filters={"label": LABEL}):
+        for volume in self.docker.volumes.list(filters=self.labels_filter):
             with contextlib.suppress(docker.errors.APIError):
                 volume.remove(force=True)
         self.docker.close()
@@ -297,7 +302,9 @@ class Kubelet:
             name = volume["name"]
             if "emptyDir" in volume:
                 docker_name = f"standin-{pod['metadata']['uid'][:8]}-{name}"
-                self.docker.volumes.create(docker_name, labels={LABEL: pod["metadata"]["uid"]})
+                self.docker.volumes.create(
+                    docker_name, labels={LABEL: pod["metadata"]["uid"], SERVER_LABEL: self.server}
+                )
                 made.append(docker_name)
                 result[name] = ("volume", docker_name)
                 continue
@@ -423,7 +430,7 @@ class Kubelet:
             mem_limit=int(quantity(limits["memory"])) if "memory" in limits else None,
             memswap_limit=int(quantity(limits["memory"])) if "memory" in limits else None,
             nano_cpus=int(quantity(limits["cpu"]) * 1e9) if "cpu" in limits else None,
-            labels={LABEL: pod["metadata"]["uid"]},
+            labels={LABEL: pod["metadata"]["uid"], SERVER_LABEL: self.server},
             hostname=pod["spec"].get("hostname", pod["metadata"]["name"])[:63],
             detach=True,
         )
