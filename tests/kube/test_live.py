@@ -261,3 +261,50 @@ def test_dropped_watch_and_log_streams_are_resumed_without_loss_or_repeats(
     watches = [path for _, path in standin.api.requests if "watch=true" in path]
     assert len(watches) > 2  # and the watch renewed from its resourceVersion
     assert wait_until_gone(standin) == {}
+
+
+SECRET_STEP = """\
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {{name: kube-secret}}
+spec:
+  container:
+    image: "{image}"
+    env:
+      - name: SERVICE_KEY
+        valueFrom: {{secretKeyRef: {{name: testkube-secrets, key: supabase-service-key}}}}
+  steps:
+    - name: uses-the-key
+      shell: '[ "$SERVICE_KEY" = sb-service-key-4242 ] && echo key-ok'
+"""
+
+
+def test_secret_references_are_resolved_in_the_cluster_never_by_assay(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    from kubernetes import client, config
+
+    wf = write(tmp_path, docker_image, SECRET_STEP)
+    # without the Secret the kubelet cannot make the container: an error, not a failure
+    missing = cli("run", "-f", str(wf), "--runner", "kubernetes", "--namespace", NS, "-o", "json")
+    assert missing.returncode == 3, missing.stderr
+    refused = json.loads(missing.stdout)
+    assert "step 'uses-the-key'" in refused["error"]
+    assert "CreateContainerConfigError" in refused["error"]
+    core = client.CoreV1Api(config.new_client_from_config(str(standin.kubeconfig)))
+    core.create_namespaced_secret(
+        NS,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "testkube-secrets"},
+            "stringData": {"supabase-service-key": "sb-service-key-4242"},
+        },
+    )
+    done = cli("run", "-f", str(wf), "--runner", "kubernetes", "--namespace", NS, "-o", "json")
+    assert done.returncode == 0, done.stderr
+    assert "key-ok" in cli("logs", json.loads(done.stdout)["id"], check=0).stdout
+    home = Path(cli.env["ASSAY_HOME"])
+    stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+    assert b"sb-service-key-4242" not in stored
+    assert standin.objects("Secret") == ["testkube-secrets"]  # not assay's: left alone
