@@ -308,3 +308,27 @@ def test_secret_references_are_resolved_in_the_cluster_never_by_assay(
     stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
     assert b"sb-service-key-4242" not in stored
     assert standin.objects("Secret") == ["testkube-secrets"]  # not assay's: left alone
+
+
+def test_a_step_timeout_is_enforced_in_the_pod(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        "    - name: test\n      workingDir: /data/repo\n",
+        "    - name: test\n      timeout: 2s\n      workingDir: /data/repo\n",
+    ).replace("cat greeting.txt && python3 -m pytest", "sleep 60; python3 -m pytest")
+    started = time.monotonic()
+    done = cli("run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes",
+               "--namespace", NS, "-o", "json")  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "timeout"
+    steps = {step["name"]: step["status"] for step in result["steps"]}
+    assert steps == {
+        "write content.files": "passed",
+        "prepare": "passed",
+        "test": "timeout",
+        "report": "passed",
+    }
+    assert time.monotonic() - started < 50
+    assert wait_until_gone(standin) == {}
