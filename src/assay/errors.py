@@ -14,8 +14,8 @@ AssayError                      every error assay raises on purpose
 from __future__ import annotations
 
 __all__ = [
-    "ConflictError",
     "AssayError",
+    "ConflictError",
     "ContentError",
     "DefinitionError",
     "ExpressionError",
