@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the store (SQLAlchemy) is imported on first use, not at CLI
     from assay.analytics.flaky import Thresholds
     from assay.ops.retention import PruneResult
     from assay.ops.webhooks import Sender
+    from assay.reports.model import Report
     from assay.store import Database, DefinitionStore, ExecutionStore, SecretStore
     from assay.store.executions import ExecutionQuery
     from assay.store.listing import Cursor, ExecutionFilter, ExecutionPage
@@ -463,6 +464,13 @@ class Assay:
             requirements=requirements,
             require_all=require_all,
         )
+
+    def report_data(self, refs: Sequence[str], *, base: str = "main", history: int = 0) -> Report:
+        """What a report of the executions ``refs`` is made of (``history``: that many
+        latest finished executions of each workflow, for charts) (:mod:`assay.reports`)."""
+        from assay.reports.data import collect_report
+
+        return collect_report(self.executions, refs, base_branch=base, history=history)
 
     def report(self, refs: Sequence[str], *, format: str = "markdown", base: str = "main") -> bytes:
         """A report of the executions ``refs`` (ids, prefixes or names) as ``format``:
