@@ -237,3 +237,53 @@ def test_the_remote_ci_commands_load_no_store(server: ApiServer, args: list[str]
     )
     assert json.loads(done.stderr.strip().splitlines()[-1]) == [], done.stderr
     assert done.stdout.strip()
+
+
+# -- the server-mode example: the action's steps against the server ---------------------
+
+
+def test_the_server_mode_example_runs_the_actions_steps_against_the_server(
+    server: ApiServer, github: GitHubStandIn, tmp_path: Path
+) -> None:
+    """examples/github/server-mode.yml: ASSAY_SERVER and ASSAY_TOKEN in the job's
+    environment, the action's `run` and `report` steps run by bash as the runner would:
+    the workflows run on the server, the report is published from the job."""
+    import yaml
+    from ci_support import make_repo
+    from test_action import Composite, base_env
+
+    example = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "examples/github/server-mode.yml").read_text()
+    )
+    job = example["jobs"]["e2e"]
+    [step] = [s for s in job["steps"] if "assay" in str(s.get("uses", ""))]
+    inputs = {k: str(v) for k, v in step["with"].items() if k != "python-version"}
+    inputs["workflows"] = "k8s/auth.yaml\nk8s/api.yaml api\n"  # this checkout's definitions
+    repo = make_repo(tmp_path / "repo")
+    env = base_env(Cli(remote_env_of(server), tmp_path), github, tmp_path / "gh")
+    env["GITHUB_WORKSPACE"] = str(repo)
+    assert set(job["env"]) == {"ASSAY_SERVER", "ASSAY_TOKEN"}
+    env.update({"ASSAY_SERVER": server.url, "ASSAY_TOKEN": server.tokens["admin"]})
+    action = Composite(repo, env, inputs)
+    ran = action.run("run")
+    assert ran.returncode == 0, ran.stdout + ran.stderr  # the report step decides
+    assert "api-1 failed: 4 tests, 2 passed, 1 failed, 1 skipped" in ran.stdout
+    ids = action.outputs["run"]["execution-ids"].split()
+    on_server = {e["id"]: e for e in server.cli_json("get", "executions", "--limit", "50")}
+    assert all(on_server[i]["tags"]["branch"] == "fix-login" for i in ids)  # ran there
+    assert action.report_condition()
+    reported = action.run("report")
+    assert reported.returncode == 1, reported.stdout + reported.stderr
+    assert "gate min-pass-rate" in reported.stdout
+    values = action.outputs["report"]
+    assert values["status"] == "failed" and values["execution-ids"] == " ".join(ids)
+    assert len(github.issue_comments(7)) == 1 and len(github.check_runs) == 1
+    assert github.check_runs[0]["output"]["annotations"][0]["path"] == "backend/tests/test_api.py"
+    assert client_home_untouched(server)
+
+
+def remote_env_of(server: ApiServer) -> dict[str, str]:
+    """The job's environment before the action: no ASSAY_* but a home of its own."""
+    env = {k: v for k, v in server.env.items() if not k.startswith("ASSAY_")}
+    env["ASSAY_HOME"] = str(server.home.parent / "client-home")
+    return env
