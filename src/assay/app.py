@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the store (SQLAlchemy) is imported on first use, not at CLI
     from assay.analytics.flaky import Thresholds
     from assay.ops.retention import PruneResult
     from assay.ops.webhooks import Sender
+    from assay.reports.model import Report
     from assay.store import Database, DefinitionStore, ExecutionStore, SecretStore
     from assay.store.executions import ExecutionQuery
     from assay.store.listing import Cursor, ExecutionFilter, ExecutionPage
@@ -170,6 +171,7 @@ class Assay:
         tags: dict[str, str],
         runner: str | None = None,
         source_archive: Path | None = None,
+        execution_name: str | None = None,
     ) -> ExecutionRow:
         """Queue a run of the applied definition ``name`` and return its ``queued``
         execution at once; a worker runs it (:mod:`assay.engine.worker`). Everything a run
@@ -177,14 +179,18 @@ class Assay:
         NotFoundError, exit 2): the definition, the config (names, types, enums: config is
         substituted into shell commands), ``parallel`` settings, paths,
         ``spec.concurrency``, the runner's name, the source archive (a ``.tar.gz`` of a
-        checkout, mounted at /data/repo). Sensitive config values are stored sealed."""
+        checkout, mounted at /data/repo), ``execution_name`` (default ``WORKFLOW-N``; a
+        name taken is a ConflictError). Sensitive config values are stored sealed."""
         from assay.content.archive import check_archive
         from assay.engine.config import masked_config
         from assay.engine.execution import checked_config
         from assay.engine.requests import RunRequest, concurrency_limit, store_archive
         from assay.engine.resolve import Catalog
         from assay.runners import RUNNER_NAMES
+        from assay.store.executions import check_execution_name
 
+        if execution_name is not None:
+            check_execution_name(execution_name)
         workflow = Catalog(store=self.definitions).workflow(name)
         if runner is not None and runner not in RUNNER_NAMES:
             raise DefinitionError(f"runner {runner!r}: not one of {', '.join(RUNNER_NAMES)}")
@@ -203,6 +209,7 @@ class Assay:
             request=request.to_json(),
             group=group,
             max_running=limit,
+            name=execution_name,
         )
 
     def abort(self, ref: str) -> ExecutionRow:
@@ -457,6 +464,13 @@ class Assay:
             requirements=requirements,
             require_all=require_all,
         )
+
+    def report_data(self, refs: Sequence[str], *, base: str = "main", history: int = 0) -> Report:
+        """What a report of the executions ``refs`` is made of (``history``: that many
+        latest finished executions of each workflow, for charts) (:mod:`assay.reports`)."""
+        from assay.reports.data import collect_report
+
+        return collect_report(self.executions, refs, base_branch=base, history=history)
 
     def report(self, refs: Sequence[str], *, format: str = "markdown", base: str = "main") -> bytes:
         """A report of the executions ``refs`` (ids, prefixes or names) as ``format``:

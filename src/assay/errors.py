@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __all__ = [
     "AssayError",
+    "ConflictError",
     "ContentError",
     "DefinitionError",
     "ExpressionError",
@@ -36,6 +37,10 @@ class DefinitionError(AssayError):
     """A definition or argument is invalid; the message names file, line or field path."""
 
     exit_code = 2
+
+
+class ConflictError(DefinitionError):
+    """The input is valid but clashes with what is stored (a name taken): HTTP 409."""
 
 
 class ExpressionError(DefinitionError):

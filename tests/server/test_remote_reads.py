@@ -139,19 +139,14 @@ def test_a_bad_server_url_is_exit_2(seeded: ApiServer) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [["import", "x.xml", "--workflow", "w"], ["secret", "list"], ["quarantine", "list"]]
+    "args",
+    [["import", "x.xml", "--workflow", "w"], ["secret", "list"], ["prune", "--older-than", "1d"]],
 )
 def test_local_only_commands_are_refused(seeded: ApiServer, args: list[str]) -> None:
     done = remote(seeded, *args)
     assert done.returncode == 2
     assert f"assay {args[0]}" in no_traceback(done) and "ASSAY_SERVER" in done.stderr
     assert client_home_untouched(seeded)
-
-
-def test_remote_report_refuses_gates(seeded: ApiServer) -> None:
-    done = remote(seeded, "report", "mixed-1", "--min-tests", "1")
-    assert done.returncode == 2
-    assert "--server" in no_traceback(done)
 
 
 def test_logs_by_full_id(seeded: ApiServer) -> None:

@@ -219,3 +219,41 @@ def test_cli_run_not_queued_cannot_be_rerun(live: ApiServer, tmp_path: Path) -> 
         response = client.post(f"/v1/test-workflow-executions/{ref}/rerun")
     assert response.status_code == 422
     assert "was not queued" in response.json()["error"]
+
+
+def test_the_run_requests_name_names_the_execution_once(live: ApiServer) -> None:
+    """Testkube's ``name`` of a run request: the execution's name, found by it, unique;
+    a taken or invalid name is a 4xx naming the field and queues nothing."""
+    name = "nightly.v2_run"
+    with live.client("run") as client:
+        first = client.post(
+            "/v1/test-workflows/live/executions", json={"name": name, "config": {"lines": 1}}
+        )
+        assert first.status_code == 200, first.text
+        assert first.json()["name"] == name and first.json()["workflow"] == "live"
+        found = client.get(f"/v1/test-workflow-executions/{name}").json()
+        assert found["id"] == first.json()["id"]
+        before = client.get("/v1/test-workflow-executions", params={"workflow": "live"}).json()
+        taken = client.post("/v1/test-workflows/live/executions", json={"name": name})
+        assert taken.status_code == 409, taken.text
+        assert taken.json()["error"] == (
+            f"name: an execution named {name!r} exists already ({first.json()['id']})"
+        )
+        for bad, says in (
+            ("live-7", "kept for the automatic WORKFLOW-N"),
+            ("-x", "starting and ending with a letter or digit"),
+            ("a b", "letters, digits"),
+            ("cafe", "hexadecimal digits only"),
+            ("", "letters, digits"),
+        ):
+            refused = client.post("/v1/test-workflows/live/executions", json={"name": bad})
+            assert refused.status_code == 422, (bad, refused.text)
+            assert refused.json()["error"].startswith(f"name {bad!r}: "), refused.text
+            assert says in refused.json()["error"]
+        too_long = client.post("/v1/test-workflows/live/executions", json={"name": "x" * 254})
+        assert too_long.status_code == 422 and too_long.json()["error"].startswith("name:")
+        after = client.get("/v1/test-workflow-executions", params={"workflow": "live"}).json()
+        assert [r["id"] for r in after["results"]] == [r["id"] for r in before["results"]]
+        automatic = _run(live, lines=1)  # numbering goes on: WORKFLOW-N
+        assert automatic["name"] == f"live-{automatic['number']}"
+    assert _wait(live, str(first.json()["id"]))["name"] == name

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from assay.reports.data import Report, TestOutcome
+from assay.reports.model import Report, TestOutcome
 
 __all__ = ["MAX_ANNOTATIONS", "Annotations", "SourceIndex", "build_annotations"]
 

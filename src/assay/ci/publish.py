@@ -25,8 +25,8 @@ from assay.ci.github import GitHubClient, GitHubError, GitHubPermissionError
 from assay.ci.github_env import GitHubContext
 from assay.ci.outputs import truncate
 from assay.errors import DefinitionError
-from assay.reports.data import Report
 from assay.reports.markdown import MARKER
+from assay.reports.model import Report
 
 __all__ = [
     "CHECK_TEXT_LIMIT",

@@ -1,6 +1,6 @@
 """From a collected report to a verdict, and to GitHub: the use cases behind the CLI flags.
 
-:func:`judge_report` applies the gates to a :class:`~assay.reports.data.Report`;
+:func:`judge_report` applies the gates to a :class:`~assay.reports.model.Report`;
 :func:`gated_markdown` is the Markdown report with the gates in it; :func:`to_github`
 writes the job summary, publishes the comment and check run, and writes the step outputs,
 in that order, so that a failed or forbidden API call still leaves the summary and outputs.
@@ -24,8 +24,8 @@ from assay.ci.publish import (
     publish,
 )
 from assay.model import CaseStatus
-from assay.reports.data import Report
 from assay.reports.markdown import render_markdown
+from assay.reports.model import Report
 
 __all__ = ["GitHubResult", "gated_markdown", "judge_report", "outputs", "to_github"]
 

@@ -25,8 +25,8 @@ from sqlalchemy import select
 from assay.ci.gates import Verdict
 from assay.ci.github_env import GitHubContext
 from assay.errors import DefinitionError, InfrastructureError
-from assay.reports.data import Report
 from assay.reports.markdown import first_lines, format_duration, status_icon
+from assay.reports.model import Report, ReportedExecution
 from assay.status import ExecutionStatus
 from assay.store.database import Database
 from assay.store.executions import ExecutionStore
@@ -61,7 +61,7 @@ class Notice(StrEnum):
 class Recovered:
     """An execution that passed after ``previous`` did not."""
 
-    execution: ExecutionRow
+    execution: ReportedExecution
     previous: ExecutionRow
 
 
@@ -73,7 +73,9 @@ def check_webhook(url: str) -> str:
     return url
 
 
-def previous_execution(store: ExecutionStore, row: ExecutionRow) -> ExecutionRow | None:
+def previous_execution(
+    store: ExecutionStore, row: ExecutionRow | ReportedExecution
+) -> ExecutionRow | None:
     """The finished execution of the same workflow numbered just before ``row`` (the latest
     with the same ``branch`` tag when ``row`` has one; among the 200 before it)."""
     branch = (row.tags or {}).get("branch")

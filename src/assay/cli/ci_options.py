@@ -9,7 +9,7 @@ import typer
 if TYPE_CHECKING:
     from assay.ci.gates import Gates, Verdict
     from assay.ci.github_env import GitHubContext
-    from assay.reports.data import Report
+    from assay.reports.model import Report
     from assay.store.executions import ExecutionStore
 
 __all__ = [
@@ -135,7 +135,7 @@ def notify_slack(
         return
     try:
         message = build_message(notice, report, verdict, recovered=recovered, github=github)
-        first = report.executions[0].execution if report.executions else None
+        first = store.get(report.executions[0].execution.id) if report.executions else None
         send(webhook, message, db=store.db, execution=first)
     except SlackError as exc:
         typer.echo(f"warning: {exc}", err=True)

@@ -244,6 +244,51 @@ def run(
     raise typer.Exit(int(verdict.exit_code))
 
 
+@app.command()
+def rerun(
+    execution: Annotated[str, typer.Argument(help="Execution id or name.")],
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Stream step logs live.")] = False,
+    wait: Annotated[
+        bool | None,
+        typer.Option(
+            help="With --server: wait for the end (the default; exit code as `assay run`); "
+            "--no-wait prints the new execution's id and returns."
+        ),
+    ] = None,
+    output: Annotated[
+        RunOutput, typer.Option("-o", "--output", help="text or json")
+    ] = RunOutput.TEXT,
+) -> None:
+    """Queue the run request of a queued execution again: the same workflow (as queued
+    then), config, tags, runner and source. With --server the server runs it and the
+    command waits as `assay run` does; locally it is queued for `assay worker` or `assay
+    server` on this store and its id printed."""
+    if output is RunOutput.YAML:
+        raise DefinitionError("--output yaml: text or json only")
+    client = remote_client()
+    if client is None:
+        if wait or watch:
+            raise DefinitionError(
+                f"--wait and --watch need a server (--server or {SERVER_VARIABLE}); locally "
+                "the run is queued for `assay worker` or `assay server` on this store"
+            )
+        row = app_instance().rerun(execution)
+        typer.echo(row.id)
+        runs_it = "`assay worker` or `assay server` on this store runs it"
+        typer.echo(f"queued {row.name}: {runs_it}", err=True)
+        return
+    queued = client.rerun(execution)
+    if wait is False:
+        typer.echo(queued["id"])
+        return
+    from assay.ci.gates import Gates
+    from assay.cli.remote import wait_interruptibly
+
+    result = wait_interruptibly(client, queued, watch=watch, json_output=output is RunOutput.JSON)
+    verdict = _print_run(result, lambda: client.testcases(result["id"]), output, Gates())
+    raise typer.Exit(int(verdict.exit_code))
+
+
 def _print_run(
     result: dict[str, Any],
     cases: Callable[[], list[dict[str, Any]]],

@@ -1,13 +1,15 @@
-"""``assay quarantine``: tests whose failures are shown but fail nothing, until expiry."""
+"""``assay quarantine``: tests whose failures are shown but fail nothing, until expiry.
+With ``--server`` / ``ASSAY_SERVER`` the server's quarantine (``/v1/quarantine``; adding and
+removing need an admin token)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from assay.app import parse_until
-from assay.cli.common import app_instance
+from assay.cli.common import app_instance, remote_client
 from assay.cli.output import Format, emit, print_table
 
 if TYPE_CHECKING:
@@ -45,25 +47,32 @@ def add(
 ) -> None:
     """Quarantine tests (known from stored results); again replaces reason and expiry."""
     expiry = parse_until(until) if until else None
-    store = _store()
-    entries = [store.add(test_id, reason=reason, until=expiry) for test_id in test_ids]
+    client = remote_client()
+    entries: list[dict[str, Any]]
+    if client is not None:
+        entries = client.quarantine_add(test_ids, reason=reason, until=expiry)
+    else:
+        store = _store()
+        added = [store.add(test_id, reason=reason, until=expiry) for test_id in test_ids]
+        entries = [entry.as_dict() for entry in added]
     if output is not Format.TABLE:
-        emit([entry.as_dict() for entry in entries], output, [])
+        emit(entries, output, [])
         return
     for entry in entries:
-        label = f"{entry.classname}::{entry.name}" if entry.classname else entry.name
-        ends = f"until {entry.until.isoformat()}" if entry.until else "until removed"
-        typer.echo(f"quarantined {entry.test_id} ({entry.workflow}: {label}) {ends}")
-        if not entry.active():
-            typer.echo(f"note: the quarantine of {entry.test_id} has already expired", err=True)
+        label = f"{entry['classname']}::{entry['name']}" if entry["classname"] else entry["name"]
+        ends = f"until {entry['until']}" if entry["until"] else "until removed"
+        typer.echo(f"quarantined {entry['testId']} ({entry['workflow']}: {label}) {ends}")
+        if not entry["active"]:
+            typer.echo(f"note: the quarantine of {entry['testId']} has already expired", err=True)
 
 
 @app.command("remove")
 def remove(test_ids: TestIds) -> None:
     """End the quarantine of tests."""
-    store = _store()
+    client = remote_client()
+    remove_one = client.quarantine_remove if client is not None else _store().remove
     for test_id in test_ids:
-        store.remove(test_id)
+        remove_one(test_id)
         typer.echo(f"removed {test_id} from quarantine")
 
 
@@ -75,7 +84,11 @@ def list_(
     ),
 ) -> None:
     """Quarantined tests (active ones; --all adds expired ones)."""
-    rows = [entry.as_dict() for entry in _store().list(include_expired=all_entries)]
+    client = remote_client()
+    if client is not None:
+        rows = client.quarantine_list(include_expired=all_entries)
+    else:
+        rows = [entry.as_dict() for entry in _store().list(include_expired=all_entries)]
     if output is Format.TABLE and not rows:
         typer.echo("no quarantined tests")
         return

@@ -18,7 +18,14 @@ from assay.status import ExecutionStatus
 if TYPE_CHECKING:
     from assay.client import ServerClient
 
-__all__ = ["apply_files", "follow_logs", "list_artifacts", "run_remote", "wait_for"]
+__all__ = [
+    "apply_files",
+    "follow_logs",
+    "list_artifacts",
+    "run_remote",
+    "wait_for",
+    "wait_interruptibly",
+]
 
 POLL_SECONDS = 0.5
 """How often an execution is polled when its event stream ended before its final event."""
@@ -70,6 +77,13 @@ def run_remote(
     if not wait:
         sys.stdout.write(f"{queued['id']}\n")
         return None
+    return wait_interruptibly(client, queued, watch=watch, json_output=json_output)
+
+
+def wait_interruptibly(
+    client: ServerClient, queued: dict[str, Any], *, watch: bool, json_output: bool
+) -> dict[str, Any]:
+    """:func:`wait_for` a queued execution; Ctrl-C aborts it on the server (exit 130)."""
     # Ctrl-C aborts the run on the server, even where SIGINT was inherited ignored (a job
     # started with `&` by a non-interactive shell): Python then installs no handler itself
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)

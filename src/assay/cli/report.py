@@ -29,7 +29,7 @@ from assay.errors import DefinitionError, InfrastructureError
 if TYPE_CHECKING:
     from assay.ci.github_env import GitHubContext
     from assay.ci.reporting import GitHubResult
-    from assay.reports.data import Report
+    from assay.reports.model import Report
 
 __all__ = ["ReportFormat", "report"]
 
@@ -103,38 +103,46 @@ def report(
     quarantined tests.  Several executions make one report with a row each.
 
     Exit 0 once written.  With --github or a gate, the verdict decides: exit 0 passed,
-    exit 1 tests or a gate failed, exit 3 infrastructure (see docs/ci.md)."""
+    exit 1 tests or a gate failed, exit 3 infrastructure (see docs/ci.md).  With --server,
+    the server's executions: gates and --github are judged and published here."""
+    from assay.app import REPORT_HISTORY
     from assay.ci.publish import marker
     from assay.ci.reporting import gated_markdown, judge_report
-    from assay.reports.data import collect_report
 
     gates = parse_gates(min_tests, max_failures, min_pass_rate, max_duration, fail_on_flaky)
     marker(comment_key)  # a bad key is bad input: exit 2 before anything is written
+    client = remote_client()
+    if client is not None and slack_webhook:
+        raise DefinitionError(
+            "--slack-webhook: with --server the Slack message would be sent through the "
+            "store's outbox, which is the server's: run `assay report --slack-webhook` "
+            "where the store is, or apply a Webhook on the server"
+        )
     webhook = None
     if slack_webhook:
         from assay.ci.slack import check_webhook
 
         webhook = check_webhook(slack_webhook)
-    client = remote_client()
-    if client is not None:
-        if github or gates.any or webhook is not None:
-            raise DefinitionError(
-                "with --server, `assay report` renders the report only: --github, quality "
-                "gates and --slack-webhook work against the local store"
-            )
-        _write(client.report(executions, format=format.value, base=base), output)
-        raise typer.Exit(0)
     context = None
     if github:
         from assay.ci.github_env import GitHubContext
 
         context = GitHubContext.from_env(os.environ)
-
-    store = app_instance().executions
-    from assay.app import REPORT_HISTORY
-
     history = REPORT_HISTORY if format is ReportFormat.HTML else 0
-    data = collect_report(store, executions, base_branch=base, history=history)
+    store = None
+    if client is not None:
+        if not (github or gates.any):  # rendered by the server
+            _write(client.report(executions, format=format.value, base=base), output)
+            raise typer.Exit(0)
+        from assay.reports.model import report_from_json
+
+        # judged and published here, where the checkout (annotations) and GITHUB_* are
+        data = report_from_json(client.report_data(executions, base=base, history=history))
+    else:
+        from assay.reports.data import collect_report
+
+        store = app_instance().executions
+        data = collect_report(store, executions, base_branch=base, history=history)
     verdict = judge_report(data, gates)
     markdown = gated_markdown(data, verdict)
     if context is None or output is not None:
@@ -155,7 +163,7 @@ def report(
             check_run=check_run,
         )
         _echo_github(context, published)
-    if webhook is not None:
+    if webhook is not None and store is not None:
         notify_slack(webhook, store, data, verdict, context, err=context is None)
     gated = context is not None or gates.any
     if gated:

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -130,6 +131,10 @@ class ServerClient:
         """One execution (id, id prefix or name) with its steps."""
         return dict(self._call("GET", self._execution_path(ref)).json())
 
+    def rerun(self, ref: str) -> dict[str, Any]:
+        """Queue the run request of execution ``ref`` again; returns the new execution."""
+        return dict(self._call("POST", self._execution_path(ref, "rerun")).json())
+
     def abort(self, ref: str) -> dict[str, Any]:
         """Ask for an execution to be aborted; returns it as the server then sees it."""
         return dict(self._call("POST", self._execution_path(ref, "abort")).json())
@@ -205,6 +210,32 @@ class ServerClient:
         """A report of ``executions`` rendered by the server (markdown, html or junit)."""
         params = {"execution": executions, "format": format, "base": base}
         return self._call("GET", "/v1/reports", params=params).content
+
+    def report_data(self, executions: list[str], *, base: str, history: int) -> dict[str, Any]:
+        """What a report of ``executions`` is made of, as JSON (``format=data``), for
+        gates and GitHub publishing done here (:mod:`assay.reports.model`)."""
+        params = {"execution": executions, "format": "data", "base": base, "history": history}
+        return dict(self._call("GET", "/v1/reports", params=params).json())
+
+    # -- quarantine ----------------------------------------------------------------------
+
+    def quarantine_list(self, *, include_expired: bool = False) -> list[dict[str, Any]]:
+        """Quarantined tests (expired ones too with ``include_expired``)."""
+        params = {"all": "true"} if include_expired else {}
+        return _items(self._call("GET", "/v1/quarantine", params=params).json())
+
+    def quarantine_add(
+        self, test_ids: list[str], *, reason: str | None, until: datetime | None
+    ) -> list[dict[str, Any]]:
+        """Quarantine tests (an admin token); returns their entries."""
+        body: dict[str, Any] = {"testIds": list(test_ids), "reason": reason}
+        if until is not None:
+            body["until"] = until.isoformat()
+        return _items(self._call("POST", "/v1/quarantine", json=body).json())
+
+    def quarantine_remove(self, test_id: str) -> None:
+        """End the quarantine of a test (an admin token)."""
+        self._call("DELETE", f"/v1/quarantine/{_seg(test_id)}")
 
     # -- plumbing ------------------------------------------------------------------------
 

@@ -12,15 +12,23 @@ Deltas and "newly failing" tests are computed against it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import NamedTuple
+from collections.abc import Sequence
 
 import numpy as np
 from sqlalchemy import select
 
-from assay.model import CaseStatus, display_name
+from assay.reports.model import (
+    FAILING,
+    NOT_PASSING,
+    Attempt,
+    BaseComparison,
+    Counts,
+    ExecutionReport,
+    HistoryPoint,
+    Report,
+    ReportedExecution,
+    TestOutcome,
+)
 from assay.status import ExecutionStatus
 from assay.store.executions import ExecutionStore, now
 from assay.store.tables import ExecutionRow
@@ -44,6 +52,7 @@ __all__ = [
     "ExecutionReport",
     "HistoryPoint",
     "Report",
+    "ReportedExecution",
     "TestOutcome",
     "collect_report",
     "find_base",
@@ -51,227 +60,10 @@ __all__ = [
     "load_tests",
 ]
 
-FAILING = frozenset({CaseStatus.FAILED.value, CaseStatus.ERRORED.value})
-"""Final statuses that fail an execution."""
-
-NOT_PASSING = FAILING | {CaseStatus.QUARANTINED.value}
-"""Final statuses of a test that does not pass (a quarantined failure still fails to pass)."""
-
 _FINISHED = tuple(s.value for s in ExecutionStatus if s.finished)
 _PAGE = 100
 _MAX_DEPTH = 8
 _NO_DETAIL: CaseDetail = CaseDetail(None, None, None)
-
-
-class Attempt(NamedTuple):
-    """One attempt of one test case, as stored."""
-
-    attempt: int
-    status: str
-    duration_ms: int
-    message: str | None
-    properties: dict[str, list[str]] | None
-    trace: str | None = None
-    """The text of a failure or error (its end, when long)."""
-
-
-@dataclass(slots=True)
-class TestOutcome:
-    """One test of an execution with all its attempts, oldest first."""
-
-    __test__ = False  # not a pytest test class
-
-    test_id: str
-    execution: str
-    """Name of the execution that ran it (a child execution for suites)."""
-    suite: str
-    classname: str
-    name: str
-    file: str | None
-    line: int | None
-    attempts: list[Attempt] = field(default_factory=list)
-
-    @property
-    def final(self) -> Attempt:
-        """The last attempt: it decides the test's status."""
-        return self.attempts[-1]
-
-    @property
-    def status(self) -> str:
-        """Final status (a :class:`CaseStatus` value)."""
-        return self.final.status
-
-    @property
-    def failing(self) -> bool:
-        """Failed or errored on its final attempt."""
-        return self.final.status in FAILING
-
-    @property
-    def flaky(self) -> bool:
-        """Passed on its final attempt after a failed or errored one."""
-        return self.final.status == CaseStatus.PASSED.value and any(
-            a.status in FAILING for a in self.attempts[:-1]
-        )
-
-    @property
-    def failed_attempts(self) -> int:
-        """How many attempts failed or errored."""
-        return sum(a.status in FAILING for a in self.attempts)
-
-    @property
-    def message(self) -> str | None:
-        """The final attempt's message, else the latest failed attempt's."""
-        if self.final.message:
-            return self.final.message
-        for attempt in reversed(self.attempts):
-            if attempt.message:
-                return attempt.message
-        return None
-
-    @property
-    def trace(self) -> str | None:
-        """The trace of the latest attempt that says why it failed (a message or a trace): the
-        final attempt's for a failing test, the last failed attempt's for a flaky one."""
-        for attempt in reversed(self.attempts):
-            if attempt.message or attempt.trace:
-                return attempt.trace or None
-        return None
-
-    @property
-    def duration_ms(self) -> int:
-        """Time spent on the test over every attempt."""
-        return sum(a.duration_ms for a in self.attempts)
-
-    @property
-    def label(self) -> str:
-        """``classname::name`` (or the name alone when there is no class)."""
-        return display_name(self.classname, self.name)
-
-
-@dataclass(slots=True)
-class Counts:
-    """Totals of one execution, over final attempts.
-
-    ``failed`` counts failures and errors alike; ``flaky`` tests are also in ``passed``;
-    ``quarantined`` failures are in neither.  ``duration_ms`` is the execution's wall time,
-    or, for imported executions (which have none worth the name), the sum of their test
-    durations over every attempt.
-    """
-
-    tests: int = 0
-    passed: int = 0
-    failed: int = 0
-    skipped: int = 0
-    flaky: int = 0
-    quarantined: int = 0
-    duration_ms: int = 0
-
-    FIELDS = ("tests", "passed", "failed", "skipped", "flaky", "quarantined", "duration_ms")
-
-    @classmethod
-    def of(cls, execution: ExecutionRow, tests: Iterable[TestOutcome]) -> Counts:
-        """Count the final status of each test."""
-        counts = cls()
-        test_time = 0
-        for test in tests:
-            counts.tests += 1
-            test_time += test.duration_ms
-            status = test.status
-            if status == CaseStatus.PASSED.value:
-                counts.passed += 1
-                counts.flaky += test.flaky
-            elif status in FAILING:
-                counts.failed += 1
-            elif status == CaseStatus.SKIPPED.value:
-                counts.skipped += 1
-            elif status == CaseStatus.QUARANTINED.value:
-                counts.quarantined += 1
-        wall = execution.duration_ms
-        counts.duration_ms = test_time if execution.runner == "import" or wall is None else wall
-        return counts
-
-    def as_dict(self) -> dict[str, int]:
-        """JSON-ready counts."""
-        return {name: int(getattr(self, name)) for name in self.FIELDS}
-
-    def delta(self, base: Counts) -> dict[str, int]:
-        """Each count minus the base's."""
-        return {name: getattr(self, name) - getattr(base, name) for name in self.FIELDS}
-
-    def __iadd__(self, other: Counts) -> Counts:
-        for name in self.FIELDS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        return self
-
-
-@dataclass(slots=True)
-class BaseComparison:
-    """The base execution of a reported one, and its tests' final statuses."""
-
-    execution: ExecutionRow
-    counts: Counts
-    statuses: dict[str, str]
-    """test_id -> final status in the base."""
-
-
-@dataclass(slots=True)
-class ExecutionReport:
-    """One reported execution."""
-
-    execution: ExecutionRow
-    tests: list[TestOutcome]
-    counts: Counts
-    base: BaseComparison | None = None
-
-    @property
-    def failing(self) -> list[TestOutcome]:
-        """Tests whose final attempt failed or errored."""
-        return [t for t in self.tests if t.failing]
-
-    @property
-    def flaky(self) -> list[TestOutcome]:
-        """Tests that passed on retry."""
-        return [t for t in self.tests if t.flaky]
-
-    @property
-    def quarantined(self) -> list[TestOutcome]:
-        """Failures of quarantined tests."""
-        return [t for t in self.tests if t.status == CaseStatus.QUARANTINED.value]
-
-    def is_new_failure(self, test: TestOutcome) -> bool:
-        """Failing now, and passing, skipped or absent in the base (False without a base)."""
-        if self.base is None or not test.failing:
-            return False
-        return self.base.statuses.get(test.test_id) not in NOT_PASSING
-
-    @property
-    def delta(self) -> dict[str, int] | None:
-        """Counts minus the base's counts, or None without a base."""
-        return None if self.base is None else self.counts.delta(self.base.counts)
-
-
-@dataclass(slots=True)
-class Report:
-    """Everything a report renders."""
-
-    executions: list[ExecutionReport]
-    base_branch: str
-    generated_at: datetime
-    history: dict[str, list[HistoryPoint]] = field(default_factory=dict)
-    """workflow -> its latest finished executions, oldest first (when asked for)."""
-
-    @property
-    def total(self) -> Counts:
-        """Counts added up over the executions."""
-        total = Counts()
-        for item in self.executions:
-            total += item.counts
-        return total
-
-    @property
-    def failed(self) -> bool:
-        """True when any reported execution did not pass."""
-        return any(i.execution.status != ExecutionStatus.PASSED.value for i in self.executions)
 
 
 def collect_report(
@@ -297,13 +89,15 @@ def collect_report(
     items: list[ExecutionReport] = []
     for row in rows:
         tests = load_tests(store, row)
-        item = ExecutionReport(row, tests, Counts.of(row, tests))
+        reported = ReportedExecution.of(row)
+        item = ExecutionReport(reported, tests, Counts.of(reported, tests))
         if with_base:
             base = find_base(store, row.workflow, base_branch, excluded)
             if base is not None:
                 base_tests = load_tests(store, base)
+                facts = ReportedExecution.of(base)
                 item.base = BaseComparison(
-                    base, Counts.of(base, base_tests), {t.test_id: t.status for t in base_tests}
+                    facts, Counts.of(facts, base_tests), {t.test_id: t.status for t in base_tests}
                 )
         items.append(item)
     report = Report(items, base_branch, now())
@@ -312,18 +106,6 @@ def collect_report(
             if row.workflow not in report.history:
                 report.history[row.workflow] = load_history(store, row.workflow, history)
     return report
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryPoint:
-    """One past execution in a trend: its stored summary and duration."""
-
-    name: str
-    number: int
-    status: str
-    summary: dict[str, int]
-    duration_ms: int
-    """Wall time, or for imported executions their test time (as in :class:`Counts`)."""
 
 
 def load_history(store: ExecutionStore, workflow: str, limit: int) -> list[HistoryPoint]:

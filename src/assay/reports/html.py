@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
-from assay.reports.data import ExecutionReport, HistoryPoint, Report, TestOutcome
 from assay.reports.markdown import (
     first_lines,
     format_delta,
     format_duration,
 )
+from assay.reports.model import ExecutionReport, HistoryPoint, Report, TestOutcome
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

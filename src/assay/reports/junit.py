@@ -28,7 +28,7 @@ from typing import IO
 from lxml import etree
 
 from assay.model import CaseStatus
-from assay.reports.data import FAILING, Attempt, ExecutionReport, Report, TestOutcome
+from assay.reports.model import FAILING, Attempt, ExecutionReport, Report, TestOutcome
 
 __all__ = ["render_junit", "write_junit"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from assay.reports.data import ExecutionReport, Report, TestOutcome
+from assay.reports.model import ExecutionReport, Report, TestOutcome
 from assay.status import ExecutionStatus
 
 __all__ = [

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from assay.errors import DefinitionError
-from assay.reports.data import Report
+from assay.reports.model import Report
 
 __all__ = ["FORMATS", "MEDIA_TYPES", "render_report"]
 

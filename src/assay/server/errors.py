@@ -1,5 +1,5 @@
 """Every error answers ``{"error": message}``: 401/403 auth, 404 unknown names and ids,
-422 bad input, 503 when the store or runner fails; bad input never gives a 5xx."""
+409 a name taken, 422 bad input, 503 when the store or runner fails; bad input never gives a 5xx."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from assay.errors import (
     AssayError,
+    ConflictError,
     DefinitionError,
     InfrastructureError,
     NotFoundError,
@@ -41,6 +42,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "Missing, unknown, expired or revoked token"),
         (403, "The token's scope does not allow this"),
         (404, "No such workflow, execution, artifact or token"),
+        (409, "A name that is taken (the message names the field)"),
         (422, "Bad input (the message names the field)"),
     )
 }
@@ -51,6 +53,8 @@ def status_of(exc: AssayError) -> int:
     """The HTTP status of an assay error."""
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, ConflictError):
+        return 409
     if isinstance(exc, DefinitionError | ResultsError):
         return 422
     if isinstance(exc, InfrastructureError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -10,8 +11,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Row, Select, delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
-from assay.errors import DefinitionError, NotFoundError
+from assay.errors import ConflictError, DefinitionError, NotFoundError
 from assay.model import Summary, TestCaseResult
 from assay.processes import ProcessId
 from assay.status import ExecutionStatus, StepStatus
@@ -22,7 +24,15 @@ from assay.store.tables import ExecutionRow, StepRow, TaskRow
 if TYPE_CHECKING:
     from assay.store.test_cases import StoredCase
 
-__all__ = ["ExecutionQuery", "ExecutionStore", "QueueFields", "StepOutcome", "close_row", "now"]
+__all__ = [
+    "ExecutionQuery",
+    "ExecutionStore",
+    "QueueFields",
+    "StepOutcome",
+    "check_execution_name",
+    "close_row",
+    "now",
+]
 
 _Row = TypeVar("_Row")
 _UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
@@ -95,6 +105,30 @@ class ExecutionQuery:
     """Queued before."""
 
 
+_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
+_AUTOMATIC = re.compile(r"-[0-9]+$")
+_HEX = re.compile(r"^[0-9a-f]+$")
+
+
+def check_execution_name(name: str) -> str:
+    """``name`` if it may name an execution, else a DefinitionError naming the field: 1-253
+    letters, digits, ``.``, ``_`` and ``-`` starting and ending with a letter or digit; not
+    ending in ``-NUMBER`` (automatic names, ``WORKFLOW-N``, are of that form, so the two
+    never meet) and not all hexadecimal digits (it would read as an id prefix)."""
+    if not _NAME.match(name):
+        raise DefinitionError(
+            f"name {name!r}: 1-253 letters, digits, '.', '_' or '-', starting and ending "
+            "with a letter or digit"
+        )
+    if _AUTOMATIC.search(name):
+        raise DefinitionError(
+            f"name {name!r}: names ending in -NUMBER are kept for the automatic WORKFLOW-N"
+        )
+    if _HEX.match(name):
+        raise DefinitionError(f"name {name!r}: hexadecimal digits only read as an execution id")
+    return name
+
+
 def close_row(row: ExecutionRow, status: ExecutionStatus, error: str | None) -> None:
     """Set the final status, end time, duration and error of ``row``."""
     finished = now()
@@ -123,10 +157,13 @@ class ExecutionStore:
         parent_id: str | None = None,
         status: ExecutionStatus = ExecutionStatus.QUEUED,
         queue: QueueFields | None = None,
+        name: str | None = None,
     ) -> ExecutionRow:
         """Queue a new execution with the next number of its workflow, owned by this
         process (see :mod:`assay.engine.recovery`); with ``queue``, a run request that no
-        process owns until a worker claims it (:mod:`assay.store.queue`)."""
+        process owns until a worker claims it (:mod:`assay.store.queue`). It is named
+        ``WORKFLOW-N`` unless ``name`` is given (checked by :func:`check_execution_name`),
+        which no other execution may have (ConflictError naming the field)."""
         owner = None if queue is not None else ProcessId.current()
         for _ in range(20):
             try:
@@ -136,6 +173,8 @@ class ExecutionStore:
                             text("SELECT pg_advisory_xact_lock(hashtext(:workflow))"),
                             {"workflow": workflow},
                         )
+                    if name is not None:
+                        self._claim_name(session, name)
                     number = (
                         session.scalar(
                             select(func.max(ExecutionRow.number)).where(
@@ -148,7 +187,7 @@ class ExecutionStore:
                         id=uuid.uuid4().hex,
                         workflow=workflow,
                         number=number,
-                        name=f"{workflow}-{number}",
+                        name=name or f"{workflow}-{number}",
                         status=status.value,
                         runner=runner,
                         tags=dict(tags or {}),
@@ -172,6 +211,18 @@ class ExecutionStore:
             except IntegrityError:  # another process took this number
                 continue
         raise DefinitionError(f"could not allocate an execution number for {workflow!r}")
+
+    @staticmethod
+    def _claim_name(session: Session, name: str) -> None:
+        """Refuse ``name`` if an execution has it; on PostgreSQL, first wait for any other
+        transaction giving the same name (SQLite's writers take turns already)."""
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(  # class 1 of the two-key locks: execution names
+                text("SELECT pg_advisory_xact_lock(1, hashtext(:name))"), {"name": name}
+            )
+        taken = session.scalar(select(ExecutionRow.id).where(ExecutionRow.name == name).limit(1))
+        if taken is not None:
+            raise ConflictError(f"name: an execution named {name!r} exists already ({taken})")
 
     def start(self, execution_id: str) -> None:
         """Mark an execution running (a claimed run request keeps its claim's start, and

@@ -84,9 +84,11 @@ class QueueStore:
         request: dict[str, Any],
         group: str | None = None,
         max_running: int | None = None,
+        name: str | None = None,
     ) -> ExecutionRow:
         """Record a ``queued`` run request (``config``: the masked values shown to users;
-        ``request``: what the worker needs, no secret in clear text)."""
+        ``request``: what the worker needs, no secret in clear text), named ``name``
+        (unique) or ``WORKFLOW-N``."""
         too_low = max_running is not None and max_running < 1
         if (group is None) != (max_running is None) or too_low:
             raise DefinitionError("a concurrency group needs a max of at least 1")
@@ -96,6 +98,7 @@ class QueueStore:
             tags=tags,
             config=config,
             queue=QueueFields(request=request, group=group, max=max_running),
+            name=name,
         )
 
     def has_waiting(self) -> bool:

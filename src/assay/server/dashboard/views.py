@@ -15,7 +15,7 @@ from assay.status import ExecutionStatus
 if TYPE_CHECKING:
     from assay.analytics.trends import TrendPoint
     from assay.app import Assay
-    from assay.reports.data import TestOutcome
+    from assay.reports.model import TestOutcome
     from assay.spec.workflow import ParamSpec
     from assay.store.listing import ExecutionFilter
     from assay.store.tables import ExecutionRow

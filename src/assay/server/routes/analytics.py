@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay.app import parse_until
@@ -81,17 +81,37 @@ def trace(
 @router.get(
     "/reports",
     tags=["reports"],
-    summary="A report of executions (Markdown, HTML or merged JUnit)",
+    summary="A report of executions (Markdown, HTML, merged JUnit, or its data as JSON)",
     response_class=Response,
-    responses={200: {"content": {"text/markdown": {}, "text/html": {}, "application/xml": {}}}},
+    responses={
+        200: {
+            "content": {
+                "text/markdown": {},
+                "text/html": {},
+                "application/xml": {},
+                "application/json": {"schema": {"type": "object"}},
+            }
+        }
+    },
 )
 def report(
     assay: App,
     _caller: Reader,
     execution: Annotated[list[str], Query(min_length=1, description="Ids, prefixes or names")],
-    format: Literal["markdown", "html", "junit"] = "markdown",
+    format: Literal["markdown", "html", "junit", "data"] = "markdown",
     base: Annotated[str, Query(min_length=1, max_length=255)] = "main",
+    history: Annotated[
+        int, Query(ge=0, le=1000, description="format=data: past executions per workflow")
+    ] = 0,
 ) -> Response:
+    """``format=data`` answers what the report is made of as JSON (executions, tests with
+    every attempt, counts, bases): the remote ``assay report`` judges gates and publishes
+    to GitHub from it, where the checkout is."""
+    if format == "data":
+        from assay.reports.model import report_to_json
+
+        data = assay.report_data(execution, base=base, history=history)
+        return JSONResponse(report_to_json(data))
     from assay.reports.render import MEDIA_TYPES
 
     body = assay.report(execution, format=format, base=base)

@@ -1,5 +1,5 @@
 """``POST /v1/test-workflows/{name}/executions``: queue a run (JSON body: ``config``,
-``tags``, ``sourceUpload``); a worker of the server (or an ``assay worker``) runs it."""
+``tags``, ``name``, ``sourceUpload``); a worker of the server (or an ``assay worker``) runs it."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ class RunRequestBody(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict, description="Tags of the execution")
     name: str | None = Field(
         default=None,
-        max_length=300,
-        description="Accepted for Testkube's clients; executions are named WORKFLOW-N",
+        max_length=253,
+        description="The execution's name (unique; default WORKFLOW-N): letters, digits, "
+        "'.', '_', '-', not ending in -NUMBER",
     )
     source_upload: str | None = Field(
         default=None,
@@ -60,13 +61,18 @@ def run_workflow(
     name: str, body: RunRequestBody, request: Request, assay: App, _caller: Runner
 ) -> dict[str, Any]:
     """The queued execution. Config is checked against the parameters the workflow
-    declares (names, types, enums) before anything is stored: 422 naming the problem."""
+    declares (names, types, enums) before anything is stored: 422 naming the problem; a
+    ``name`` another execution has is a 409."""
     from assay.server.routes.uploads import claim
 
     source = claim(assay.settings.home, body.source_upload) if body.source_upload else None
     try:
         row = assay.enqueue(
-            name, config=config_text(body.config), tags=body.tags, source_archive=source
+            name,
+            config=config_text(body.config),
+            tags=body.tags,
+            source_archive=source,
+            execution_name=body.name,
         )
     finally:  # enqueue keeps its own copy; a refused run needs a new upload
         if source is not None:
