@@ -51,6 +51,15 @@ def server(
             min=0, max=64, help="Workers running queued executions [env ASSAY_SERVER_WORKERS; 1]"
         ),
     ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port, each with its own workers "
+            "[env ASSAY_SERVER_PROCESSES; 1]",
+        ),
+    ] = None,
     retention: Annotated[
         str | None,
         typer.Option(
@@ -83,6 +92,7 @@ def server(
         "host": host,
         "port": port,
         "workers": workers,
+        "processes": processes,
         "retention": retention,
         "timezone": timezone,
         "log_format": None if log_format is None else log_format.value,

@@ -25,7 +25,11 @@ class ServerSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8088, ge=0, le=65535)
     workers: int = Field(default=1, ge=0, le=64)
-    """Workers running queued executions in the server process (0: the API only)."""
+    """Workers running queued executions in each server process (0: the API only)."""
+    processes: int = Field(default=1, ge=1, le=64)
+    """Server processes sharing the port, each with its own ``workers`` and background
+    loops (the store lets one of them fire each schedule tick and send each delivery):
+    more processes answer more requests at once on more cores."""
     heartbeat_seconds: float = Field(default=15.0, gt=0)
     """A comment line on every open event stream this often, so proxies and clients
     do not take a silent step for a dead connection."""
