@@ -18,7 +18,7 @@ from assay.processes import ProcessId
 from assay.status import ExecutionStatus, StepStatus
 from assay.store.database import Database
 from assay.store.outbox import record_events
-from assay.store.tables import ExecutionRow, StepRow, TaskRow
+from assay.store.tables import ExecutionRow, ExecutionTagRow, StepRow, TaskRow, indexed_tag
 
 if TYPE_CHECKING:
     from assay.store.test_cases import StoredCase
@@ -186,6 +186,12 @@ class ExecutionStore:
                         concurrency_max=queue.max if queue else None,
                     )
                     session.add(row)
+                    session.flush()  # the execution before its tags (foreign key)
+                    session.add_all(
+                        ExecutionTagRow(execution_id=row.id, key=key, value=value)
+                        for key, value in (tags or {}).items()
+                        if indexed_tag(key, value)
+                    )
                     if status is ExecutionStatus.QUEUED:
                         record_events(session, row, "queued", row.queued_at)
                 return row
@@ -223,6 +229,9 @@ class ExecutionStore:
                 close_row(row, status, error)
             if summary is not None:
                 row.summary = summary.as_dict()
+                row.summary_tests = summary.tests
+                row.summary_skipped = summary.skipped
+                row.summary_passed = summary.passed
             if steps or closing:  # the final steps replace those recorded live
                 _replace_steps(session, execution_id, steps)
             session.execute(delete(TaskRow).where(TaskRow.execution_id == execution_id))
