@@ -194,7 +194,7 @@ def trend_points(
     periods: dict[str, str] = {}
     passed_value = ExecutionStatus.PASSED.value
     with db.engine.connect() as connection:
-        rows = connection.execute(query).tuples().all()
+        rows = connection.execute(query).all()
     for name, day, status, duration_ms, tests, skipped, passed in rows:
         period = periods.get(day)
         if period is None:
