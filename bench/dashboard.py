@@ -164,7 +164,9 @@ def run(app: Assay, args: argparse.Namespace) -> None:
         "workflows": "/workflows",
         "workflow bench-0": "/workflows/bench-0",
         "tests (flaky, slowest, trace)": "/tests",
-        "trends (30 days)": "/trends",
+        "trends (every workflow, 7 days)": "/trends",
+        "trends (every workflow, 30 days)": "/trends?days=30",
+        "trends (one workflow, 30 days)": "/trends?workflow=bare-3",
     }
     over = []
     for label, path in pages.items():

@@ -262,6 +262,7 @@ def test_trends_page_draws_its_charts(visitor: Visitor) -> None:
     visitor.login()
     page = visitor.page
     page.goto("/trends")
+    assert "Last 7 days of every workflow" in page.locator("#trends-window").inner_text()
     for chart in ("pass-rate", "duration-p50", "duration-p95", "failures"):
         page.wait_for_selector(f"#chart-{chart} .main-svg")
     visitor.shot("trends")

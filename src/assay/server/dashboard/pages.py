@@ -31,6 +31,8 @@ __all__ = ["router"]
 
 PAGE_SIZE = 50
 TREND_DAYS = (7, 30, 90)
+"""The trends' windows: 30 days by default for one workflow, 7 over every workflow (a
+month of every workflow reads tens of thousands of executions: bench/dashboard.py)."""
 
 
 def _params(request: Request) -> dict[str, str]:
@@ -254,8 +256,9 @@ def trends(request: Request, assay: App, viewer: Viewer = PageViewer) -> Respons
     from assay.analytics.trends import trend_points
 
     params = _params(request)
+    default = TREND_DAYS[1] if params.get("workflow") else TREND_DAYS[0]
     try:
-        days = int(params.get("days", "30"))
+        days = int(params.get("days", default))
     except ValueError:
         raise DefinitionError(f"days {params['days']!r}: not a number") from None
     if days not in TREND_DAYS:
@@ -269,6 +272,7 @@ def trends(request: Request, assay: App, viewer: Viewer = PageViewer) -> Respons
         "trends.html",
         filters=params,
         days=days,
+        default_days=default,
         day_choices=TREND_DAYS,
         points=points,
         charts=views.trend_charts(points),
