@@ -29,7 +29,7 @@ from sqlalchemy import func, insert, select
 from assay.app import Assay
 from assay.settings import Settings
 from assay.store.listing import ExecutionFilter
-from assay.store.tables import ExecutionRow, WorkflowRow
+from assay.store.tables import ExecutionRow, ExecutionTagRow, WorkflowRow
 from assay.store.tokens import Scope
 
 GOAL_MS = 300.0
@@ -49,12 +49,20 @@ def fill(app: Assay, executions: int, with_results: int) -> None:
     start = datetime.now(UTC) - timedelta(days=90)
     bare = executions - with_results
     step = timedelta(days=90) / max(1, bare)
-    batch = []
+    batch: list[dict[str, object]] = []
+    tag_batch: list[dict[str, object]] = []
     for index in range(bare):
         workflow = f"bare-{index % 20}"
         queued = start + step * index
         duration = int(rng.lognormvariate(10, 0.6))
         branch = "main" if index % 5 else f"pr-{index // 5 % 300}"
+        tags = {"branch": branch, "team": f"team-{index % 7}"}
+        if index % 1000 == 0:  # a rare tag: one execution in 1,000 has one
+            tags["release"] = f"r{index // 1000}"
+        tag_batch.extend(
+            {"execution_id": f"{index:032x}", "key": key, "value": value}
+            for key, value in tags.items()
+        )
         batch.append(
             {
                 "id": f"{index:032x}",
@@ -63,9 +71,12 @@ def fill(app: Assay, executions: int, with_results: int) -> None:
                 "name": f"{workflow}-{index // 20 + 1}",
                 "status": rng.choice(STATUSES),
                 "runner": "bench",
-                "tags": {"branch": branch, "team": f"team-{index % 7}"},
+                "tags": tags,
                 "config": {},
                 "summary": {"tests": 40, "passed": 39, "failed": 1},
+                "summary_tests": 40,
+                "summary_skipped": 0,
+                "summary_passed": 39,
                 "error": None,
                 "parent_id": None,
                 "queued_at": queued,
@@ -79,7 +90,8 @@ def fill(app: Assay, executions: int, with_results: int) -> None:
         if len(batch) == 5000 or index == bare - 1:
             with db.engine.begin() as connection:
                 connection.execute(insert(ExecutionRow), batch)
-            batch = []
+                connection.execute(insert(ExecutionTagRow), tag_batch)
+            batch, tag_batch = [], []
     workflow = {
         "apiVersion": "testworkflows.testkube.io/v1",
         "kind": "TestWorkflow",
@@ -145,13 +157,16 @@ def run(app: Assay, args: argparse.Namespace) -> None:
         "executions (older page)": f"/executions?before={cursor}",
         "executions status=failed": "/executions?status=failed",
         "executions tag + branch": "/executions?tag=team%3Dteam-3&branch=main",
+        "executions rare tag (1 match)": "/executions?tag=release%3Dr42",
+        "executions absent tag": "/executions?tag=team%3Dnobody",
         "executions search": "/executions?q=bare-7-99",
-        "live list JSON": "/ui/executions",
         "execution (40 tests)": f"/executions/{one.id}",
         "workflows": "/workflows",
         "workflow bench-0": "/workflows/bench-0",
         "tests (flaky, slowest, trace)": "/tests",
-        "trends (30 days)": "/trends",
+        "trends (every workflow, 7 days)": "/trends",
+        "trends (every workflow, 30 days)": "/trends?days=30",
+        "trends (one workflow, 30 days)": "/trends?workflow=bare-3",
     }
     over = []
     for label, path in pages.items():
@@ -162,14 +177,40 @@ def run(app: Assay, args: argparse.Namespace) -> None:
             begin = time.perf_counter()
             client.get(path)
             samples.append((time.perf_counter() - begin) * 1000)
-        samples.sort()
-        p50 = statistics.median(samples)
-        p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
-        verdict = "ok" if p95 < GOAL_MS else "OVER GOAL"
-        if p95 >= GOAL_MS:
-            over.append(label)
-        print(f"{label:<32} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   {verdict}")
+        over += report(label, samples)
+    over += stream_look(app, args.runs)
     print("\nall pages under the goal" if not over else f"\nover the goal: {', '.join(over)}")
+
+
+def stream_look(app: Assay, runs: int) -> list[str]:
+    """Server time of one look of the live list's event stream (the newest page, as the
+    ``executions`` event the dashboard's list follows), as :func:`run` prints a page's."""
+    import asyncio
+
+    from assay.server.logstream import list_events
+
+    async def first_event() -> None:
+        events = list_events(app, ExecutionFilter, limit=50)
+        await anext(events)
+        await events.aclose()
+
+    asyncio.run(first_event())
+    samples = []
+    for _ in range(runs):
+        begin = time.perf_counter()
+        asyncio.run(first_event())
+        samples.append((time.perf_counter() - begin) * 1000)
+    return report("live list stream (one look)", samples)
+
+
+def report(label: str, samples: list[float]) -> list[str]:
+    """Print p50/p95 of ``samples``; ``[label]`` when over the goal."""
+    samples.sort()
+    p50 = statistics.median(samples)
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+    verdict = "ok" if p95 < GOAL_MS else "OVER GOAL"
+    print(f"{label:<32} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   {verdict}")
+    return [label] if p95 >= GOAL_MS else []
 
 
 if __name__ == "__main__":

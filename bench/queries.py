@@ -32,7 +32,7 @@ from assay.analytics.traceability import trace
 from assay.analytics.trends import newly_failing, slowest_tests, trend_points
 from assay.model import CaseStatus, TestCaseResult
 from assay.store import Database
-from assay.store.tables import ExecutionRow, TestResultsRow
+from assay.store.tables import ExecutionRow, ExecutionTagRow, TestResultsRow
 from assay.store.test_cases import write_cases
 
 GOAL_P95_MS = 300.0
@@ -88,8 +88,18 @@ def generate(db: Database, rows: int, workflows: int, tests: int, seed: int = 7)
                     .where(ExecutionRow.id == execution_id)
                     .values(
                         summary=summary.as_dict(),
+                        summary_tests=summary.tests,
+                        summary_skipped=summary.skipped,
+                        summary_passed=summary.passed,
                         status="failed" if summary.failed else "passed",
                     )
+                )
+                connection.execute(
+                    insert(ExecutionTagRow),
+                    [
+                        {"execution_id": execution_id, "key": key, "value": value}
+                        for key, value in execution["tags"].items()
+                    ],
                 )
                 written += len(cases)
     return written

@@ -458,3 +458,59 @@ def test_0005_adds_execution_owners_and_tasks_and_back(url: str) -> None:
     engine.dispose()
     Database(url).close()  # and up again
     assert _revision(url) == database.HEAD_REVISION
+
+
+def test_0008_backfills_tags_and_summary_counts_and_back(url: str) -> None:
+    _alembic(url, "0007")
+    engine = create_engine(url)
+    long_value = "v" * 300  # too long for the tags' index: left to the JSON
+    with engine.begin() as connection:
+        for ident, tags, summary in (
+            ("e1", {"team": "core", "release": "r1"}, {"tests": 5, "skipped": 1, "passed": 3}),
+            ("e2", {"team": "web", "note": long_value}, {}),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO executions (id, workflow, number, name, status, runner, tags,"
+                    " config, summary, queued_at) VALUES (:id, 'wf', :n, :name, 'passed',"
+                    " 'local', :tags, '{}', :summary, CURRENT_TIMESTAMP)"
+                ),
+                {
+                    "id": ident,
+                    "n": int(ident[1]),
+                    "name": f"wf-{ident[1]}",
+                    "tags": json.dumps(tags),
+                    "summary": json.dumps(summary),
+                },
+            )
+    engine.dispose()
+
+    db = Database(url)
+    with db.engine.connect() as connection:
+        tags = connection.execute(
+            text("SELECT execution_id, key, value FROM execution_tags ORDER BY 1, 2")
+        ).all()
+        counts = connection.execute(
+            text(
+                "SELECT id, summary_tests, summary_skipped, summary_passed FROM executions"
+                " ORDER BY id"
+            )
+        ).all()
+    assert [tuple(t) for t in tags] == [
+        ("e1", "release", "r1"),
+        ("e1", "team", "core"),
+        ("e2", "team", "web"),
+    ]
+    assert [tuple(c) for c in counts] == [("e1", 5, 1, 3), ("e2", None, None, None)]
+    indexes = {ix["name"] for ix in inspect(db.engine).get_indexes("executions")}
+    assert "ix_executions_trends" in indexes
+    db.close()
+
+    _alembic(url, "0007", down=True)
+    engine = create_engine(url)
+    assert not inspect(engine).has_table("execution_tags")
+    columns = {c["name"] for c in inspect(engine).get_columns("executions")}
+    assert not columns & {"summary_tests", "summary_skipped", "summary_passed"}
+    engine.dispose()
+    Database(url).close()  # and up again
+    assert _revision(url) == database.HEAD_REVISION

@@ -25,6 +25,8 @@ class Visitor:
         self.site = site
         self.context = browser.new_context(viewport=viewport, base_url=site.url)
         self.foreign: list[str] = []
+        self.requests: list[str] = []
+        """Every request the pages made to the server (method and path)."""
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.set_default_timeout(30_000)
@@ -32,10 +34,27 @@ class Visitor:
     def _route(self, route: Any) -> None:
         url = route.request.url
         if url.startswith(self.site.url + "/") or url == self.site.url:
+            self.requests.append(f"{route.request.method} {url.removeprefix(self.site.url)}")
             route.continue_()
         else:
             self.foreign.append(url)
             route.abort()
+
+    def wait_for_request(self, request: str) -> None:
+        """Wait until the pages have made ``request`` (method and path)."""
+        for _ in range(100):
+            if request in self.requests:
+                return
+            self.page.wait_for_timeout(100)
+        raise AssertionError(f"no {request}: {self.requests}")
+
+    def page_requests(self, start: int) -> list[str]:
+        """The requests made since the ``start``-th, but for static files and the icon."""
+        return [
+            r
+            for r in self.requests[start:]
+            if not r.startswith(("GET /static/", "GET /favicon.ico"))
+        ]
 
     def login(self, scope: str = "admin") -> None:
         self.page.goto("/executions")
@@ -129,10 +148,15 @@ def test_workflow_page_has_definition_form_charts_and_schedule(visitor: Visitor)
     visitor.shot("workflow")
 
 
+STREAM = "GET /v1/test-workflow-executions/notifications"
+
+
 def test_start_a_run_and_watch_it_appear_and_finish_without_reloading(visitor: Visitor) -> None:
     visitor.login()
     page = visitor.page
     page.evaluate("window.notReloaded = true")
+    visitor.wait_for_request(STREAM)  # the list follows the server's event stream
+    loaded = len(visitor.requests)
     queued = httpx.post(
         f"{visitor.site.url}/v1/test-workflows/calc/executions",
         json={"config": {"repeat": 3}, "tags": {"branch": "main"}},
@@ -155,6 +179,8 @@ def test_start_a_run_and_watch_it_appear_and_finish_without_reloading(visitor: V
         timeout=180_000,
     )
     assert page.evaluate("window.notReloaded") is True
+    # it all came through the one stream opened with the page: no request since, no polling
+    assert visitor.page_requests(loaded) == []
 
 
 def test_run_a_workflow_with_config_from_the_form(visitor: Visitor) -> None:
@@ -162,23 +188,41 @@ def test_run_a_workflow_with_config_from_the_form(visitor: Visitor) -> None:
     page = visitor.page
     page.goto("/workflows/calc")
     page.select_option("#cfg-level", "full")
-    page.fill("#cfg-repeat", "2")
+    page.fill("#cfg-repeat", "3")
     page.check("#cfg-verbose")
     visitor.shot("run-form")
     page.click("form.run-form button[type=submit]")
     page.wait_for_url(re.compile(r"/executions/[0-9a-f]{32}$"))
+    path = page.url.removeprefix(visitor.site.url)
+    loaded = visitor.requests.index("POST /workflows/calc/run")  # redirected to the page
     page.evaluate("window.notReloaded = true")
+    # steps appear as they start and end, while the execution runs (Unit tests sleeps 3 s)
+    page.wait_for_selector("#steps li.step[data-status='running']", timeout=180_000)
+    assert page.locator("#execution").get_attribute("data-finished") == "0"
+    prepare = page.locator("#steps li.step", has_text="Prepare")
+    assert words(prepare.locator(".status")) == "✓ passed"
+    assert "Unit tests" in words(page.locator("#steps li.step[data-status='running']"))
+    # the live log, a section per step
     page.wait_for_function(
         "(document.getElementById('live-log') || {}).textContent?.includes("
-        "'level=full repeat=2 verbose=true')",
+        "'level=full repeat=3 verbose=true')",
         timeout=180_000,
     )
+    sections = page.locator("#live-log details.log-section summary").all_inner_texts()
+    assert sections[:2] == ["Prepare", "Unit tests"], sections
+    assert "level=full" in str(page.locator("#live-log details", has_text="Prepare").text_content())
     visitor.shot("execution-running")
     page.wait_for_selector("#execution[data-finished='1']", timeout=180_000)
     assert page.evaluate("window.notReloaded") is True  # the page updated itself
+    # the page's own requests: the event stream, then once, at the end, the finished view
+    later = visitor.page_requests(loaded + 1)
+    assert later == [
+        f"GET /v1/test-workflow-executions/{path.rsplit('/', 1)[1]}/notifications?progress=true",
+        f"GET {path}",
+    ], later
     assert words(page.locator(".exec-head h1 .status")) == "✗ failed"
     facts = words(page.locator("dl.facts"))
-    assert "level=full" in facts and "repeat=2" in facts and "verbose=True" in facts
+    assert "level=full" in facts and "repeat=3" in facts and "verbose=True" in facts
     assert "divide must round down" in page.locator("article.test .message").inner_text()
     # the same run again, then stopped while it runs
     page.click("form[action$='/rerun'] button")
@@ -218,6 +262,7 @@ def test_trends_page_draws_its_charts(visitor: Visitor) -> None:
     visitor.login()
     page = visitor.page
     page.goto("/trends")
+    assert "Last 7 days of every workflow" in page.locator("#trends-window").inner_text()
     for chart in ("pass-rate", "duration-p50", "duration-p95", "failures"):
         page.wait_for_selector(f"#chart-{chart} .main-svg")
     visitor.shot("trends")

@@ -3,7 +3,9 @@ scopes as in the API, CSRF, bad input, escaping, the chart library served locall
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -24,11 +26,42 @@ def logged_in(site: Site, scope: str) -> httpx.Client:
     return client
 
 
+def first_event(client: httpx.Client, path: str) -> dict[str, Any]:
+    """The data of the first event of a Server-Sent Events stream (then disconnects)."""
+    with client.stream("GET", path, headers={"Accept": "text/event-stream"}) as answer:
+        assert answer.status_code == 200, answer.read()
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        for line in answer.iter_lines():
+            if line.startswith("data:"):
+                data: dict[str, Any] = json.loads(line.removeprefix("data:").strip())
+                data.pop("ts")
+                return data
+    raise AssertionError(f"{path}: the stream ended without an event")
+
+
+def test_the_event_streams_take_the_session_cookie_and_nothing_else_does(site: Site) -> None:
+    passing = site.executions["passing"]
+    with logged_in(site, "read") as reader:
+        page = first_event(reader, "/v1/test-workflow-executions/notifications?status=passed")
+        assert passing in [row["id"] for row in page["executions"]]
+        assert {row["status"] for row in page["executions"]} == {"passed"}
+        bad = reader.get("/v1/test-workflow-executions/notifications?tag=nokey")
+        assert bad.status_code == 422 and "tag 'nokey': write KEY=VALUE" in bad.json()["error"]
+        one = first_event(reader, f"/v1/test-workflow-executions/{passing}/notifications")
+        assert "log" in one
+        # the cookie opens event streams only: the rest of the API wants a bearer token
+        assert reader.get(f"/v1/test-workflow-executions/{passing}").status_code == 401
+    with httpx.Client(base_url=site.url, timeout=30) as stranger:
+        stranger.cookies.set(COOKIE, "assay_revoked-or-made-up")
+        stream = stranger.get("/v1/test-workflow-executions/notifications")
+        assert stream.status_code == 401
+
+
 def test_pages_need_a_login_and_live_endpoints_answer_401(http: httpx.Client) -> None:
     page = http.get("/executions?status=failed")
     assert page.status_code == 303
     assert page.headers["location"] == "/login?next=%2Fexecutions%3Fstatus%3Dfailed"
-    assert http.get("/ui/executions").status_code == 401
+    assert http.get("/v1/test-workflow-executions/notifications").status_code == 401
     assert http.get("/login").status_code == 200
 
 
@@ -85,14 +118,17 @@ def test_bad_input_is_a_page_naming_the_problem(site: Site) -> None:
         assert bad.status_code == 400
         assert "status &#39;green&#39;: not one of" in bad.text
         assert runner.get("/trends?days=12").status_code == 400
-        before = runner.get("/ui/executions").json()["rows"]
+        before = first_event(runner, "/v1/test-workflow-executions/notifications")
         csrf = csrf_token(site.tokens["run"])
         wrong = runner.post(
             "/workflows/calc/run", data={"csrf": csrf, "config.level": "huge", "config.repeat": "1"}
         )
         assert wrong.status_code == 400
         assert "config.level" in wrong.text and "huge" in wrong.text
-        assert runner.get("/ui/executions").json()["rows"] == before  # nothing queued
+        after = first_event(runner, "/v1/test-workflow-executions/notifications")
+        assert after == before  # nothing queued
+        unknown = runner.post(f"/executions/{site.executions['failing']}/delete", data={})
+        assert unknown.status_code == 404 and "abort or rerun" in unknown.text
 
 
 def test_text_from_the_store_is_escaped(
@@ -108,7 +144,8 @@ def test_text_from_the_store_is_escaped(
     with logged_in(site, "read") as reader:
         listing = reader.get("/executions?workflow=escape").text
         assert "<b>bold</b>" not in listing and "note=&lt;b&gt;bold&lt;/b&gt;" in listing
-        ref = reader.get("/ui/executions?workflow=escape").json()["rows"][0]["id"]
+        stream = "/v1/test-workflow-executions/notifications?workflow=escape"
+        ref = first_event(reader, stream)["executions"][0]["id"]
         page = reader.get(f"/executions/{ref}").text
         assert "<script>alert(2)" not in page and "&lt;script&gt;alert(2)" in page
         assert "<img src=x" not in page

@@ -109,7 +109,8 @@ def test_kill_9_of_the_server_with_twenty_runs_in_flight_then_restart(
         assert done["status"] == "aborted", done
         assert "ended while it was running" in str(done["error"]), done
         assert str(done["error"]).endswith("; 1 task process group(s) stopped"), done
-        assert done["steps"] == []
+        steps = [s["status"] for s in done["steps"]]  # type: ignore[attr-defined]
+        assert steps[-1:] == ["aborted"] and "running" not in steps, steps  # as recorded live
     for execution_id in short:
         done = ended[execution_id]
         assert (done["status"], done["error"]) == ("passed", None), done

@@ -114,6 +114,29 @@ def test_a_common_branch_and_a_rare_one_list_alike(
     assert len(pages[1]) == 8
 
 
+def test_a_common_tag_and_a_rare_one_list_alike(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rare tag goes through the execution_tags index, a common one is checked on the
+    newest-first walk (listing.COMMON decides), a value too long for the index is read
+    from the JSON: the same executions either way."""
+    from assay.store import listing
+
+    seed(db)
+    store = ExecutionStore(db)
+    long_value = "x" * 300
+    store.create("alpha", runner="local", tags={"note": long_value, "team": "t1"})
+    found = {}
+    for common in (1, 10_000):
+        monkeypatch.setattr(listing, "COMMON", common)
+        page = list_executions(db, ExecutionFilter(tag=("team", "t1")), limit=50)
+        found[common] = [row.name for row in page.rows]
+    assert found[1] == found[10_000] == ["alpha-7", "alpha-5", "alpha-3", "alpha-1"]
+    page = list_executions(db, ExecutionFilter(tag=("note", long_value)), limit=50)
+    assert [row.name for row in page.rows] == ["alpha-7"]
+    assert list_executions(db, ExecutionFilter(tag=("team", "nobody")), limit=50).rows == []
+
+
 def test_bad_input_names_the_parameter(db: Database) -> None:
     with pytest.raises(DefinitionError, match="status 'green'"):
         ExecutionFilter(status="green")

@@ -83,3 +83,40 @@ def test_definitions_replace_by_kind_and_name(db: Database) -> None:
     rows = store.all()
     assert len(rows) == 1 and rows[0].source == "b.yaml" and rows[0].labels == {"x": "1"}
     assert store.get("a", ["Test", "TestWorkflow"])[0] == "TestWorkflow"
+
+
+def test_steps_recorded_live_then_replaced_by_the_final_ones(db: Database) -> None:
+    store = ExecutionStore(db)
+    row = store.create("wf", runner="local")
+    store.start(row.id)
+    store.record_steps(
+        row.id,
+        [
+            StepOutcome("1", "build", StepStatus.PASSED, duration_ms=5),
+            StepOutcome("2", "test", StepStatus.RUNNING),
+        ],
+    )
+    assert [(s.name, s.status) for s in store.steps(row.id)] == [
+        ("build", "passed"),
+        ("test", "running"),
+    ]
+    store.finish(
+        row.id,
+        ExecutionStatus.FAILED,
+        steps=[
+            StepOutcome("1", "build", StepStatus.PASSED, duration_ms=5),
+            StepOutcome("2", "test", StepStatus.FAILED, exit_code=1, duration_ms=9),
+        ],
+    )
+    assert [(s.name, s.status, s.duration_ms) for s in store.steps(row.id)] == [
+        ("build", "passed", 5),
+        ("test", "failed", 9),
+    ]
+    store.record_steps(row.id, [])  # too late: the execution has ended
+    assert len(store.steps(row.id)) == 2
+    # a running step of an execution whose owner died ends aborted with it
+    lost = store.create("wf", runner="local")
+    store.start(lost.id)
+    store.record_steps(lost.id, [StepOutcome("1", "test", StepStatus.RUNNING)])
+    assert store.abandon(lost.id, "owner gone")
+    assert [s.status for s in store.steps(lost.id)] == ["aborted"]

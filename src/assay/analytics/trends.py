@@ -147,11 +147,11 @@ def _ms(value: float | None) -> int | None:
     return None if value is None else round(value)
 
 
-def _period(moment: datetime, bucket: str) -> str:
+def _period_of(day: date, bucket: str) -> str:
     if bucket == "week":
-        year, week, _ = moment.isocalendar()
+        year, week, _ = day.isocalendar()
         return f"{year}-W{week:02d}"
-    return moment.date().isoformat()
+    return day.isoformat()
 
 
 def trend_points(
@@ -168,16 +168,16 @@ def trend_points(
     if bucket not in BUCKETS:
         raise DefinitionError(f"bucket must be one of {', '.join(BUCKETS)}, got {bucket!r}")
     end = utc(until or now())
-    summary = ExecutionRow.summary
     query = (
-        select(  # summary numbers read by the database: no JSON decoded per row here
+        select(  # all in the covering index ix_executions_trends; the day worked out by
+            # the database: no datetime or JSON decoded per row here, plain tuples read
             ExecutionRow.workflow,
-            ExecutionRow.queued_at,
+            _utc_day(db, ExecutionRow.queued_at),
             ExecutionRow.status,
             ExecutionRow.duration_ms,
-            func.coalesce(summary["tests"].as_integer(), 0).label("tests"),
-            func.coalesce(summary["skipped"].as_integer(), 0).label("skipped"),
-            func.coalesce(summary["passed"].as_integer(), 0).label("passed"),
+            func.coalesce(ExecutionRow.summary_tests, 0),
+            func.coalesce(ExecutionRow.summary_skipped, 0),
+            func.coalesce(ExecutionRow.summary_passed, 0),
         )
         .where(
             ExecutionRow.queued_at >= end - timedelta(days=days),
@@ -190,34 +190,57 @@ def trend_points(
         query = query.where(ExecutionRow.workflow == workflow)
     if branch is not None:
         query = query.where(ExecutionRow.branch == branch)
-    groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    periods: dict[date, str] = {}
-    with db.engine.connect() as connection:
-        for row in connection.execute(query):
-            moment = utc(row.queued_at)
-            day = moment.date()
-            if day not in periods:
-                periods[day] = _period(moment, bucket)
-            groups[(row.workflow, periods[day])].append(row)
+    groups: dict[tuple[str, str], _Period] = {}
+    periods: dict[str, str] = {}
     passed_value = ExecutionStatus.PASSED.value
-    points = []
-    for (name, period), rows in sorted(groups.items()):
-        counted = sum(row.tests - row.skipped for row in rows)
-        passed_tests = sum(row.passed for row in rows)
-        durations = [float(row.duration_ms) for row in rows if row.duration_ms is not None]
-        points.append(
-            TrendPoint(
-                workflow=name,
-                period=period,
-                executions=len(rows),
-                passed=sum(row.status == passed_value for row in rows),
-                tests=int(rows[-1].tests),
-                test_pass_rate=passed_tests / counted if counted else None,
-                duration_p50_ms=percentile(durations, 0.5),
-                duration_p95_ms=percentile(durations, 0.95),
-            )
+    with db.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    for name, day, status, duration_ms, tests, skipped, passed in rows:
+        period = periods.get(day)
+        if period is None:
+            period = periods[day] = _period_of(date.fromisoformat(day), bucket)
+        group = groups.get((name, period))
+        if group is None:
+            group = groups[(name, period)] = _Period()
+        group.executions += 1
+        group.passed += status == passed_value
+        group.counted += tests - skipped
+        group.passed_tests += passed
+        group.tests = tests  # rows come oldest first: the latest execution's count stays
+        if duration_ms is not None:
+            group.durations.append(float(duration_ms))
+    return [
+        TrendPoint(
+            workflow=name,
+            period=period,
+            executions=group.executions,
+            passed=group.passed,
+            tests=int(group.tests),
+            test_pass_rate=group.passed_tests / group.counted if group.counted else None,
+            duration_p50_ms=percentile(group.durations, 0.5),
+            duration_p95_ms=percentile(group.durations, 0.95),
         )
-    return points
+        for (name, period), group in sorted(groups.items())
+    ]
+
+
+@dataclass(slots=True)
+class _Period:
+    """What one workflow's executions of one period add up to."""
+
+    executions: int = 0
+    passed: int = 0
+    counted: int = 0
+    passed_tests: int = 0
+    tests: int = 0
+    durations: list[float] = field(default_factory=list)
+
+
+def _utc_day(db: Database, column: Any) -> ColumnElement[str]:
+    """``YYYY-MM-DD`` of a stored time, UTC (SQLite keeps naive UTC text)."""
+    if db.engine.dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.substr(column, 1, 10)
 
 
 def slowest_tests(

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from assay.engine.config import masked_config, resolve_config
 from assay.engine.context import ExecutionContext
 from assay.engine.events import EventSink, NullSink
+from assay.engine.live_steps import LiveSteps
 from assay.engine.masking import Masker
 from assay.engine.parallel import run_parallel
 from assay.engine.parallel_params import check_parallel
@@ -151,7 +152,7 @@ class Engine:
                 runner=TrackedRunner(self.runner, self.executions, row.id),
                 secrets=self.secrets,
                 masker=masker,
-                sink=self.sink,
+                sink=LiveSteps(self.sink, self.executions, row.id),
                 log=log,
                 artifacts_dir=out_dir / "artifacts",
                 source=options.source.resolve() if options.source else None,

@@ -36,8 +36,8 @@ def _routers() -> list[APIRouter]:
         metrics.router,
         *definitions.routers(),
         runs.router,
+        notifications.router,  # before executions': /notifications is not an execution
         executions.router,
-        notifications.router,
         analytics.router,
         tokens.router,
         uploads.router,

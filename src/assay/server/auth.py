@@ -23,6 +23,7 @@ from assay.server.settings import ServerSettings
 from assay.store.tokens import Scope, TokenStore
 
 __all__ = [
+    "SESSION_COOKIE",
     "Authenticator",
     "Chain",
     "KubernetesTokenReview",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 TOKEN_REVIEW_PATH = "/apis/authentication.k8s.io/v1/tokenreviews"
+SESSION_COOKIE = "assay_token"
+"""The dashboard's session: the API token in an HttpOnly, SameSite=Strict cookie."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,17 +151,23 @@ def authenticator_for(settings: ServerSettings, tokens: TokenStore) -> Authentic
 _bearer = HTTPBearer(auto_error=False, description="`assay token create NAME --scope ...`")
 
 
-def require(scope: Scope) -> Callable[..., Principal]:
-    """A dependency admitting callers whose token has at least ``scope``."""
+def require(scope: Scope, *, session_cookie: bool = False) -> Callable[..., Principal]:
+    """A dependency admitting callers whose token has at least ``scope``; with
+    ``session_cookie``, the dashboard's session cookie serves when there is no bearer token
+    (only for event streams, which a browser's EventSource opens without headers; the
+    cookie is SameSite=Strict, so another site cannot open them for the user)."""
 
     def dependency(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        if credentials is None or not credentials.credentials:
+        token = credentials.credentials if credentials is not None else None
+        if not token and session_cookie:
+            token = request.cookies.get(SESSION_COOKIE)
+        if not token:
             raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
         authenticator: Authenticator = request.app.state.authenticator
-        principal = authenticator.authenticate(credentials.credentials)
+        principal = authenticator.authenticate(token)
         if principal is None:
             raise HTTPException(
                 401,

@@ -11,7 +11,7 @@ from assay.server.auth import Principal, require
 from assay.server.settings import ServerSettings
 from assay.store.tokens import Scope
 
-__all__ = ["Admin", "App", "Reader", "Runner", "Settings"]
+__all__ = ["Admin", "App", "Reader", "Runner", "Settings", "StreamReader"]
 
 
 async def _assay(request: Request) -> Assay:  # async: no thread hop for a lookup
@@ -34,3 +34,6 @@ Runner = Annotated[Principal, Depends(require(Scope.RUN))]
 """A caller that may also run, abort and re-run."""
 Admin = Annotated[Principal, Depends(require(Scope.ADMIN))]
 """A caller that may also apply and delete definitions, manage tokens and quarantine."""
+StreamReader = Annotated[Principal, Depends(require(Scope.READ, session_cookie=True))]
+"""A caller that may read, by bearer token or the dashboard's session cookie (event
+streams)."""

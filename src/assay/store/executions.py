@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Row, Select, delete, func, or_, select, text
+from sqlalchemy import Row, Select, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,7 @@ from assay.processes import ProcessId
 from assay.status import ExecutionStatus, StepStatus
 from assay.store.database import Database
 from assay.store.outbox import record_events
-from assay.store.tables import ExecutionRow, StepRow, TaskRow
+from assay.store.tables import ExecutionRow, ExecutionTagRow, StepRow, TaskRow, indexed_tag
 
 if TYPE_CHECKING:
     from assay.store.test_cases import StoredCase
@@ -141,6 +141,25 @@ def close_row(row: ExecutionRow, status: ExecutionStatus, error: str | None) -> 
     row.error = error
 
 
+def _replace_steps(session: Session, execution_id: str, steps: Sequence[StepOutcome]) -> None:
+    session.execute(delete(StepRow).where(StepRow.execution_id == execution_id))
+    for position, step in enumerate(steps):
+        session.add(
+            StepRow(
+                execution_id=execution_id,
+                position=position,
+                ref=step.ref,
+                name=step.name,
+                status=step.status.value,
+                exit_code=step.exit_code,
+                attempts=step.attempts,
+                started_at=step.started_at,
+                duration_ms=step.duration_ms,
+                message=step.message,
+            )
+        )
+
+
 class ExecutionStore:
     """Executions in the SQL store."""
 
@@ -205,6 +224,12 @@ class ExecutionStore:
                         concurrency_max=queue.max if queue else None,
                     )
                     session.add(row)
+                    session.flush()  # the execution before its tags (foreign key)
+                    session.add_all(
+                        ExecutionTagRow(execution_id=row.id, key=key, value=value)
+                        for key, value in (tags or {}).items()
+                        if indexed_tag(key, value)
+                    )
                     if status is ExecutionStatus.QUEUED:
                         record_events(session, row, "queued", row.queued_at)
                 return row
@@ -254,25 +279,26 @@ class ExecutionStore:
                 close_row(row, status, error)
             if summary is not None:
                 row.summary = summary.as_dict()
-            for position, step in enumerate(steps):
-                session.add(
-                    StepRow(
-                        execution_id=execution_id,
-                        position=position,
-                        ref=step.ref,
-                        name=step.name,
-                        status=step.status.value,
-                        exit_code=step.exit_code,
-                        attempts=step.attempts,
-                        started_at=step.started_at,
-                        duration_ms=step.duration_ms,
-                        message=step.message,
-                    )
-                )
+                row.summary_tests = summary.tests
+                row.summary_skipped = summary.skipped
+                row.summary_passed = summary.passed
+            if steps or closing:  # the final steps replace those recorded live
+                _replace_steps(session, execution_id, steps)
             session.execute(delete(TaskRow).where(TaskRow.execution_id == execution_id))
             if closing:
                 record_events(session, row, "finished", now())
         return row
+
+    def record_steps(self, execution_id: str, steps: Sequence[StepOutcome]) -> None:
+        """Record the steps of a running execution as they stand (a step under way is
+        ``running``), so that its page shows them before it ends; :meth:`finish` replaces
+        them with the final ones. Nothing is written once the execution has ended."""
+        with self.db.session(write=True) as session:
+            status = session.scalar(
+                select(ExecutionRow.status).where(ExecutionRow.id == execution_id)
+            )
+            if status in _UNFINISHED:
+                _replace_steps(session, execution_id, steps)
 
     # -- crash recovery -------------------------------------------------------------------
 
@@ -315,6 +341,14 @@ class ExecutionStore:
             if row is None or row.status not in _UNFINISHED:
                 return False
             close_row(row, ExecutionStatus.ABORTED, reason)
+            session.execute(  # steps recorded running when its owner died ended with it
+                update(StepRow)
+                .where(
+                    StepRow.execution_id == execution_id,
+                    StepRow.status == StepStatus.RUNNING.value,
+                )
+                .values(status=StepStatus.ABORTED.value)
+            )
             session.execute(delete(TaskRow).where(TaskRow.execution_id == execution_id))
             record_events(session, row, "finished", now())
         return True

@@ -2,7 +2,8 @@
 
 Pages are cut with a keyset cursor (``queued_at``, ``id``), never an offset: page 1,000 costs
 what page 1 costs. Filters narrow by the indexed columns (workflow, status, branch, time)
-first; a tag or a search text is checked on the rows the index walk yields.
+first; a rare tag through the ``execution_tags`` index, a common one (or a search text)
+checked on the rows the newest-first walk yields.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from assay.errors import DefinitionError
 from assay.status import ExecutionStatus
 from assay.store.database import Database
-from assay.store.tables import ExecutionRow
+from assay.store.tables import ExecutionRow, ExecutionTagRow, indexed_tag
 
 __all__ = ["Cursor", "ExecutionFilter", "ExecutionPage", "list_executions"]
 
@@ -29,6 +30,15 @@ def _rare(session: Session, column: InstrumentedAttribute[str | None], value: st
     """Whether fewer than :data:`COMMON` executions have ``column == value`` (counted
     through its index, stopping at :data:`COMMON`)."""
     matches = select(ExecutionRow.id).where(column == value).limit(COMMON).subquery()
+    return (session.scalar(select(func.count()).select_from(matches)) or 0) < COMMON
+
+
+def _rare_tag(session: Session, key: str, value: str) -> bool:
+    """Whether fewer than :data:`COMMON` executions have the tag ``key=value``."""
+    tag = ExecutionTagRow
+    matches = (
+        select(tag.execution_id).where(tag.key == key, tag.value == value).limit(COMMON)
+    ).subquery()
     return (session.scalar(select(func.count()).select_from(matches)) or 0) < COMMON
 
 
@@ -100,7 +110,14 @@ class ExecutionFilter:
             query = query.where(row.queued_at <= self.until)
         if self.tag is not None:
             key, value = self.tag
-            query = query.where(row.tags[key].as_string() == value)
+            if indexed_tag(key, value) and _rare_tag(session, key, value):
+                # a rare tag: its few executions through the tags' index, then sorted
+                tagged = select(ExecutionTagRow.execution_id).where(
+                    ExecutionTagRow.key == key, ExecutionTagRow.value == value
+                )
+                query = query.where(row.id.in_(tagged))
+            else:  # a common one: checked on the newest-first walk, which soon has a page
+                query = query.where(row.tags[key].as_string() == value)
         if self.search:
             text = self.search.strip().lower()
             found = [and_(row.id >= text, row.id < text + "~")]  # ids are lower-case hex

@@ -23,6 +23,7 @@ __all__ = [
     "ApiTokenRow",
     "Base",
     "ExecutionRow",
+    "ExecutionTagRow",
     "QuarantineRow",
     "ScheduleTickRow",
     "StepRow",
@@ -32,6 +33,7 @@ __all__ = [
     "WebhookAttemptRow",
     "WebhookDeliveryRow",
     "WorkflowRow",
+    "indexed_tag",
 ]
 
 
@@ -67,6 +69,17 @@ class ExecutionRow(Base):
         Index("ix_executions_owner", "owner_host", "status"),
         Index("ix_executions_status_queued", "status", "queued_at"),
         Index("ix_executions_pruned_finished", "pruned_at", "finished_at"),
+        Index(
+            "ix_executions_trends",
+            "queued_at",
+            "status",
+            "workflow",
+            "branch",
+            "duration_ms",
+            "summary_tests",
+            "summary_skipped",
+            "summary_passed",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -109,6 +122,33 @@ class ExecutionRow(Base):
     """Set by an abort through the API; the worker running the execution stops it."""
     pruned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """When retention deleted the execution's log and artifacts (its results stay)."""
+    summary_tests: Mapped[int | None]
+    """``summary["tests"]``, ``["skipped"]``, ``["passed"]`` as columns: the trends read
+    them from the covering index ``ix_executions_trends``, not from each row's JSON."""
+    summary_skipped: Mapped[int | None]
+    summary_passed: Mapped[int | None]
+
+
+TAG_KEY_MAX, TAG_VALUE_MAX = 253, 255
+"""The longest tag key and value kept in ``execution_tags``."""
+
+
+def indexed_tag(key: str, value: str) -> bool:
+    """Whether the tag ``key=value`` has its row in ``execution_tags``."""
+    return len(key) <= TAG_KEY_MAX and len(value) <= TAG_VALUE_MAX
+
+
+class ExecutionTagRow(Base):
+    """One tag of an execution, so that a tag filter finds a rare value through an index
+    (the ``tags`` JSON stays the execution's record). Keys over 253 or values over 255
+    characters are not kept here; a filter on such a value reads the JSON."""
+
+    __tablename__ = "execution_tags"
+    __table_args__ = (Index("ix_execution_tags_lookup", "key", "value"),)
+
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(253), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
 
 
 class TaskRow(Base):

@@ -11,12 +11,12 @@ from urllib.parse import urlencode
 
 from fastapi import HTTPException, Request
 
-from assay.server.auth import Authenticator, Principal
+from assay.server.auth import SESSION_COOKIE, Authenticator, Principal
 from assay.store.tokens import Scope
 
-__all__ = ["COOKIE", "Viewer", "api_viewer", "csrf_token", "csrf_valid", "page_viewer"]
+__all__ = ["COOKIE", "Viewer", "csrf_token", "csrf_valid", "page_viewer"]
 
-COOKIE = "assay_token"
+COOKIE = SESSION_COOKIE
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +68,6 @@ def page_viewer(request: Request) -> Viewer:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         location = "/login?" + urlencode({"next": target})
         raise HTTPException(303, "log in first", headers={"Location": location})
-    return viewer
-
-
-def api_viewer(request: Request) -> Viewer:
-    """The viewer of a live-update request; 401 without one."""
-    viewer = viewer_of(request)
-    if viewer is None:
-        raise HTTPException(401, "log in first")
     return viewer
 
 

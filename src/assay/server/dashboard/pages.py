@@ -1,5 +1,6 @@
-"""The dashboard's pages: executions, one execution, workflows, tests, trends; and the
-small JSON endpoints (``/ui/...``) that keep them live."""
+"""The dashboard's pages: executions, one execution, workflows, tests, trends. They are
+kept live by the API's event streams (``routes/notifications.py``), which take the
+dashboard's session cookie."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import yaml
-from fastapi import Depends, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi import Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from assay.app import parse_until
 from assay.errors import DefinitionError, NotFoundError
 from assay.server.dashboard import views
-from assay.server.dashboard.auth import Viewer, api_viewer, check_form
+from assay.server.dashboard.auth import Viewer, check_form
 from assay.server.dashboard.routes import (
     Form,
     PageViewer,
@@ -30,7 +31,8 @@ __all__ = ["router"]
 
 PAGE_SIZE = 50
 TREND_DAYS = (7, 30, 90)
-ApiViewer = Depends(api_viewer)
+"""The trends' windows: 30 days by default for one workflow, 7 over every workflow (a
+month of every workflow reads tens of thousands of executions: bench/dashboard.py)."""
 
 
 def _params(request: Request) -> dict[str, str]:
@@ -68,15 +70,6 @@ def executions(request: Request, assay: App, viewer: Viewer = PageViewer) -> Res
     )
 
 
-@router.get("/ui/executions")
-def executions_json(request: Request, assay: App, viewer: Viewer = ApiViewer) -> Response:
-    try:
-        page = _page(assay, _params(request))
-    except DefinitionError as exc:
-        return JSONResponse({"error": str(exc)}, 400)
-    return JSONResponse({"rows": [views.execution_summary(row) for row in page.rows]})
-
-
 @router.get("/executions/{ref}")
 @errors_as_pages
 def execution(request: Request, ref: str, assay: App, viewer: Viewer = PageViewer) -> Response:
@@ -106,28 +99,6 @@ def execution(request: Request, ref: str, assay: App, viewer: Viewer = PageViewe
     )
 
 
-@router.get("/ui/executions/{ref}")
-def execution_json(ref: str, assay: App, viewer: Viewer = ApiViewer) -> Response:
-    try:
-        row = assay.executions.get(ref)
-    except NotFoundError as exc:
-        return JSONResponse({"error": str(exc)}, 404)
-    return JSONResponse(assay.execution_json(row) | {"finished": views.finished(row)})
-
-
-@router.get("/ui/executions/{ref}/log")
-def execution_log(ref: str, assay: App, offset: int = 0, viewer: Viewer = ApiViewer) -> Response:
-    try:
-        row = assay.executions.get(ref)
-        finished = views.finished(row)  # read first: once it has ended, the log is whole
-        text, next_offset = views.read_log_chunk(assay.log_path(row), offset)
-    except NotFoundError as exc:
-        return JSONResponse({"error": str(exc)}, 404)
-    except DefinitionError as exc:
-        return JSONResponse({"error": str(exc)}, 400)
-    return JSONResponse({"text": text, "offset": next_offset, "finished": finished})
-
-
 @router.get("/executions/{ref}/artifacts/{name:path}")
 @errors_as_pages
 def artifact(
@@ -140,32 +111,26 @@ def artifact(
     return FileResponse(path, filename=path.name, media_type="application/octet-stream")
 
 
-@router.post("/executions/{ref}/abort")
+@router.post("/executions/{ref}/{action}")
 @errors_as_pages
-def abort(
+def execution_action(
     request: Request,
     ref: str,
+    action: str,
     assay: App,
     viewer: Viewer = PageViewer,
     fields: dict[str, str] = Form,
 ) -> Response:
+    """Abort or Re-run: as ``POST /v1/test-workflow-executions/{id}/abort`` (``/rerun``),
+    with the same scope; either way the browser goes to the execution it leaves running."""
+    if action not in ("abort", "rerun"):
+        raise NotFoundError(f"no action {action!r} on an execution: abort or rerun")
     check_form(viewer, fields, Scope.RUN)
-    row = assay.abort(ref)  # as POST /v1/test-workflow-executions/{id}/abort
-    return RedirectResponse(f"/executions/{row.id}", 303)
-
-
-@router.post("/executions/{ref}/rerun")
-@errors_as_pages
-def rerun(
-    request: Request,
-    ref: str,
-    assay: App,
-    viewer: Viewer = PageViewer,
-    fields: dict[str, str] = Form,
-) -> Response:
-    check_form(viewer, fields, Scope.RUN)
-    row = assay.rerun(ref)  # as POST /v1/test-workflow-executions/{id}/rerun
-    wake_workers(request)
+    if action == "abort":
+        row = assay.abort(ref)
+    else:
+        row = assay.rerun(ref)
+        wake_workers(request)
     return RedirectResponse(f"/executions/{row.id}", 303)
 
 
@@ -291,8 +256,9 @@ def trends(request: Request, assay: App, viewer: Viewer = PageViewer) -> Respons
     from assay.analytics.trends import trend_points
 
     params = _params(request)
+    default = TREND_DAYS[1] if params.get("workflow") else TREND_DAYS[0]
     try:
-        days = int(params.get("days", "30"))
+        days = int(params.get("days", default))
     except ValueError:
         raise DefinitionError(f"days {params['days']!r}: not a number") from None
     if days not in TREND_DAYS:
@@ -306,6 +272,7 @@ def trends(request: Request, assay: App, viewer: Viewer = PageViewer) -> Respons
         "trends.html",
         filters=params,
         days=days,
+        default_days=default,
         day_choices=TREND_DAYS,
         points=points,
         charts=views.trend_charts(points),

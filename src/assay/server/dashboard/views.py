@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from assay.errors import DefinitionError
+from assay.server.filters import RANGES, execution_filter
 from assay.status import ExecutionStatus
 
 if TYPE_CHECKING:
@@ -17,10 +16,10 @@ if TYPE_CHECKING:
     from assay.app import Assay
     from assay.reports.model import TestOutcome
     from assay.spec.workflow import ParamSpec
-    from assay.store.listing import ExecutionFilter
     from assay.store.tables import ExecutionRow
 
 __all__ = [
+    "RANGES",
     "STATUS_MARKS",
     "ConfigField",
     "LogSection",
@@ -28,7 +27,6 @@ __all__ = [
     "execution_filter",
     "execution_summary",
     "log_sections",
-    "read_log_chunk",
 ]
 
 STATUS_MARKS: dict[str, str] = {
@@ -45,9 +43,6 @@ STATUS_MARKS: dict[str, str] = {
     "flaky": "≈",
 }
 """A symbol beside every status word: status is never told by colour alone."""
-
-LOG_CHUNK = 256 * 1024
-"""Bytes of log sent per live update at most."""
 
 _STEP_HEADER = re.compile(r"^=== step (?P<name>.*) ===$")
 
@@ -77,37 +72,6 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-_RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
-RANGES = {"": "any time", "1h": "last hour", "24h": "last 24 hours", "7d": "last 7 days"}
-
-
-def execution_filter(params: dict[str, str]) -> ExecutionFilter:
-    """The list filter of the query parameters (workflow, status, branch, tag=KEY=VALUE,
-    range, q); DefinitionError naming the parameter when one is malformed."""
-    from assay.store.listing import ExecutionFilter
-
-    tag = None
-    if raw := params.get("tag", "").strip():
-        key, sep, value = raw.partition("=")
-        if not sep or not key:
-            raise DefinitionError(f"tag {raw!r}: write KEY=VALUE")
-        tag = (key.strip(), value.strip())
-    since = None
-    if span := params.get("range", ""):
-        if span not in _RANGES:
-            raise DefinitionError(f"range {span!r}: one of {', '.join(_RANGES)}")
-        since = datetime.now(UTC) - _RANGES[span]
-    return ExecutionFilter(
-        workflow=params.get("workflow") or None,
-        status=params.get("status") or None,
-        branch=params.get("branch") or None,
-        tag=tag,
-        since=since,
-        search=params.get("q", "").strip() or None,
-        top_level=False,
-    )
-
-
 @dataclass(slots=True)
 class LogSection:
     """The lines a step wrote (``name`` empty for what came before the first step)."""
@@ -131,25 +95,6 @@ def log_sections(text: str) -> list[LogSection]:
         else:
             sections[-1].lines.append(line)
     return [s for s in sections if s.name or s.lines]
-
-
-def read_log_chunk(path: Path, offset: int) -> tuple[str, int]:
-    """The log text from byte ``offset`` (at most :data:`LOG_CHUNK`, cut at a line end when
-    possible) and the offset to ask for next."""
-    if offset < 0:
-        raise DefinitionError(f"offset {offset}: must be 0 or more")
-    try:
-        with path.open("rb") as log:
-            log.seek(offset)
-            data = log.read(LOG_CHUNK)
-    except FileNotFoundError:
-        return "", offset
-    if len(data) == LOG_CHUNK and b"\n" in data:
-        data = data[: data.rindex(b"\n") + 1]
-    elif not data.endswith(b"\n"):
-        # a line still being written: wait for its end
-        data = data[: data.rindex(b"\n") + 1] if b"\n" in data else b""
-    return data.decode("utf-8", errors="replace"), offset + len(data)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,6 @@
-// assay dashboard: live lists and logs (polling small JSON endpoints of this server), charts.
+// assay dashboard: the live list and execution (Server-Sent Events of this server), charts.
 // Ours, no dependencies; plotly.js (served from the plotly wheel) draws the charts.
 "use strict";
-
-const POLL_MS = 1500;
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -48,41 +46,91 @@ function executionRow(row, marks) {
     el("td", {}, el("time", { datetime: row.queuedAt }, row.queuedAt.slice(0, 19).replace("T", " "))));
 }
 
-async function getJSON(url) {
-  const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-  if (response.status === 401) { window.location.assign("/login"); throw new Error("logged out"); }
-  if (!response.ok) throw new Error(url + ": " + response.status);
-  return response.json();
+const EXECUTIONS = "/v1/test-workflow-executions";
+
+function follow(url, handlers) {
+  // Server-Sent Events through the browser's EventSource: it sends the session cookie, and
+  // after a dropped connection resumes with Last-Event-ID by itself.
+  const source = new EventSource(url);
+  for (const [kind, handle] of Object.entries(handlers)) {
+    source.addEventListener(kind, (event) => handle(JSON.parse(event.data), source));
+  }
+  source.onerror = () => {
+    // closed for good (not a reconnection): the session ended or the server refused
+    if (source.readyState === EventSource.CLOSED) {
+      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
+    }
+  };
+  return source;
+}
+
+function listRow(execution) {
+  // an execution of the API (execution_json) as the list's row
+  const tags = execution.tags || {};
+  const summary = execution.summary || {};
+  return {
+    id: execution.id, name: execution.name, workflow: execution.workflow, status: execution.status,
+    queuedAt: execution.queuedAt, durationMs: execution.durationMs,
+    branch: tags.branch || null, sha: tags.sha || null,
+    tags: Object.fromEntries(Object.entries(tags).filter(([k]) => k !== "branch" && k !== "sha")),
+    tests: summary.tests || 0, passed: summary.passed || 0,
+    failed: (summary.failed || 0) + (summary.errored || 0),
+  };
 }
 
 function liveList(table) {
   const marks = JSON.parse(table.dataset.marks);
   const body = table.querySelector("tbody");
   let last = body.innerHTML;
-  async function tick() {
-    try {
-      const data = await getJSON("/ui/executions" + window.location.search);
-      const rows = data.rows.map((row) => executionRow(row, marks));
+  follow(EXECUTIONS + "/notifications" + window.location.search, {
+    executions(data) {
+      const rows = data.executions.map((execution) => executionRow(listRow(execution), marks));
       const fresh = el("tbody", {}, ...rows);
-      if (fresh.innerHTML !== last) {
-        body.replaceChildren(...fresh.childNodes);
-        last = body.innerHTML;
-        const empty = document.querySelector("p.empty");
-        if (empty && rows.length) empty.remove();
-      }
-    } catch (error) {
-      console.warn(error);
-    }
-    window.setTimeout(tick, POLL_MS);
+      if (fresh.innerHTML === last) return;
+      body.replaceChildren(...fresh.childNodes);
+      last = body.innerHTML;
+      const empty = document.querySelector("p.empty");
+      if (empty && rows.length) empty.remove();
+    },
+  });
+}
+
+function stepItem(step, total, marks) {
+  const width = Math.round(1000 * (step.durationMs || 0) / total) / 10;
+  return el("li", { class: "step", "data-ref": step.ref, "data-status": step.status },
+    el("span", { class: "step-name" }, step.name), " ", statusBadge(step.status, marks), " ",
+    el("span", { class: "bar", "aria-hidden": "true" }, el("span", { style: "width: " + width + "%" })), " ",
+    el("span", { class: "num" }, step.status === "running" ? "running" : duration(step.durationMs)), " ",
+    el("span", { class: "attempts" }, step.attempts + (step.attempts === 1 ? " attempt" : " attempts")),
+    step.exitCode !== null && step.exitCode !== undefined ? el("span", { class: "exit" }, " exit " + step.exitCode) : null,
+    step.message ? el("span", { class: "step-message" }, " " + step.message) : null);
+}
+
+const STEP_HEADER = /^=== step (.*) ===$/;
+
+function liveLog(container) {
+  // the live log cut per step, as the finished page shows it: a section per step header
+  let pre = null;
+  function section(name) {
+    for (const open of container.querySelectorAll("details[open]")) open.open = false;
+    pre = el("pre", { class: "log", tabindex: "0" });
+    container.append(el("details", { class: "log-section", open: "" }, el("summary", {}, name), pre));
   }
-  window.setTimeout(tick, POLL_MS);
+  return (line) => {
+    const header = STEP_HEADER.exec(line);
+    if (header) { section(header[1]); return; }
+    if (!pre) section("execution");
+    const follow = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
+    pre.append(line + "\n");
+    if (follow) pre.scrollTop = pre.scrollHeight;
+  };
 }
 
 function liveExecution(root) {
   const id = root.dataset.id;
   const marks = JSON.parse(root.dataset.marks);
-  const log = document.getElementById("live-log");
-  let offset = 0;
+  const container = document.getElementById("live-log");
+  const write = container ? liveLog(container) : () => {};
   async function refreshPage() {
     // the execution ended: show its tests and per-step logs without reloading the page
     const response = await fetch(window.location.pathname, { credentials: "same-origin" });
@@ -90,32 +138,23 @@ function liveExecution(root) {
     const fresh = page.getElementById("execution");
     if (fresh) { root.replaceWith(fresh); startExecution(fresh); }
   }
-  async function tick() {
-    try {
-      const chunk = await getJSON("/ui/executions/" + id + "/log?offset=" + offset);
-      if (chunk.text && log) {
-        const follow = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
-        log.append(chunk.text);
-        if (follow) log.scrollTop = log.scrollHeight;
-      }
-      offset = chunk.offset;
-      const execution = await getJSON("/ui/executions/" + id);
+  follow(EXECUTIONS + "/" + id + "/notifications?progress=true", {
+    log(data) { write(data.log); },
+    execution(data) {
+      const execution = data.execution;
       const head = root.querySelector(".exec-head h1 .status");
       if (head && head.dataset.status !== execution.status) head.replaceWith(statusBadge(execution.status, marks));
       const steps = document.getElementById("steps");
       if (steps && execution.steps.length) {
-        steps.replaceChildren(...execution.steps.map((step) => el("li", { class: "step", "data-ref": step.ref },
-          el("span", { class: "step-name" }, step.name), " ", statusBadge(step.status, marks), " ",
-          el("span", { class: "num" }, duration(step.durationMs)), " ",
-          el("span", { class: "attempts" }, step.attempts + (step.attempts === 1 ? " attempt" : " attempts")))));
+        const total = execution.steps.reduce((sum, step) => sum + (step.durationMs || 0), 0) || 1;
+        steps.replaceChildren(...execution.steps.map((step) => stepItem(step, total, marks)));
       }
-      if (execution.finished && chunk.finished) { await refreshPage(); return; }
-    } catch (error) {
-      console.warn(error);
-    }
-    window.setTimeout(tick, POLL_MS / 2);
-  }
-  tick();
+    },
+    result(data, source) {
+      source.close();  // the stream ended: no reconnection
+      refreshPage().catch((error) => console.warn(error));
+    },
+  });
 }
 
 function startExecution(root) {
