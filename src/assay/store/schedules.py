@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import CompoundSelect, bindparam, select, union_all, update
+from sqlalchemy import CompoundSelect, bindparam, select, text, union_all, update
 
 from assay.store.database import Database
 from assay.store.tables import ScheduleTickRow
@@ -54,10 +54,20 @@ class TickStore:
         self, schedules: Iterable[tuple[str, int]]
     ) -> dict[tuple[str, int], tuple[str, str, datetime]]:
         """(cron, timezone, scheduled_at) of the newest tick of each (workflow, event index)
-        that has one: one round trip per 100 schedules, each an indexed lookup (a
-        ``UNION ALL`` of ``ORDER BY scheduled_at DESC LIMIT 1`` selects)."""
+        that has one, each an indexed ``ORDER BY scheduled_at DESC LIMIT 1`` lookup: on
+        PostgreSQL one ``LATERAL`` query, on SQLite one ``UNION ALL`` per 100 schedules."""
         keys = list(dict.fromkeys(schedules))
         found: dict[tuple[str, int], tuple[str, str, datetime]] = {}
+        if keys and self.db.engine.dialect.name == "postgresql":
+            # one plan whatever the count: the keys as arrays, a LATERAL lookup each
+            with self.db.engine.connect() as connection:
+                rows = connection.execute(
+                    _NEWEST_TICKS_POSTGRESQL,
+                    {"workflows": [w for w, _ in keys], "indexes": [e for _, e in keys]},
+                )
+                return {
+                    (r.workflow, r.event_index): (r.cron, r.timezone, r.scheduled_at) for r in rows
+                }
         with self.db.engine.connect() as connection:
             for start in range(0, len(keys), _LOOKUPS_PER_QUERY):
                 chunk = keys[start : start + _LOOKUPS_PER_QUERY]
@@ -158,6 +168,22 @@ class TickStore:
             query = query.where(ScheduleTickRow.workflow == workflow)
         with self.db.session() as session:
             return list(session.scalars(query))
+
+
+_NEWEST_TICKS_POSTGRESQL = text(
+    "SELECT t.workflow, t.event_index, t.cron, t.timezone, t.scheduled_at"
+    " FROM unnest(CAST(:workflows AS varchar[]), CAST(:indexes AS integer[])) AS k(w, e)"
+    " CROSS JOIN LATERAL (SELECT * FROM schedule_ticks s"
+    " WHERE s.workflow = k.w AND s.event_index = k.e"
+    " ORDER BY s.scheduled_at DESC LIMIT 1) AS t"
+).columns(
+    ScheduleTickRow.workflow,
+    ScheduleTickRow.event_index,
+    ScheduleTickRow.cron,
+    ScheduleTickRow.timezone,
+    ScheduleTickRow.scheduled_at,
+)
+"""The newest tick of each (workflow, event index) of two arrays, on PostgreSQL."""
 
 
 @functools.lru_cache(maxsize=_LOOKUPS_PER_QUERY)
