@@ -44,3 +44,29 @@ def kubernetes(
     if image:
         options = replace(options, image=image)
     sys.stdout.write(dump_yaml(install_manifests(options)))
+
+
+@app.command()
+def templates(
+    namespace: Annotated[
+        str | None,
+        typer.Option(help="Set metadata.namespace (for `kubectl apply` into that namespace)."),
+    ] = None,
+) -> None:
+    """The TestWorkflowTemplates shipped with assay (kubectl-wait, ensure-namespace,
+    k8s-diagnostics), as multi-document YAML on stdout: to read, to customize, or to apply
+    where assay itself is not installed (a Testkube cluster). assay resolves them without."""
+    from assay.spec.shipped import shipped_template_texts
+
+    documents = list(shipped_template_texts().values())
+    if namespace is not None:
+        from assay.errors import DefinitionError
+        from assay.kube.names import dns_label
+
+        if dns_label(namespace) != namespace:
+            raise DefinitionError(f"--namespace {namespace!r}: not a DNS label")
+        documents = [
+            text.replace("\nmetadata:\n", f"\nmetadata:\n  namespace: {namespace}\n", 1)
+            for text in documents
+        ]
+    sys.stdout.write("---\n".join(documents))
