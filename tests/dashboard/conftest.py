@@ -121,6 +121,7 @@ def seeded_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not record.exists():
             tmp = shared / "dashboard-seed"
+            shutil.rmtree(tmp, ignore_errors=True)  # left by a worker whose seeding failed
             tmp.mkdir()
             site = Site(url="", home=tmp / "home", env=server_env(tmp / "home"))
             seed(site, tmp)
