@@ -80,11 +80,15 @@ def test_dry_run_masks_sensitive_config_and_prints_json(cli: Cli, tmp_path: Path
     )
 
 
-def test_kubernetes_runner_needs_dry_run_and_dry_run_needs_it(cli: Cli, tmp_path: Path) -> None:
+def test_kubernetes_runner_needs_a_cluster_and_dry_run_needs_the_runner(
+    cli: Cli, tmp_path: Path
+) -> None:
     path = tmp_path / "hello.yaml"
     path.write_text(SECRET_FREE_WORKFLOW)
-    alone = cli("run", "-f", str(path), "--runner", "kubernetes", "-c", "token=x", check=2)
-    assert "add --dry-run" in alone.stderr
+    cli.env["KUBECONFIG"] = str(tmp_path / "no-kubeconfig")
+    alone = cli("run", "-f", str(path), "--runner", "kubernetes", "-c", "token=x", check=3)
+    assert "no kubeconfig" in alone.stderr and "no-kubeconfig" in alone.stderr
+    assert "Traceback" not in alone.stderr and len(alone.stderr.strip().splitlines()) == 1
     local = cli("run", "-f", str(path), "--dry-run", "-c", "token=x", check=2)
     assert "--runner kubernetes" in local.stderr
     yaml_run = cli("run", "-f", str(path), "-o", "yaml", "-c", "token=x", check=2)

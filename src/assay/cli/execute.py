@@ -19,6 +19,7 @@ from assay.errors import DefinitionError, Interrupted
 if TYPE_CHECKING:
     from assay.ci.gates import Gates, Verdict
     from assay.engine.resolve import Catalog
+    from assay.kube.live import KubernetesEngine
     from assay.spec.workflow import TestWorkflow
 
 __all__ = ["judge_run", "notify_run", "print_dry_run", "render_definition", "run_definition"]
@@ -35,25 +36,35 @@ def run_definition(
     json_output: bool = False,
     runner_name: str,
     keep_workspace: bool,
+    namespace: str = "assay",
 ) -> dict[str, Any]:
     """Run one definition (from ``file`` or applied before); return its execution JSON.
 
     With ``json_output`` streamed logs go to stderr, so stdout holds only the JSON.
+    ``--runner kubernetes`` runs it as a Job in ``namespace`` (:mod:`assay.kube.live`).
     """
     from assay.cli.watch import make_sink
     from assay.engine.execution import Engine, RunOptions
-    from assay.runners import get_runner
 
     assay = app_instance()
     catalog, workflow = _resolve(name, file)
-    runner = get_runner(runner_name)
     sink = make_sink(stream_logs=watch, logs_to_stderr=json_output)
-    engine = Engine(assay.settings, assay.db, runner, catalog, sink)
+    engine: Engine | KubernetesEngine
+    if runner_name == "kubernetes":
+        from assay.kube.live import KubernetesEngine
+
+        engine = KubernetesEngine(assay.settings, assay.db, namespace, sink)
+    else:
+        from assay.runners import get_runner
+
+        engine = Engine(assay.settings, assay.db, get_runner(runner_name), catalog, sink)
 
     received: list[signal.Signals] = []
 
     def stop(signum: signal.Signals) -> None:
-        if len(received) == 1:
+        if len(received) == 1 and runner_name == "kubernetes":
+            sink.warning(f"{signum.name}: aborting the execution (its Job is deleted)")
+        elif len(received) == 1:
             sink.warning(
                 f"{signum.name}: aborting the execution (`after` steps with condition "
                 f"`always` still run, for {engine.cleanup_grace:.0f}s at most; again to stop them)"
@@ -98,10 +109,6 @@ def print_dry_run(
 
     if runner != "kubernetes":
         raise DefinitionError("--dry-run shows what --runner kubernetes would create")
-    if not dry_run:
-        raise DefinitionError(
-            "--runner kubernetes only renders in this version: add --dry-run (no cluster is used)"
-        )
     objects, notes = render_definition(name=name, file=file, config=config, namespace=namespace)
     for note in notes:
         typer.echo(f"warning: {note}", err=True)
@@ -120,8 +127,6 @@ def render_definition(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The Kubernetes objects an execution of the definition would create (secret values
     masked), and notes on what the Kubernetes runner leaves out; nothing is recorded."""
-    import os
-
     from assay.kube.model import PlanOptions
     from assay.kube.names import ExecutionIdentity
     from assay.kube.render import render_workflow
@@ -129,11 +134,7 @@ def render_definition(
     workflow = _resolve(name, file)[1]
     workflow_name = workflow.metadata.name
     identity = ExecutionIdentity("dry-run", f"{workflow_name}-dry-run", 0, workflow_name)
-    options = PlanOptions(
-        namespace=namespace,
-        git_image=os.environ.get("ASSAY_KUBERNETES_GIT_IMAGE") or PlanOptions.git_image,
-        default_image=os.environ.get("ASSAY_KUBERNETES_IMAGE") or None,
-    )
+    options = PlanOptions.from_env(namespace)
     rendered = render_workflow(workflow, identity, config, options)
     return rendered.masked(), rendered.notes
 

@@ -156,7 +156,8 @@ def run(
         ),
     ] = True,
     runner: Annotated[
-        str, typer.Option(envvar="ASSAY_RUNNER", help="Where steps run: local or docker.")
+        str,
+        typer.Option(envvar="ASSAY_RUNNER", help="Where steps run: local, docker or kubernetes."),
     ] = "local",
     output: Annotated[
         RunOutput, typer.Option("-o", "--output", help="text or json")
@@ -182,7 +183,7 @@ def run(
     3 infrastructure."""
     from assay.cli.execute import notify_run, print_dry_run, run_definition
 
-    if dry_run or runner == "kubernetes":
+    if dry_run:
         pairs = parse_pairs(config, "--config")
         print_dry_run(name, file, pairs, runner, dry_run, namespace, output is RunOutput.JSON)
         return
@@ -228,6 +229,7 @@ def run(
         json_output=output is RunOutput.JSON,
         runner_name=runner,
         keep_workspace=keep_workspace,
+        namespace=namespace,
     )
     store = app_instance().executions
 

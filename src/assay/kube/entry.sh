@@ -4,6 +4,7 @@
 #
 #   entry.sh step KEY=VALUE... -- COMMAND [ARG...]   run one step, record its status, exit 0
 #   entry.sh finish REF...                           the execution's status from the steps' files
+#                                                    (JUnit reports first, each line prefixed |)
 #   entry.sh clone                                   content.git, from ASSAY_GIT_* variables
 #   entry.sh files LIST                              copy content.files ("KEY MODE PATH" lines)
 #   entry.sh wait REF                                wait for the runner's signals/REF
@@ -288,6 +289,11 @@ finish() { # REF...: print the execution's result as one JSON line; exit 0 only 
         sep=", "
     done
     echo "$result" >"$S/result"
+    for report in "$S"/reports/*.xml; do # for the runner: "assay-report NAME", then "|LINE"s
+        [ -f "$report" ] || continue
+        printf 'assay-report %s\n' "${report##*/}"
+        while IFS= read -r line || [ -n "$line" ]; do printf '|%s\n' "$line"; done <"$report"
+    done
     printf '{"status": "%s", "steps": {%s}}\n' "$result" "$steps"
     [ "$result" = passed ]
 }

@@ -8,6 +8,7 @@ with its steps as :class:`Gate` s. ``parallel`` workers are Pods of their own
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -65,6 +66,16 @@ class PlanOptions:
     """The image of steps that name none (``ASSAY_KUBERNETES_IMAGE``)."""
     cleanup_grace: int = 10
     """Seconds an ``always`` step gets once the execution deadline has passed."""
+
+    @classmethod
+    def from_env(cls, namespace: str) -> PlanOptions:
+        """The choices of this machine's environment (``ASSAY_KUBERNETES_GIT_IMAGE``,
+        ``ASSAY_KUBERNETES_IMAGE``) for ``namespace``."""
+        return cls(
+            namespace=namespace,
+            git_image=os.environ.get("ASSAY_KUBERNETES_GIT_IMAGE") or cls.git_image,
+            default_image=os.environ.get("ASSAY_KUBERNETES_IMAGE") or None,
+        )
 
 
 @dataclass(frozen=True)

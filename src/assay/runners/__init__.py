@@ -1,4 +1,5 @@
-"""Runners: where a task's processes run (local, docker, fake; kubernetes later)."""
+"""Runners: where a task's processes run (local, docker, fake); ``--runner kubernetes`` is
+:mod:`assay.kube.live`, which runs a whole execution as one Job."""
 
 from __future__ import annotations
 

@@ -1,0 +1,428 @@
+"""``assay run --runner kubernetes``: one execution as one Job in a cluster, recorded as every
+other execution is.
+
+The workflow is rendered (:mod:`assay.kube.render`: the objects ``--dry-run`` prints) with the
+execution's id; the objects are created in order; the Pod is followed
+(:class:`~assay.kube.follow.PodFollower`): each step container's log goes to the execution's
+log as it is written, the ``result`` container's last line is the execution's result
+(``entry.sh finish``: status and each step's status, exit code, attempts, seconds) and the
+lines before it the steps' JUnit reports. Infrastructure faults (an image that cannot be
+pulled, OOMKilled, eviction, unschedulable, a step container that did not exit 0) end the
+execution in ``error`` with the Kubernetes reason and the step. An abort deletes the Job with
+its Pods. Everything created is deleted at the end, whatever way the execution ended.
+
+Not yet: ``services`` and ``parallel`` (their Pods and Jobs render, but are not run live),
+``execute`` steps, re-attaching after a restart, ``--source``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from assay.engine.config import masked_config
+from assay.engine.events import EventSink, NullSink
+from assay.engine.execution import RunOptions, checked_config
+from assay.engine.masking import Masker
+from assay.errors import AssayError, DefinitionError, InfrastructureError
+from assay.faults import os_fault
+from assay.kube.cluster import Cluster
+from assay.kube.follow import PodFollower
+from assay.kube.model import PlanOptions
+from assay.kube.names import EXECUTION_LABEL, ExecutionIdentity, label_value
+from assay.kube.render import Rendered, render_workflow
+from assay.model import Summary, TestCaseResult
+from assay.results.junit import iter_junit
+from assay.settings import Settings
+from assay.spec.workflow import TestWorkflow
+from assay.status import ExecutionStatus, StepStatus
+from assay.store.database import Database
+from assay.store.executions import ExecutionStore, StepOutcome
+from assay.store.quarantine import QuarantineStore
+from assay.store.tables import ExecutionRow
+
+__all__ = ["KubernetesEngine"]
+
+REPORT_PREFIX = "assay-report "
+RESULT = "result"
+
+
+@dataclass
+class _Result:
+    """What the ``result`` container said: status, steps, JUnit reports (name -> text)."""
+
+    status: str | None = None
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reports: dict[str, list[str]] = field(default_factory=dict)
+    _current: str | None = None
+
+    def take(self, line: str) -> bool:
+        """Consume one line of the ``result`` container; False if it is plain output."""
+        if line.startswith(REPORT_PREFIX):
+            self._current = line[len(REPORT_PREFIX) :].strip()
+            self.reports[self._current] = []
+            return True
+        if line.startswith("|") and self._current is not None:
+            self.reports[self._current].append(line[1:])
+            return True
+        if line.startswith('{"status"'):
+            found = json.loads(line)
+            self.status, self.steps = str(found["status"]), dict(found.get("steps", {}))
+            return True
+        return False
+
+
+class KubernetesEngine:
+    """Runs workflows as Jobs in one namespace, recording them in the store (the engine's
+    counterpart for ``--runner kubernetes``; same :meth:`run` and :meth:`cancel`)."""
+
+    cleanup_grace: float = 0.0
+    """`after` steps do not run once aborted: the abort deletes the Job."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        namespace: str,
+        sink: EventSink | None = None,
+    ) -> None:
+        self.settings = settings
+        self.executions = ExecutionStore(db)
+        self.quarantine = QuarantineStore(db)
+        self.namespace = namespace
+        self.sink: EventSink = sink or NullSink()
+        self.unschedulable_timeout = _seconds(
+            "ASSAY_KUBERNETES_UNSCHEDULABLE_TIMEOUT", PodFollower.unschedulable_timeout
+        )
+        self._cancel = threading.Event()
+        self._cancel_reason = "aborted"
+        self._jobs: dict[str, tuple[Cluster, str]] = {}
+        self._lock = threading.Lock()
+
+    def cancel(self, reason: str = "aborted") -> None:
+        """Abort the running executions: their Jobs are deleted with their Pods."""
+        if not self._cancel.is_set():
+            self._cancel_reason = reason
+        self._cancel.set()
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for cluster, job in jobs:
+            with contextlib.suppress(InfrastructureError):
+                cluster.delete("Job", job)
+
+    def run(self, workflow: TestWorkflow, options: RunOptions | None = None) -> ExecutionRow:
+        """Run ``workflow`` as a Job; bad input raises DefinitionError and an unreachable
+        cluster InfrastructureError before anything is stored."""
+        options = options or RunOptions()
+        if options.source is not None:
+            raise DefinitionError(
+                "--source: not with --runner kubernetes (a Pod cannot see this machine's "
+                "files; use content.git)"
+            )
+        config = checked_config(workflow, options.config, None)
+        name = workflow.metadata.name
+        draft = ExecutionIdentity("0" * 32, f"{name}-0", 0, name)
+        _refuse_unsupported(render_workflow(workflow, draft, config, self._options()))
+        cluster = Cluster(_job_namespace(workflow) or self.namespace)
+        row = self.executions.create(
+            name,
+            runner="kubernetes",
+            tags=options.tags,
+            config=masked_config(workflow.spec.config, config),
+            parent_id=options.parent_id,
+        )
+        identity = ExecutionIdentity(row.id, row.name, row.number, name)
+        rendered = render_workflow(workflow, identity, config, self._options())
+        masker = Masker()
+        for param_name, param in workflow.spec.config.items():
+            if param.sensitive and param_name in config:
+                masker.add(str(config[param_name]))
+        for value in rendered.sensitive:
+            masker.add(value)
+        return _Execution(self, cluster, row, identity, rendered, masker).run()
+
+    def _options(self) -> PlanOptions:
+        return PlanOptions.from_env(self.namespace)
+
+    def _register(self, execution_id: str, cluster: Cluster, job: str | None) -> None:
+        with self._lock:
+            if job is None:
+                self._jobs.pop(execution_id, None)
+            else:
+                self._jobs[execution_id] = (cluster, job)
+
+
+def _seconds(variable: str, default: float) -> float:
+    """A number of seconds from the environment; bad input names the variable."""
+    text = os.environ.get(variable)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise DefinitionError(f"{variable}={text!r}: not a positive number of seconds")
+    return value
+
+
+def _job_namespace(workflow: TestWorkflow) -> str | None:
+    job = workflow.spec.job
+    return job.namespace if job is not None and job.namespace else None
+
+
+def _refuse_unsupported(rendered: Rendered) -> None:
+    kinds = [item["kind"] for item in rendered.objects]
+    if "Service" in kinds or "Pod" in kinds or kinds.count("Job") > 1:
+        raise DefinitionError(
+            "services and parallel: rendered by --dry-run, not yet run by --runner kubernetes"
+        )
+    for item in rendered.objects:
+        if item["kind"] != "Job":
+            continue
+        args = [
+            arg
+            for container in item["spec"]["template"]["spec"]["initContainers"]
+            for arg in container.get("args", [])[:1]
+        ]
+        if "wait" in args:
+            raise DefinitionError(
+                "execute steps: rendered by --dry-run, not yet run by --runner kubernetes"
+            )
+
+
+class _Execution:
+    """One execution in the cluster, from creating its objects to deleting them."""
+
+    def __init__(
+        self,
+        engine: KubernetesEngine,
+        cluster: Cluster,
+        row: ExecutionRow,
+        identity: ExecutionIdentity,
+        rendered: Rendered,
+        masker: Masker,
+    ) -> None:
+        self.engine = engine
+        self.cluster = cluster
+        self.row = row
+        self.identity = identity
+        self.rendered = rendered
+        self.masker = masker
+        self.store = engine.executions
+        self.sink = engine.sink
+        self.out_dir = engine.settings.executions_dir / row.id
+        self.job = next(item for item in rendered.objects if item["kind"] == "Job")
+        template = self.job["spec"]["template"]
+        self.steps: list[dict[str, str]] = json.loads(
+            template["metadata"]["annotations"]["assay.io/steps"]
+        )
+        self.refs = {step["container"]: step["ref"] for step in self.steps}
+        self.log: TextIO | None = None
+        self.lock = threading.Lock()
+
+    def run(self) -> ExecutionRow:
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.log = (self.out_dir / "log.txt").open("a", encoding="utf-8", buffering=1)
+        except OSError as exc:
+            message = os_fault(exc)
+            self.store.finish(self.row.id, ExecutionStatus.ERROR, error=message)
+            raise InfrastructureError(message) from exc
+        self.store.start(self.row.id)
+        self.sink.execution_started(self.row.id, self.row.name)
+        for note in self.rendered.notes:
+            self.sink.warning(note)
+        result = _Result()
+        error: str | None = None
+        created: list[tuple[str, str]] = []
+        try:
+            with self._created(created):
+                error = self._follow(result)
+        except AssayError as exc:
+            error = self.masker(str(exc))
+        finally:
+            faults = self._delete(created)
+            with contextlib.suppress(OSError):
+                self.log.close()
+        error = error or (faults[0] if faults else None)
+        return self._record(result, error)
+
+    @contextlib.contextmanager
+    def _created(self, created: list[tuple[str, str]]) -> Iterator[None]:
+        """Create the objects in order, remembering each for :meth:`_delete`."""
+        for item in self.rendered.objects:
+            if self.engine._cancel.is_set():
+                break
+            self.cluster.create(item)
+            created.append((item["kind"], item["metadata"]["name"]))
+            if item is self.job:
+                self.engine._register(self.row.id, self.cluster, item["metadata"]["name"])
+        try:
+            yield
+        finally:
+            self.engine._register(self.row.id, self.cluster, None)
+
+    def _delete(self, created: list[tuple[str, str]]) -> list[str]:
+        """Delete what was created, the Job (with its Pods) first; faults as messages."""
+        faults = []
+        for kind, name in reversed(created):
+            try:
+                self.cluster.delete(kind, name)
+            except InfrastructureError as exc:
+                faults.append(f"cleaning up: {exc}")
+        return faults
+
+    def write_log(self, ref: str, line: str) -> None:
+        masked = self.masker(line)
+        with self.lock:
+            assert self.log is not None
+            self.log.write(masked + "\n")
+        self.sink.log(ref, masked)
+
+    def _follow(self, result: _Result) -> str | None:
+        """Follow the Pod to its end; the fault that ended it early, if any."""
+        if self.engine._cancel.is_set():
+            return None
+        selector = (
+            f"{EXECUTION_LABEL}={label_value(self.identity.id)},"
+            f"job-name={self.job['metadata']['name']}"
+        )
+        names = {step["container"]: f"step {step['name']!r}" for step in self.steps}
+        names[RESULT] = "the result container"
+        follower = PodFollower(self.cluster, selector, names, self.engine._cancel)
+        follower.unschedulable_timeout = self.engine.unschedulable_timeout
+        follower.start()
+        try:
+            pod = follower.pod_name()
+            if pod is None:
+                return follower.fault
+            for container in [*self.refs, RESULT]:
+                if not follower.started(container):
+                    break
+                ref = self.refs.get(container, "-")
+                if container in self.refs:
+                    step = next(s for s in self.steps if s["container"] == container)
+                    self.sink.step_started(ref, step["name"])
+
+                def line(text: str, ref: str = ref, container: str = container) -> None:
+                    if container != RESULT or not result.take(text):
+                        self.write_log(ref, text)
+
+                follower.follow_log(pod, container, line)
+                end = follower.ended(container, 10.0)
+                if follower.fault or self.engine._cancel.is_set():
+                    break
+                if end is None:
+                    return f"{names[container]}: the Pod ended before its container did"
+                if container != RESULT and end.exit_code != 0:
+                    code = f"exited {end.exit_code} ({end.reason})"
+                    return f"{names[container]}: container {container} {code}"
+                if container == RESULT and result.status is None:
+                    return f"the result container exited {end.exit_code} without a result"
+            if follower.fault:
+                return follower.fault
+            if follower.vanished and result.status is None and not self.engine._cancel.is_set():
+                return self._vanished()
+            return None
+        finally:
+            follower.close()
+
+    def _vanished(self) -> str:
+        """Why the Pod went away before the result: the Job's deadline, else its loss."""
+        try:
+            job = self.cluster.read_job(self.job["metadata"]["name"])
+        except InfrastructureError:
+            return "the Pod was deleted before the execution ended (node lost?)"
+        for condition in (job.get("status") or {}).get("conditions", []):
+            if condition.get("type") == "Failed" and condition.get("reason"):
+                return f"Job: {condition['reason']}: {condition.get('message', '')}".rstrip(": ")
+        return "the Pod was deleted before the execution ended (node lost?)"
+
+    def _record(self, result: _Result, error: str | None) -> ExecutionRow:
+        cancelled = self.engine._cancel.is_set()
+        outcomes = []
+        for step in self.steps:
+            found = result.steps.get(step["ref"])
+            if found is None:
+                step_status = StepStatus.ABORTED if cancelled else StepStatus.SKIPPED
+                message = None
+                if error and f"step {step['name']!r}" in error:
+                    step_status, message = StepStatus.ERROR, error
+                outcomes.append(
+                    StepOutcome(step["ref"], step["name"], step_status, message=message)
+                )
+                continue
+            seconds = found.get("seconds")
+            outcomes.append(
+                StepOutcome(
+                    step["ref"],
+                    step["name"],
+                    StepStatus(found["status"]),
+                    exit_code=found.get("exitCode"),
+                    attempts=int(found.get("attempts") or 1),
+                    duration_ms=None if seconds is None else int(seconds) * 1000,
+                )
+            )
+        for outcome in outcomes:
+            self.sink.step_finished(
+                outcome.ref, outcome.name, outcome.status, (outcome.duration_ms or 0) / 1000
+            )
+        summary = self._cases(result)
+        if cancelled:
+            status = ExecutionStatus.ABORTED
+            error = error or self.engine._cancel_reason
+        elif error is not None:
+            status = ExecutionStatus.ERROR
+        else:
+            status = ExecutionStatus(result.status or "error")
+        if error:
+            self.write_log_safely(f"error: {error}")
+        finished = self.store.finish(
+            self.row.id, status, steps=outcomes, summary=summary, error=error
+        )
+        self.sink.execution_finished(self.row.id, status)
+        return finished
+
+    def write_log_safely(self, line: str) -> None:
+        with (
+            contextlib.suppress(OSError),
+            (self.out_dir / "log.txt").open("a", encoding="utf-8") as log,
+        ):
+            log.write(self.masker(line) + "\n")
+        self.sink.log("-", self.masker(line))
+
+    def _cases(self, result: _Result) -> Summary:
+        """The JUnit reports the result container printed, as masked test cases."""
+        quarantined = frozenset(self.engine.quarantine.active())
+        cases: list[TestCaseResult] = []
+        with tempfile.TemporaryDirectory(prefix="assay-junit-") as scratch:
+            for name, lines in sorted(result.reports.items()):
+                path = Path(scratch) / Path(name).name
+                path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+                attempt = _attempt_of(name)
+                try:
+                    found = list(iter_junit(path))
+                except AssayError as exc:
+                    self.sink.warning(f"{name}: {exc}")
+                    continue
+                for case in found:
+                    case.attempt += attempt - 1
+                    case.apply_quarantine(self.identity.workflow, quarantined)
+                    self.masker.mask_case(case)
+                cases.extend(found)
+        return self.store.add_test_cases(self.row.id, self.identity.workflow, cases)
+
+
+def _attempt_of(report: str) -> int:
+    """N of ``REF-N.xml``."""
+    stem = report.rsplit(".", 1)[0]
+    number = stem.rsplit("-", 1)[-1]
+    return int(number) if number.isdigit() else 1

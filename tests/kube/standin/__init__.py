@@ -1,0 +1,94 @@
+"""A stand-in of the Kubernetes API on loopback, for the Kubernetes runner's tests.
+
+No Kubernetes can run on these machines, so the runner is tested at its one seam, the API:
+:class:`StandIn` serves the subset the runner uses (:mod:`standin.api`: create, get, list,
+delete and watch Jobs, Pods, ConfigMaps and Secrets; Pod logs with ``follow``), validating
+every body strictly against the Kubernetes 1.31 OpenAPI schemas, and runs each Job's Pod on
+the Docker Engine (:mod:`standin.kubelet`). A kubeconfig pointing at it (bearer token) is
+written for the runner to load as it would a cluster's.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+
+import uvicorn
+import yaml
+
+from standin.api import Api, Store
+from standin.kubelet import Kubelet
+
+__all__ = ["StandIn"]
+
+
+class StandIn:
+    """The API server (a uvicorn thread on 127.0.0.1) and its kubelet; a context manager."""
+
+    def __init__(self, root: Path, namespace: str = "tests") -> None:
+        self.root = root
+        self.namespace = namespace
+        self.store = Store()
+        self.kubelet = Kubelet(self.store, root / "pods")
+        self.token = secrets.token_hex(16)
+        self.api = Api(self.store, self.token, self.kubelet.logs)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(self.api.app, host="127.0.0.1", port=self.port, log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="standin", daemon=True)
+        self.kubeconfig = root / "kubeconfig"
+
+    def __enter__(self) -> StandIn:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "standin", "cluster": {"server": self.url}}],
+                    "users": [{"name": "runner", "user": {"token": self.token}}],
+                    "contexts": [
+                        {
+                            "name": "standin",
+                            "context": {
+                                "cluster": "standin",
+                                "user": "runner",
+                                "namespace": self.namespace,
+                            },
+                        }
+                    ],
+                    "current-context": "standin",
+                }
+            ),
+            encoding="utf-8",
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the Kubernetes stand-in did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self.kubelet.cleanup()
+
+    def objects(self, kind: str) -> list[str]:
+        """Names of the stored objects of ``kind`` in the namespace."""
+        return sorted(
+            name for (k, ns, name) in self.store.objects if k == kind and ns == self.namespace
+        )

@@ -1,0 +1,350 @@
+"""`assay run --runner kubernetes` end to end against the API stand-in (tests/kube/standin):
+the real console script, the official client over loopback, the Job's Pod run on Docker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import docker
+import pytest
+from standin import StandIn
+
+from assay.settings import Settings
+from support import ASSAY, Cli
+
+NS = "tests"
+
+WORKFLOW = """\
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {{name: kube-live}}
+spec:
+  container:
+    image: "{image}"
+    env:
+      - {{name: GREETING, value: hello}}
+  content:
+    files:
+      - path: /data/repo/test_numbers.py
+        content: |
+          def test_adds():
+              assert 1 + 1 == 2
+
+          def test_breaks():
+              assert 2 + 2 == 5
+  steps:
+    - name: prepare
+      shell: echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared
+    - name: test
+      workingDir: /data/repo
+      shell: cat greeting.txt && python3 -m pytest -q -p no:cacheprovider
+    - name: report
+      condition: always
+      shell: echo "always ran"
+"""
+
+
+@pytest.fixture
+def cli(assay_home: Settings, tmp_path: Path, standin: StandIn) -> Cli:
+    env = {**os.environ, "ASSAY_HOME": str(assay_home.home), "KUBECONFIG": str(standin.kubeconfig)}
+    env.pop("PYTEST_ADDOPTS", None)
+    return Cli(env, tmp_path)
+
+
+def write(tmp_path: Path, image: str, text: str = WORKFLOW) -> Path:
+    path = tmp_path / "wf.yaml"
+    path.write_text(text.format(image=image), encoding="utf-8")
+    return path
+
+
+def left_behind(standin: StandIn) -> dict[str, Any]:
+    engine = docker.from_env()
+    try:
+        containers = engine.api.containers(all=True, filters=standin.kubelet.labels_filter)
+        volumes = engine.volumes.list(filters=standin.kubelet.labels_filter)
+    finally:
+        engine.close()
+    return (
+        {
+            kind: names
+            for kind in ("Job", "Pod", "ConfigMap", "Secret")
+            if (names := standin.objects(kind))
+        }
+        | ({"containers": containers} if containers else {})
+        | ({"volumes": volumes} if volumes else {})
+    )
+
+
+def wait_until_gone(standin: StandIn) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while (left := left_behind(standin)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def test_a_workflow_runs_as_a_job_with_real_logs_results_and_exit_code(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    wf = write(tmp_path, docker_image)
+    done = cli("run", "-f", str(wf), "--runner", "kubernetes", "--namespace", NS, "-o", "json")
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "failed"
+    assert result["runner"] == "kubernetes"
+    steps = {step["name"]: step for step in result["steps"]}
+    assert steps["prepare"]["status"] == "passed"
+    assert (steps["test"]["status"], steps["test"]["exitCode"]) == ("failed", 1)
+    assert steps["report"]["status"] == "passed"
+    summary = result["summary"]
+    assert (summary["passed"], summary["failed"]) == (1, 1)
+    log = cli("logs", result["id"], check=0).stdout
+    assert "prepared" in log and "hello from kube-live-" in log
+    assert "1 failed, 1 passed" in log and "always ran" in log
+    assert "assay-report" not in log  # the reports are read, not logged
+    cases = cli.json("get", "testcases", result["id"])
+    assert sorted((c["name"], c["status"]) for c in cases) == [
+        ("test_adds", "passed"),
+        ("test_breaks", "failed"),
+    ]
+    # every body the runner sent was validated; the objects carry the execution id
+    posts = [path for method, path in standin.api.requests if method == "POST"]
+    assert [p.split("?")[0].rsplit("/", 1)[-1] for p in posts] == ["configmaps", "jobs"]
+    watches = [unquote(path) for _, path in standin.api.requests if "watch=true" in path]
+    assert watches and all(f"assay.io/execution={result['id']}," in w for w in watches)
+    assert any("follow=true" in path for _, path in standin.api.requests)
+    assert wait_until_gone(standin) == {}
+
+
+def test_an_image_that_cannot_be_pulled_is_an_error_not_a_failure(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        "    - name: test\n",
+        "    - name: test\n      container: {{image: registry.invalid/absent:1}}\n",
+    )
+    wf = write(tmp_path, docker_image, text)
+    done = cli("run", "-f", str(wf), "--runner", "kubernetes", "--namespace", NS, "-o", "json")
+    assert done.returncode == 3, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "error"
+    assert "step 'test'" in result["error"]
+    assert "ErrImagePull" in result["error"] or "ImagePullBackOff" in result["error"]
+    steps = {step["name"]: step for step in result["steps"]}
+    assert steps["test"]["status"] == "error"
+    assert "registry.invalid/absent:1" in steps["test"]["message"]
+    assert "prepared" in cli("logs", result["id"], check=0).stdout
+    deletes = [path for method, path in standin.api.requests if method == "DELETE"]
+    assert any("/jobs/" in path for path in deletes)
+    assert wait_until_gone(standin) == {}
+
+
+def test_abort_deletes_the_job_and_its_pod(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared',
+        "echo started; sleep 120",
+    )
+    wf = write(tmp_path, docker_image, text)
+    process = subprocess.Popen(
+        [ASSAY, "run", "-f", str(wf), "--runner", "kubernetes", "-o", "json"],
+        env={**cli.env, "ASSAY_KUBERNETES_NAMESPACE": NS},
+        cwd=cli.cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _running(standin) and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.2)
+        assert _running(standin), "the step container never ran"
+        while not _following_a_step(standin) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)  # the runner is following the step's log
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    result = json.loads(stdout) if stdout.strip() else None
+    deletes = [path for method, path in standin.api.requests if method == "DELETE"]
+    assert any("/jobs/" in path for path in deletes)
+    assert wait_until_gone(standin) == {}
+    executions = cli.json("get", "executions")
+    assert executions[0]["status"] == "aborted", (result, executions)
+    assert "started" in cli("logs", executions[0]["id"], check=0).stdout
+
+
+def _following_a_step(standin: StandIn) -> bool:
+    return any(
+        "follow=true" in path and "content-files" not in path
+        for _, path in list(standin.api.requests)
+    )
+
+
+def _running(standin: StandIn) -> bool:
+    for (kind, _, _), item in list(standin.store.objects.items()):
+        if kind != "Pod":
+            continue
+        for status in item.get("status", {}).get("initContainerStatuses", []):
+            if "running" in status.get("state", {}):
+                return True
+    return False
+
+
+def test_an_oom_killed_step_is_an_error(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        "    - name: test\n",
+        "    - name: test\n      container: {{resources: {{limits: {{memory: 48Mi}}}}}}\n",
+    ).replace(
+        "cat greeting.txt && python3 -m pytest -q -p no:cacheprovider",
+        "python3 -c 'b = bytearray(512 * 1024 * 1024)'",
+    )
+    done = cli("run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes",
+               "--namespace", NS, "-o", "json")  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "error"
+    assert "step 'test'" in result["error"] and "OOMKilled" in result["error"]
+    assert wait_until_gone(standin) == {}
+
+
+def test_a_pod_unschedulable_past_the_timeout_is_an_error(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        "spec:\n  container:", "spec:\n  pod: {{nodeSelector: {{disk: ssd}}}}\n  container:"
+    )
+    cli.env["ASSAY_KUBERNETES_UNSCHEDULABLE_TIMEOUT"] = "2"
+    started = time.monotonic()
+    done = cli("run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes",
+               "--namespace", NS, "-o", "json")  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "error"
+    assert "Unschedulable for 2s" in result["error"] and "node(s) didn't match" in result["error"]
+    assert time.monotonic() - started < 60
+    assert wait_until_gone(standin) == {}
+
+
+def test_dropped_watch_and_log_streams_are_resumed_without_loss_or_repeats(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    standin.api.stream_limit = 1.0  # every watch and log stream is cut after a second
+    text = WORKFLOW.replace(
+        'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared',
+        "echo hi > /data/repo/greeting.txt; "
+        "for i in $(seq 1 12); do echo line-$i; sleep 0.4; done; printf no-newline",
+    )
+    done = cli("run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes",
+               "--namespace", NS, "-o", "json")  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["summary"]["passed"], result["summary"]["failed"]) == (1, 1)
+    log = cli("logs", result["id"], check=0).stdout.splitlines()
+    assert [line for line in log if line.startswith("line-")] == [f"line-{i}" for i in range(1, 13)]
+    assert sum("no-newline" in line for line in log) == 1, "\n".join(log)
+    logs = [path for _, path in standin.api.requests if "follow=true" in path]
+    assert len(logs) > len({path for path in logs})  # some log was opened more than once
+    watches = [path for _, path in standin.api.requests if "watch=true" in path]
+    assert len(watches) > 2  # and the watch renewed from its resourceVersion
+    assert wait_until_gone(standin) == {}
+
+
+SECRET_STEP = """\
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {{name: kube-secret}}
+spec:
+  container:
+    image: "{image}"
+    env:
+      - name: SERVICE_KEY
+        valueFrom: {{secretKeyRef: {{name: testkube-secrets, key: supabase-service-key}}}}
+  steps:
+    - name: uses-the-key
+      shell: '[ "$SERVICE_KEY" = sb-service-key-4242 ] && echo key-ok'
+"""
+
+
+def test_secret_references_are_resolved_in_the_cluster_never_by_assay(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    from kubernetes import client, config
+
+    wf = write(tmp_path, docker_image, SECRET_STEP)
+    # without the Secret the kubelet cannot make the container: an error, not a failure
+    missing = cli("run", "-f", str(wf), "--runner", "kubernetes", "--namespace", NS, "-o", "json")
+    assert missing.returncode == 3, missing.stderr
+    refused = json.loads(missing.stdout)
+    assert "step 'uses-the-key'" in refused["error"]
+    assert "CreateContainerConfigError" in refused["error"]
+    core = client.CoreV1Api(config.new_client_from_config(str(standin.kubeconfig)))
+    core.create_namespaced_secret(
+        NS,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "testkube-secrets"},
+            "stringData": {"supabase-service-key": "sb-service-key-4242"},
+        },
+    )
+    done = cli("run", "-f", str(wf), "--runner", "kubernetes", "--namespace", NS, "-o", "json")
+    assert done.returncode == 0, done.stderr
+    assert "key-ok" in cli("logs", json.loads(done.stdout)["id"], check=0).stdout
+    home = Path(cli.env["ASSAY_HOME"])
+    stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+    assert b"sb-service-key-4242" not in stored
+    assert standin.objects("Secret") == ["testkube-secrets"]  # not assay's: left alone
+
+
+def test_a_step_timeout_is_enforced_in_the_pod(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        "    - name: test\n      workingDir: /data/repo\n",
+        "    - name: test\n      timeout: 2s\n      workingDir: /data/repo\n",
+    ).replace("cat greeting.txt && python3 -m pytest", "sleep 60; python3 -m pytest")
+    started = time.monotonic()
+    done = cli("run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes",
+               "--namespace", NS, "-o", "json")  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "timeout"
+    steps = {step["name"]: step["status"] for step in result["steps"]}
+    assert steps == {
+        "write content.files": "passed",
+        "prepare": "passed",
+        "test": "timeout",
+        "report": "passed",
+    }
+    assert time.monotonic() - started < 50
+    assert wait_until_gone(standin) == {}
+
+
+def test_what_is_not_run_live_yet_is_refused_before_anything_is_made(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        "    - name: report\n",
+        "    - name: workers\n      parallel: {{count: 2, shell: echo worker}}\n"
+        "    - name: report\n",
+    )
+    done = cli("run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes",
+               "--namespace", NS)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "not yet run by --runner kubernetes" in done.stderr
+    assert cli.json("get", "executions") == []
+    assert standin.api.requests == [] and left_behind(standin) == {}
