@@ -3,6 +3,10 @@ Chromium that may reach that server only."""
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,12 +110,34 @@ def seed(site: Site, tmp: Path) -> None:
     app.db.close()
 
 
+def seeded_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The seeded ASSAY_HOME and what :func:`seed` recorded, built once per test session:
+    xdist workers share the session's base directory and take turns on a lock, so the
+    first seeds and the others read its record (each serves its own copy)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    record = shared / "dashboard-seed.json"
+    with (shared / "dashboard-seed.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            tmp = shared / "dashboard-seed"
+            shutil.rmtree(tmp, ignore_errors=True)  # left by a worker whose seeding failed
+            tmp.mkdir()
+            site = Site(url="", home=tmp / "home", env=server_env(tmp / "home"))
+            seed(site, tmp)
+            seeded = {"executions": site.executions, "tokens": site.tokens}
+            record.with_suffix(".part").write_text(json.dumps(seeded))
+            record.with_suffix(".part").rename(record)
+    return shared / "dashboard-seed" / "home", json.loads(record.read_text())
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("dashboard")
+    origin, seeded = seeded_home(tmp_path_factory)
+    shutil.copytree(origin, tmp / "home", symlinks=True)  # tests may change their store
     env = server_env(tmp / "home")
-    site = Site(url="", home=tmp / "home", env=env)
-    seed(site, tmp)
+    site = Site(url="", home=tmp / "home", env=env, **seeded)
     with running_server(env) as url:
         site.url = url
         yield site

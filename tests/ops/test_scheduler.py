@@ -37,8 +37,8 @@ def insert_into(db: Database) -> Any:
     def enqueue(name: str, config: dict[str, Any], tags: dict[str, str]) -> str:
         number = next(_numbers)
         execution_id = uuid.uuid4().hex
-        with db.session(write=True) as session:
-            session.execute(
+        with db.writing(), db.engine.begin() as connection:  # Core: no ORM session per tick
+            connection.execute(
                 insert(ExecutionRow).values(
                     id=execution_id,
                     workflow=name,

@@ -173,7 +173,13 @@ class Scheduler:
         now = self.clock()
         fired = [self._recover(row, now) for row in self.ticks.expired_claims(now)]
         schedules = {(s.workflow, s.index): s for s in self.schedules()}
-        due = [tick for s in schedules.values() if (tick := self._due(s, now)) is not None]
+        due_times = {key: latest_due(s.cron, s.timezone, now) for key, s in schedules.items()}
+        self._refresh_anchors(key for key, s in schedules.items() if self._stale(s, due_times[key]))
+        due = [
+            tick
+            for key, s in schedules.items()
+            if (tick := self._due(s, due_times[key])) is not None
+        ]
         claimed = self.ticks.claim(due, owner=self.owner, now=now, expires=now + self.lease)
         queued: list[tuple[str, str]] = []
         try:
@@ -222,18 +228,31 @@ class Scheduler:
 
     # -- one tick --------------------------------------------------------------------------
 
-    def _due(self, schedule: Schedule, now: datetime) -> TickClaim | None:
-        due = latest_due(schedule.cron, schedule.timezone, now)
-        key = (schedule.workflow, schedule.index)
-        current = (schedule.cron, schedule.timezone)
-        known = self._anchors.get(key)
-        if known is None or known[:2] != current or known[2] < due:
-            known = self.ticks.latest(schedule.workflow, schedule.index)
-            if known is not None:
-                known = (known[0], known[1], _utc(known[2]))
-                self._anchors[key] = known
+    def _stale(self, schedule: Schedule, due: datetime) -> bool:
+        """Whether the newest tick known of ``schedule`` may be out of date: none seen yet,
+        one of another cron or time zone, or one older than the fire time ``due`` (another
+        scheduler may have fired it)."""
+        known = self._anchors.get((schedule.workflow, schedule.index))
+        return known is None or known[:2] != (schedule.cron, schedule.timezone) or known[2] < due
+
+    def _refresh_anchors(self, keys: Iterable[tuple[str, int]]) -> None:
+        """Read the newest tick of these schedules (one round trip per 100); a schedule
+        without ticks has no anchor."""
+        keys = list(keys)
+        newest = self.ticks.latest(keys)
+        for key in keys:
+            if key in newest:
+                cron, timezone, at = newest[key]
+                self._anchors[key] = (cron, timezone, _utc(at))
+            else:
+                self._anchors.pop(key, None)
+
+    def _due(self, schedule: Schedule, due: datetime) -> TickClaim | None:
+        """The tick to claim for ``schedule`` whose latest fire time is ``due`` (None if
+        its newest tick, or its definition being applied, is not older)."""
+        known = self._anchors.get((schedule.workflow, schedule.index))
         anchor = schedule.applied_at
-        if known is not None and known[:2] == current:
+        if known is not None and known[:2] == (schedule.cron, schedule.timezone):
             anchor = known[2]
         if due <= anchor:
             return None

@@ -10,9 +10,15 @@ returned in UTC.
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from croniter import croniter
 
 __all__ = ["MACROS", "check_cron", "check_timezone", "count_due", "latest_due", "next_times"]
 
@@ -46,22 +52,32 @@ def check_timezone(name: str) -> str:
     return name
 
 
-def _iterate(expression: str, timezone: str, start: datetime) -> Iterator[datetime]:
+@functools.lru_cache(maxsize=256)
+def _parsed(expression: str) -> croniter:
+    """``expression`` parsed (what the scheduler's every pass would parse again)."""
     from croniter import croniter
 
-    local = start.astimezone(ZoneInfo(timezone))
-    return croniter(expression, local).all_next(datetime)
+    return croniter(expression, datetime(2000, 1, 1, tzinfo=UTC))
+
+
+def _cron(expression: str, timezone: str, start: datetime) -> croniter:
+    """An iterator of ``expression`` from ``start`` in ``timezone``: a copy of the parsed
+    expression (iterating moves it), set to start there."""
+    found = copy.copy(_parsed(expression))
+    found.set_current(start.astimezone(ZoneInfo(timezone)), force=True)
+    return found
+
+
+def _iterate(expression: str, timezone: str, start: datetime) -> Iterator[datetime]:
+    return _cron(expression, timezone, start).all_next(datetime)
 
 
 def latest_due(expression: str, timezone: str, now: datetime) -> datetime:
     """The latest fire time at or before ``now`` (UTC)."""
-    from croniter import croniter
-
     # croniter's get_prev is strictly before its start: start one second past `now`,
     # truncated to the second (a cron time has no fraction of a second)
     start = now.replace(microsecond=0) + timedelta(seconds=1)
-    local = start.astimezone(ZoneInfo(timezone))
-    found: datetime = croniter(expression, local).get_prev(datetime)
+    found: datetime = _cron(expression, timezone, start).get_prev(datetime)
     return found.astimezone(UTC)
 
 

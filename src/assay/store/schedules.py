@@ -10,12 +10,13 @@ by another scheduler with a conditional update, so exactly one takes it.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import CompoundSelect, bindparam, select, text, union_all, update
 
 from assay.store.database import Database
 from assay.store.tables import ScheduleTickRow
@@ -25,6 +26,10 @@ __all__ = ["CLAIMED", "FAILED", "QUEUED", "TickClaim", "TickStore"]
 CLAIMED = "claimed"
 QUEUED = "queued"
 FAILED = "failed"
+
+_LOOKUPS_PER_QUERY = 100
+"""Schedules whose newest tick one query looks up (SQLite allows 500 terms in a compound
+select)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,20 +50,37 @@ class TickStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def latest(self, workflow: str, event_index: int) -> tuple[str, str, datetime] | None:
-        """(cron, timezone, scheduled_at) of the newest tick of one schedule (one indexed
-        lookup)."""
-        with self.db.engine.connect() as connection:
-            row = connection.execute(
-                select(ScheduleTickRow.cron, ScheduleTickRow.timezone, ScheduleTickRow.scheduled_at)
-                .where(
-                    ScheduleTickRow.workflow == workflow,
-                    ScheduleTickRow.event_index == event_index,
+    def latest(
+        self, schedules: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], tuple[str, str, datetime]]:
+        """(cron, timezone, scheduled_at) of the newest tick of each (workflow, event index)
+        that has one, each an indexed ``ORDER BY scheduled_at DESC LIMIT 1`` lookup: on
+        PostgreSQL one ``LATERAL`` query, on SQLite one ``UNION ALL`` per 100 schedules."""
+        keys = list(dict.fromkeys(schedules))
+        found: dict[tuple[str, int], tuple[str, str, datetime]] = {}
+        if keys and self.db.engine.dialect.name == "postgresql":
+            # one plan whatever the count: the keys as arrays, a LATERAL lookup each
+            with self.db.engine.connect() as connection:
+                rows = connection.execute(
+                    _NEWEST_TICKS_POSTGRESQL,
+                    {"workflows": [w for w, _ in keys], "indexes": [e for _, e in keys]},
                 )
-                .order_by(ScheduleTickRow.scheduled_at.desc())
-                .limit(1)
-            ).first()
-        return None if row is None else (row.cron, row.timezone, row.scheduled_at)
+                return {
+                    (r.workflow, r.event_index): (r.cron, r.timezone, r.scheduled_at) for r in rows
+                }
+        with self.db.engine.connect() as connection:
+            for start in range(0, len(keys), _LOOKUPS_PER_QUERY):
+                chunk = keys[start : start + _LOOKUPS_PER_QUERY]
+                values: dict[str, str | int] = {}
+                for n, (workflow, event_index) in enumerate(chunk):
+                    values[f"w{n}"], values[f"e{n}"] = workflow, event_index
+                for row in connection.execute(_newest_ticks(len(chunk)), values):
+                    found[(row.workflow, row.event_index)] = (
+                        row.cron,
+                        row.timezone,
+                        row.scheduled_at,
+                    )
+        return found
 
     def claim(
         self, ticks: Sequence[TickClaim], *, owner: str, now: datetime, expires: datetime
@@ -146,3 +168,44 @@ class TickStore:
             query = query.where(ScheduleTickRow.workflow == workflow)
         with self.db.session() as session:
             return list(session.scalars(query))
+
+
+_NEWEST_TICKS_POSTGRESQL = text(
+    "SELECT t.workflow, t.event_index, t.cron, t.timezone, t.scheduled_at"
+    " FROM unnest(CAST(:workflows AS varchar[]), CAST(:indexes AS integer[])) AS k(w, e)"
+    " CROSS JOIN LATERAL (SELECT * FROM schedule_ticks s"
+    " WHERE s.workflow = k.w AND s.event_index = k.e"
+    " ORDER BY s.scheduled_at DESC LIMIT 1) AS t"
+).columns(
+    ScheduleTickRow.workflow,
+    ScheduleTickRow.event_index,
+    ScheduleTickRow.cron,
+    ScheduleTickRow.timezone,
+    ScheduleTickRow.scheduled_at,
+)
+"""The newest tick of each (workflow, event index) of two arrays, on PostgreSQL."""
+
+
+@functools.lru_cache(maxsize=_LOOKUPS_PER_QUERY)
+def _newest_ticks(count: int) -> CompoundSelect[tuple[str, int, str, str, datetime]]:
+    """The newest tick of ``count`` schedules, bound as ``w0, e0, w1, e1, ...``: built once
+    per count, so SQLAlchemy's compiled cache serves every pass."""
+    newest = [
+        select(
+            ScheduleTickRow.workflow,
+            ScheduleTickRow.event_index,
+            ScheduleTickRow.cron,
+            ScheduleTickRow.timezone,
+            ScheduleTickRow.scheduled_at,
+        )
+        .where(
+            ScheduleTickRow.workflow == bindparam(f"w{n}"),
+            ScheduleTickRow.event_index == bindparam(f"e{n}"),
+        )
+        .order_by(ScheduleTickRow.scheduled_at.desc())
+        .limit(1)
+        .subquery()
+        for n in range(count)
+    ]
+    # each LIMIT 1 wrapped in a subquery: SQLite allows no LIMIT on a compound select's terms
+    return union_all(*(select(sub) for sub in newest))
