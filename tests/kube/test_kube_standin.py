@@ -99,11 +99,12 @@ def test_bodies_are_validated_strictly(standin: StandIn, docker_image: str) -> N
         f"{standin.url}/apis/batch/v1/namespaces/{NS}/jobs",
         json=body,
         headers={"Authorization": f"Bearer {standin.token}"},
+        timeout=120,  # the first validation of a kind loads its schema: seconds on a busy host
     )
     assert answer.status_code == 422
     assert answer.json()["reason"] == "Invalid"
     assert standin.objects("Job") == []
-    anonymous = httpx.get(f"{standin.url}/api/v1/namespaces/{NS}/pods")
+    anonymous = httpx.get(f"{standin.url}/api/v1/namespaces/{NS}/pods", timeout=60)
     assert anonymous.status_code == 401
 
 
