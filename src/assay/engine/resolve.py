@@ -37,11 +37,9 @@ class Catalog:
         raise NotFoundError(f"no {' or '.join(wanted)} named {name!r} in the given files")
 
     def templates(self) -> dict[str, TestWorkflowTemplate]:
-        """Every template by name (loaded ones win over applied ones, which win over the
-        ones shipped with assay)."""
-        from assay.spec.shipped import shipped_templates
-
-        found: dict[str, TestWorkflowTemplate] = dict(shipped_templates())
+        """Every template by name (loaded ones win over applied ones; both win over the
+        ones shipped with assay, which :func:`resolve_templates` reads when asked for)."""
+        found: dict[str, TestWorkflowTemplate] = {}
         if self.store is not None:
             for name, raw in self.store.all_of_kind("TestWorkflowTemplate").items():
                 found[name] = TestWorkflowTemplate.model_validate(raw)

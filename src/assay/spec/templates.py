@@ -5,7 +5,8 @@ Semantics (Testkube's ``testworkflowresolver``):
 Names
     A reference's ``/`` is read as ``--``: ``official/k6/v1`` finds the template
     ``official--k6--v1``. A missing template is a DefinitionError naming the
-    template and where it is used (``spec.steps[0].template``).
+    template and where it is used (``spec.steps[0].template``). A name not among the
+    given templates is looked up among those shipped with assay (:mod:`assay.spec.shipped`).
 
 Configuration
     Each use renders the template first: its parameters take their ``default``
@@ -105,6 +106,10 @@ class _Resolver:
             )
         key = normalize_template_name(ref.name)
         template = self.templates.get(key)
+        if template is None:  # the ones shipped with assay, read only when asked for
+            from assay.spec.shipped import shipped_templates
+
+            template = shipped_templates().get(key)
         if template is None:
             known = ", ".join(sorted(self.templates)) or "none loaded"
             raise DefinitionError(
