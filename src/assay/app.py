@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the store (SQLAlchemy) is imported on first use, not at CLI
     from sqlalchemy import Row
 
     from assay.analytics.flaky import Thresholds
+    from assay.engine.recovery import ObjectCleaner
     from assay.ops.retention import PruneResult
     from assay.ops.webhooks import Sender
     from assay.reports.model import Report
@@ -38,8 +39,14 @@ __all__ = ["REPORT_HISTORY", "Assay", "execution_json", "parse_until", "testcase
 class Assay:
     """Use cases over one store: apply, run, import, query."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        cleaners: Mapping[str, ObjectCleaner] | None = None,
+    ) -> None:
         self.settings = settings or Settings.from_env()
+        self.cleaners = cleaners
+        """For runners whose objects outlive a killed process (:mod:`assay.kube.orphans`)."""
 
     @cached_property
     def db(self) -> Database:
@@ -51,7 +58,7 @@ class Assay:
 
         self.settings.make_private()
         db = Database(self.settings.database_url)
-        Reconciler(ExecutionStore(db), self.settings).run_once()
+        Reconciler(ExecutionStore(db), self.settings, self.cleaners).run_once()
         return db
 
     @cached_property

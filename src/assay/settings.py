@@ -15,8 +15,8 @@ __all__ = ["Settings"]
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Runtime settings: ``ASSAY_HOME``, ``ASSAY_DATABASE_URL``, ``ASSAY_RUNNER`` and
-    ``ASSAY_TIMEZONE``."""
+    """Runtime settings: ``ASSAY_HOME``, ``ASSAY_DATABASE_URL``, ``ASSAY_RUNNER``,
+    ``ASSAY_TIMEZONE`` and ``ASSAY_KUBERNETES_NAMESPACE``."""
 
     home: Path
     database_url: str
@@ -24,6 +24,9 @@ class Settings:
     """The runner of a queued run that names none (``ASSAY_RUNNER``)."""
     timezone: str = "UTC"
     """The time zone of cron schedules that name none (``ASSAY_TIMEZONE``)."""
+    kubernetes_namespace: str = "assay"
+    """Where queued runs on the ``kubernetes`` runner make their Jobs
+    (``ASSAY_KUBERNETES_NAMESPACE``)."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -41,6 +44,7 @@ class Settings:
             database_url=url,
             runner=os.environ.get("ASSAY_RUNNER") or "local",
             timezone=os.environ.get("ASSAY_TIMEZONE") or "UTC",
+            kubernetes_namespace=os.environ.get("ASSAY_KUBERNETES_NAMESPACE") or "assay",
         )
 
     @property

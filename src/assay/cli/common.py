@@ -83,8 +83,9 @@ def app_instance() -> Assay:
         local_only(_COMMAND)
     if _APP is None:
         from assay.app import Assay
+        from assay.kube.orphans import CLEANERS
 
-        _APP = Assay()
+        _APP = Assay(cleaners=CLEANERS)
     return _APP
 
 

@@ -27,6 +27,8 @@ def _log(line: str) -> None:
 def run_workers(*, count: int, max_running: int | None, lease_ttl: float, heartbeat: float) -> None:
     """Start ``count`` workers in this process and run until a signal stops them."""
     from assay.engine.worker import STOPPED, WorkerPool, WorkerTiming
+    from assay.kube.live import engine_for
+    from assay.kube.orphans import CLEANERS
     from assay.settings import Settings
 
     if count < 1:
@@ -39,7 +41,15 @@ def run_workers(*, count: int, max_running: int | None, lease_ttl: float, heartb
         )
     except ValueError as exc:
         raise DefinitionError(f"--lease-ttl {lease_ttl} / --heartbeat {heartbeat}: {exc}") from None
-    pool = WorkerPool(Settings.from_env(), count, max_running=max_running, timing=timing, log=_log)
+    pool = WorkerPool(
+        Settings.from_env(),
+        count,
+        max_running=max_running,
+        timing=timing,
+        log=_log,
+        engine_for=engine_for,
+        cleaners=CLEANERS,
+    )
     received: list[signal.Signals] = []
     stopping = threading.Event()
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,11 @@ from assay.store.executions import ExecutionStore
 from assay.store.queue import QueueStore
 from assay.store.tables import ExecutionRow
 
-__all__ = ["SOURCE_SUFFIX", "Reconciler", "TrackedRunner"]
+__all__ = ["SOURCE_SUFFIX", "ObjectCleaner", "Reconciler", "TrackedRunner"]
+
+ObjectCleaner = Callable[[Mapping[str, Any]], int]
+"""Deletes what a task of a runner outside this host recorded (a cluster's objects); how many
+still existed. Given by the layers that know such runners (:mod:`assay.kube.orphans`)."""
 
 SOURCE_SUFFIX = ".source"
 """``work/<id>.source``: where a worker extracts the source archive of a queued run."""
@@ -99,9 +103,16 @@ class TrackedRunner:
 class Reconciler:
     """Closes this host's executions whose assay process is gone (see the module doc)."""
 
-    def __init__(self, store: ExecutionStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: ExecutionStore,
+        settings: Settings,
+        cleaners: Mapping[str, ObjectCleaner] | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
+        self.cleaners = dict(cleaners or {})
+        """By runner name: how to delete the objects its recorded tasks name."""
 
     def run_once(self) -> list[str]:
         """Reconcile once; return the names of the executions aborted."""
@@ -170,6 +181,8 @@ class Reconciler:
             stopped = self._stop_tasks(row.id) + self._stop_strays(row)
         if stopped:
             reason += f"; {stopped} task process group(s) stopped"
+        if row.runner in self.cleaners:  # in a cluster, reachable from any host
+            reason += self._delete_objects(row.id, self.cleaners[row.runner])
         if not self.store.abandon(row.id, reason):
             return False
         log = self.settings.executions_dir / row.id / "log.txt"
@@ -198,8 +211,26 @@ class Reconciler:
 
         stopped = 0
         for data in self.store.tasks(execution_id):
+            if data.get("runner") in self.cleaners:
+                continue  # objects in a cluster: _delete_objects
             with contextlib.suppress(AssayError, KeyError, TypeError, ValueError):
                 runner = get_runner(str(data["runner"]))
                 runner.cancel(runner.attach(data))  # checks the group is still the one started
                 stopped += 1
         return stopped
+
+    def _delete_objects(self, execution_id: str, cleaner: ObjectCleaner) -> str:
+        """Delete the objects recorded for an execution; a note for its reason."""
+        notes = []
+        for data in self.store.tasks(execution_id):
+            if data.get("runner") not in self.cleaners:
+                continue
+            try:
+                deleted = cleaner(data)
+            except (AssayError, KeyError, TypeError, ValueError) as exc:
+                notes.append(f"could not delete its {data.get('runner')} objects: {exc}")
+                continue
+            notes.append(f"{deleted} {data.get('runner')} object(s) deleted")
+            with contextlib.suppress(AssayError):
+                self.store.remove_task(execution_id, str(data["task_id"]))
+        return "".join(f"; {note}" for note in notes)

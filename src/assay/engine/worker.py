@@ -23,19 +23,21 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from assay.content.archive import extract_archive
 from assay.engine.execution import Engine, RunOptions
-from assay.engine.recovery import SOURCE_SUFFIX, Reconciler
+from assay.engine.recovery import SOURCE_SUFFIX, ObjectCleaner, Reconciler
 from assay.engine.requests import RunRequest
 from assay.engine.resolve import Catalog
 from assay.errors import AssayError
 from assay.faults import os_fault
 from assay.runners import get_runner
 from assay.settings import Settings
+from assay.spec.workflow import TestWorkflow
 from assay.status import ExecutionStatus
 from assay.store.database import Database
 from assay.store.definitions import DefinitionStore
@@ -44,7 +46,15 @@ from assay.store.queue import QueueStore
 from assay.store.sealing import Sealer
 from assay.store.tables import ExecutionRow
 
-__all__ = ["STOPPED", "Worker", "WorkerPool", "WorkerTiming"]
+__all__ = [
+    "STOPPED",
+    "EngineFactory",
+    "QueuedEngine",
+    "Worker",
+    "WorkerPool",
+    "WorkerTiming",
+    "local_engine",
+]
 
 STOPPED = "worker stopped"
 """The error of an execution aborted because its worker was stopped."""
@@ -56,6 +66,26 @@ Log = Callable[[str], None]
 
 def _quiet(_line: str) -> None:
     """The default log: nothing."""
+
+
+class QueuedEngine(Protocol):
+    """What a worker needs of an engine: run a claimed execution, abort it."""
+
+    def run_queued(
+        self, row: ExecutionRow, workflow: TestWorkflow, options: RunOptions
+    ) -> ExecutionRow: ...
+
+    def cancel(self, reason: str = ...) -> None: ...
+
+
+EngineFactory = Callable[[Settings, Database, ExecutionRow], QueuedEngine]
+"""The engine of a claimed execution's runner; layers above the engine add runners it cannot
+import (:func:`assay.kube.live.engine_for`)."""
+
+
+def local_engine(settings: Settings, db: Database, row: ExecutionRow) -> Engine:
+    """An :class:`Engine` with ``row``'s runner (local, docker)."""
+    return Engine(settings, db, get_runner(row.runner), Catalog(store=DefinitionStore(db)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +120,12 @@ class Worker:
         timing: WorkerTiming | None = None,
         max_running: int | None = None,
         log: Log = _quiet,
+        engine_for: EngineFactory = local_engine,
     ) -> None:
         self.settings = settings
         self.db = db
         self.worker_id = worker_id
+        self.engine_for = engine_for
         self.timing = timing or WorkerTiming()
         self.max_running = max_running
         self.log = log
@@ -101,7 +133,7 @@ class Worker:
         self.executions = ExecutionStore(db)
         self.sealer = Sealer(settings.home / "queue.key")
         self._lock = threading.Lock()
-        self._engine: Engine | None = None
+        self._engine: QueuedEngine | None = None
         self._running: ExecutionRow | None = None
         self._stop_reason: str | None = None
         self.stopped_names: list[str] = []
@@ -160,12 +192,7 @@ class Worker:
         try:
             request = RunRequest.from_json(row.request or {})
             config = request.config_values(self.sealer)
-            engine = Engine(
-                self.settings,
-                self.db,
-                get_runner(row.runner),
-                Catalog(store=DefinitionStore(self.db)),
-            )
+            engine = self.engine_for(self.settings, self.db, row)
             with self._lock:
                 self._engine, self._running = engine, row
                 stopping = self._stop_reason
@@ -205,7 +232,7 @@ class Worker:
                 stream.write(f"error: {error}\n")
         return self.executions.finish(row.id, ExecutionStatus.ERROR, error=error)
 
-    def _watch(self, row: ExecutionRow, engine: Engine, done: threading.Event) -> None:
+    def _watch(self, row: ExecutionRow, engine: QueuedEngine, done: threading.Event) -> None:
         """Renew the lease and look for an abort request until ``done``; either an abort
         request or a lost lease cancels the engine (once)."""
         renew_at = time.monotonic() + self.timing.heartbeat
@@ -247,6 +274,8 @@ class WorkerPool:
         timing: WorkerTiming | None = None,
         log: Log = _quiet,
         db: Database | None = None,
+        engine_for: EngineFactory = local_engine,
+        cleaners: Mapping[str, ObjectCleaner] | None = None,
     ) -> None:
         if count < 1:
             raise ValueError("a worker pool needs at least one worker")
@@ -255,6 +284,8 @@ class WorkerPool:
         self.max_running = max_running
         self.timing = timing or WorkerTiming()
         self.log = log
+        self.engine_for = engine_for
+        self.cleaners = cleaners
         self.prefix = f"{socket.gethostname()[:60]}/{os.getpid()}/{uuid.uuid4().hex[:6]}"
         """Worker ids are ``<prefix>/<n>``: host, pid, this pool."""
         self._db = db
@@ -285,6 +316,7 @@ class WorkerPool:
                 timing=self.timing,
                 max_running=self.max_running,
                 log=self.log,
+                engine_for=self.engine_for,
             )
             for index in range(self.count)
         ]
@@ -307,7 +339,7 @@ class WorkerPool:
     def reconcile(self) -> list[str]:
         """Close expired leases and this host's executions whose process died; return the
         names of the executions aborted."""
-        reconciler = Reconciler(ExecutionStore(self.db), self.settings)
+        reconciler = Reconciler(ExecutionStore(self.db), self.settings, self.cleaners)
         aborted = reconciler.run_once() + reconciler.expired_leases(QueueStore(self.db))
         for name in aborted:
             self.log(f"reconciled {name}: aborted")

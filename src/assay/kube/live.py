@@ -12,7 +12,8 @@ execution in ``error`` with the Kubernetes reason and the step. An abort deletes
 its Pods. Everything created is deleted at the end, whatever way the execution ended.
 
 Not yet: ``services`` and ``parallel`` (their Pods and Jobs render, but are not run live),
-``execute`` steps, re-attaching after a restart, ``--source``.
+``execute`` steps, re-attaching after a restart (an execution whose process died is aborted
+and its objects deleted by the next reconciliation, :mod:`assay.kube.orphans`), ``--source``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from assay.engine.config import masked_config
 from assay.engine.events import EventSink, NullSink
 from assay.engine.execution import RunOptions, checked_config
 from assay.engine.masking import Masker
+from assay.engine.worker import QueuedEngine, local_engine
 from assay.errors import AssayError, DefinitionError, InfrastructureError
 from assay.faults import os_fault
 from assay.kube.cluster import Cluster
@@ -48,8 +50,10 @@ from assay.store.executions import ExecutionStore, StepOutcome
 from assay.store.quarantine import QuarantineStore
 from assay.store.tables import ExecutionRow
 
-__all__ = ["KubernetesEngine"]
+__all__ = ["KubernetesEngine", "engine_for"]
 
+OBJECTS_TASK = "kubernetes-objects"
+"""The task id under which an execution's objects are recorded until they are deleted."""
 REPORT_PREFIX = "assay-report "
 RESULT = "result"
 
@@ -121,6 +125,34 @@ class KubernetesEngine:
         """Run ``workflow`` as a Job; bad input raises DefinitionError and an unreachable
         cluster InfrastructureError before anything is stored."""
         options = options or RunOptions()
+        config = self._checked(workflow, options)
+        cluster = Cluster(_job_namespace(workflow) or self.namespace)
+        row = self.executions.create(
+            workflow.metadata.name,
+            runner="kubernetes",
+            tags=options.tags,
+            config=masked_config(workflow.spec.config, config),
+            parent_id=options.parent_id,
+        )
+        return self._execute(row, workflow, config, cluster)
+
+    def run_queued(
+        self, row: ExecutionRow, workflow: TestWorkflow, options: RunOptions
+    ) -> ExecutionRow:
+        """Run an execution recorded already (a run request a worker claimed): as
+        :meth:`run` from the moment the row exists; what :meth:`run` would refuse, or an
+        unreachable cluster, ends it in ``error``."""
+        try:
+            config = self._checked(workflow, options)
+            cluster = Cluster(_job_namespace(workflow) or self.namespace)
+        except AssayError as exc:
+            finished = self.executions.finish(row.id, ExecutionStatus.ERROR, error=str(exc))
+            self.sink.execution_finished(row.id, ExecutionStatus(finished.status))
+            return finished
+        return self._execute(row, workflow, config, cluster)
+
+    def _checked(self, workflow: TestWorkflow, options: RunOptions) -> dict[str, Any]:
+        """The checked config; raises for what the live runner cannot run."""
         if options.source is not None:
             raise DefinitionError(
                 "--source: not with --runner kubernetes (a Pod cannot see this machine's "
@@ -130,14 +162,12 @@ class KubernetesEngine:
         name = workflow.metadata.name
         draft = ExecutionIdentity("0" * 32, f"{name}-0", 0, name)
         _refuse_unsupported(render_workflow(workflow, draft, config, self._options()))
-        cluster = Cluster(_job_namespace(workflow) or self.namespace)
-        row = self.executions.create(
-            name,
-            runner="kubernetes",
-            tags=options.tags,
-            config=masked_config(workflow.spec.config, config),
-            parent_id=options.parent_id,
-        )
+        return config
+
+    def _execute(
+        self, row: ExecutionRow, workflow: TestWorkflow, config: dict[str, Any], cluster: Cluster
+    ) -> ExecutionRow:
+        name = workflow.metadata.name
         identity = ExecutionIdentity(row.id, row.name, row.number, name)
         rendered = render_workflow(workflow, identity, config, self._options())
         masker = Masker()
@@ -157,6 +187,15 @@ class KubernetesEngine:
                 self._jobs.pop(execution_id, None)
             else:
                 self._jobs[execution_id] = (cluster, job)
+
+
+def engine_for(settings: Settings, db: Database, row: ExecutionRow) -> QueuedEngine:
+    """For workers (:class:`~assay.engine.worker.Worker`): a :class:`KubernetesEngine` in
+    ``ASSAY_KUBERNETES_NAMESPACE`` for a run on the ``kubernetes`` runner, else the engine
+    of the other runners."""
+    if row.runner == "kubernetes":
+        return KubernetesEngine(settings, db, settings.kubernetes_namespace)
+    return local_engine(settings, db, row)
 
 
 def _seconds(variable: str, default: float) -> float:
@@ -244,16 +283,30 @@ class _Execution:
         error: str | None = None
         created: list[tuple[str, str]] = []
         try:
+            self.store.add_task(self.row.id, self._task())
             with self._created(created):
                 error = self._follow(result)
         except AssayError as exc:
             error = self.masker(str(exc))
         finally:
             faults = self._delete(created)
+            if not faults:
+                with contextlib.suppress(AssayError):
+                    self.store.remove_task(self.row.id, OBJECTS_TASK)
             with contextlib.suppress(OSError):
                 self.log.close()
         error = error or (faults[0] if faults else None)
         return self._record(result, error)
+
+    def _task(self) -> dict[str, Any]:
+        """What a later process needs to delete this execution's objects should this one
+        die first (:func:`assay.kube.orphans.delete_objects`): recorded before any exists."""
+        return {
+            "task_id": OBJECTS_TASK,
+            "runner": "kubernetes",
+            "namespace": self.cluster.namespace,
+            "objects": [[item["kind"], item["metadata"]["name"]] for item in self.rendered.objects],
+        }
 
     @contextlib.contextmanager
     def _created(self, created: list[tuple[str, str]]) -> Iterator[None]:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 import assay
 from assay.app import Assay
+from assay.kube.orphans import CLEANERS
 from assay.server.auth import Authenticator, authenticator_for
 from assay.server.errors import install_error_handlers
 from assay.server.settings import ServerSettings
@@ -57,7 +58,7 @@ def create_app(
 ) -> FastAPI:
     """The API over ``application`` (default: settings from the environment); the store is
     opened (and migrated) here, before the first request."""
-    facade = application or Assay()
+    facade = application or Assay(cleaners=CLEANERS)
     # opened (migrated, reconciled) before serving; each store made once here, not raced
     # for by the threads of the first requests
     _ = (facade.db, facade.executions, facade.definitions, facade.tokens, facade.quarantine)
@@ -69,8 +70,15 @@ def create_app(
         pool = None
         if settings.workers:
             from assay.engine.worker import WorkerPool
+            from assay.kube.live import engine_for
 
-            pool = WorkerPool(facade.settings, settings.workers, db=facade.db)
+            pool = WorkerPool(
+                facade.settings,
+                settings.workers,
+                db=facade.db,
+                engine_for=engine_for,
+                cleaners=CLEANERS,
+            )
             await run_in_threadpool(pool.start)
         app.state.workers = pool
         from assay.server.background import Background

@@ -1,0 +1,172 @@
+"""The Kubernetes runner beyond one `assay run`: queued runs that a server's workers run as
+Jobs, and a killed `assay run --runner kubernetes` whose Job the next command deletes.
+Against the API stand-in (tests/kube/standin), the Pods run on Docker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from standin import StandIn
+from test_live import WORKFLOW, _running, left_behind, wait_until_gone, write
+
+from assay.settings import Settings
+from assay.status import ExecutionStatus
+from server_support import running_server
+from support import ASSAY, Cli
+
+NS = "tests"
+
+
+@pytest.fixture
+def cli(assay_home: Settings, tmp_path: Path, standin: StandIn) -> Cli:
+    env = {
+        **os.environ,
+        "ASSAY_HOME": str(assay_home.home),
+        "KUBECONFIG": str(standin.kubeconfig),
+        "ASSAY_KUBERNETES_NAMESPACE": NS,
+    }
+    env.pop("PYTEST_ADDOPTS", None)
+    return Cli(env, tmp_path)
+
+
+def test_a_killed_run_is_aborted_by_the_next_command_which_deletes_its_job(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared',
+        "echo started; sleep 300",
+    )
+    wf = write(tmp_path, docker_image, text)
+    process = subprocess.Popen(
+        [ASSAY, "run", "-f", str(wf), "--runner", "kubernetes"],
+        env=cli.env,
+        cwd=cli.cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not _running(standin):
+            assert process.poll() is None, "assay run ended before its step ran"
+            assert time.monotonic() < deadline, "the step container never ran"
+            time.sleep(0.2)
+    finally:
+        process.kill()  # SIGKILL: no handler of assay's runs, the Job stays in the cluster
+        process.wait()
+    assert standin.objects("Job"), "the Job went with the process: nothing to recover"
+    # the next command that opens the store finds the execution's process gone
+    [execution] = cli.json("get", "executions")
+    assert execution["status"] == "aborted"
+    assert "ended while it was running" in execution["error"]
+    assert "2 kubernetes object(s) deleted" in execution["error"], execution["error"]
+    deletes = [path for method, path in standin.api.requests if method == "DELETE"]
+    assert any("/jobs/" in path for path in deletes) and any("/configmaps/" in p for p in deletes)
+    assert wait_until_gone(standin) == {}
+    # reconciled once: a later command finds nothing more to do
+    assert cli.json("get", "executions")[0]["error"] == execution["error"]
+
+
+def test_a_killed_run_whose_cluster_is_away_says_so(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared',
+        "sleep 300",
+    )
+    process = subprocess.Popen(
+        [ASSAY, "run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes"],
+        env=cli.env,
+        cwd=cli.cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not standin.objects("Job"):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        process.kill()
+        process.wait()
+    away = tmp_path / "away.kubeconfig"  # a kubeconfig whose server refuses connections
+    away.write_text(
+        standin.kubeconfig.read_text().replace(standin.url, "http://127.0.0.1:9"), "utf-8"
+    )
+    cli.env["KUBECONFIG"] = str(away)
+    [execution] = cli.json("get", "executions")
+    assert execution["status"] == "aborted"
+    assert "could not delete its kubernetes objects" in execution["error"]
+    assert "delete Job" in execution["error"]
+    assert left_behind(standin).get("Job"), "nothing could have deleted it"
+
+
+def test_a_server_with_the_kubernetes_runner_runs_queued_runs_as_jobs(
+    standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    wf = write(tmp_path, docker_image)
+    env = {
+        "KUBECONFIG": str(standin.kubeconfig),
+        "ASSAY_RUNNER": "kubernetes",
+        "ASSAY_KUBERNETES_NAMESPACE": NS,
+    }
+    url = f"sqlite:///{tmp_path / 'home' / 'assay.db'}"
+    with running_server(tmp_path / "home", url, workers=1, extra_env=env) as server:
+        server.cli("apply", "-f", str(wf))
+        with server.client("run") as client:
+            answer = client.post("/v1/test-workflows/kube-live/executions", json={})
+            assert answer.status_code == 200, answer.text
+            execution_id = answer.json()["id"]
+            deadline = time.monotonic() + 180
+            while True:
+                found = client.get(f"/v1/test-workflow-executions/{execution_id}").json()
+                if ExecutionStatus(found["status"]).finished:
+                    break
+                assert time.monotonic() < deadline, found
+                time.sleep(0.3)
+            log = client.get(f"/v1/test-workflow-executions/{execution_id}/logs").text
+            cases = client.get(f"/v1/test-workflow-executions/{execution_id}/testcases").json()
+    assert (found["status"], found["runner"]) == ("failed", "kubernetes"), found
+    assert "hello from kube-live-" in log and "always ran" in log
+    assert sorted((case["name"], case["status"]) for case in cases) == [
+        ("test_adds", "passed"),
+        ("test_breaks", "failed"),
+    ]
+    posts = [path for method, path in standin.api.requests if method == "POST"]
+    assert any(path.startswith(f"/apis/batch/v1/namespaces/{NS}/jobs") for path in posts)
+    assert wait_until_gone(standin) == {}
+
+
+def test_an_interrupted_worker_stops_its_job_too(
+    standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared',
+        "sleep 300",
+    )
+    wf = write(tmp_path, docker_image, text)
+    env = {
+        "KUBECONFIG": str(standin.kubeconfig),
+        "ASSAY_RUNNER": "kubernetes",
+        "ASSAY_KUBERNETES_NAMESPACE": NS,
+    }
+    url = f"sqlite:///{tmp_path / 'home' / 'assay.db'}"
+    with running_server(tmp_path / "home", url, workers=1, extra_env=env) as server:
+        server.cli("apply", "-f", str(wf))
+        with server.client("run") as client:
+            execution_id = client.post("/v1/test-workflows/kube-live/executions", json={}).json()[
+                "id"
+            ]
+            deadline = time.monotonic() + 90
+            while not _running(standin):
+                assert time.monotonic() < deadline, "the step container never ran"
+                time.sleep(0.2)
+            server.process.send_signal(signal.SIGTERM)  # the server stops its workers
+            server.process.wait(timeout=60)
+        found = server.cli_json("get", "execution", execution_id)
+    assert found["status"] == "aborted" and found["error"] == "worker stopped", found
+    assert wait_until_gone(standin) == {}
