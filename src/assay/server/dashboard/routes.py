@@ -87,6 +87,7 @@ def environment() -> Environment:
     env.globals["statuses"] = [s.value for s in ExecutionStatus]
     env.globals["ranges"] = views.RANGES
     env.globals["location"] = views.failure_location
+    env.globals["zip"] = zip
     return env
 
 
