@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from assay.model import CaseStatus
 from assay.status import ExecutionStatus
@@ -131,6 +131,16 @@ def recent_executions(
         ExecutionRow.branch,
         ExecutionRow.queued_at,
     )
+    newest = (  # built once, run once per workflow (building it took half the time)
+        select(*wanted)
+        .where(
+            ExecutionRow.workflow == bindparam("workflow"),
+            ExecutionRow.status.not_in(_UNFINISHED),
+            ExecutionRow.summary["tests"].as_integer() > 0,
+        )
+        .order_by(ExecutionRow.queued_at.desc(), ExecutionRow.id.desc())
+        .limit(window)
+    )
     rows: list[Any] = []
     with db.engine.connect() as connection:
         names = (
@@ -139,18 +149,7 @@ def recent_executions(
             else connection.execute(select(ExecutionRow.workflow).distinct()).scalars().all()
         )
         for name in names:
-            rows.extend(
-                connection.execute(
-                    select(*wanted)
-                    .where(
-                        ExecutionRow.workflow == name,
-                        ExecutionRow.status.not_in(_UNFINISHED),
-                        ExecutionRow.summary["tests"].as_integer() > 0,
-                    )
-                    .order_by(ExecutionRow.queued_at.desc(), ExecutionRow.id.desc())
-                    .limit(window)
-                )
-            )
+            rows.extend(connection.execute(newest, {"workflow": name}))
     rows.sort(key=lambda row: (row.queued_at, row.id))
     return [
         RecentExecution(
