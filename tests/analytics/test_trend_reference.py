@@ -5,7 +5,7 @@ branch, a window edge."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -145,3 +145,5 @@ def test_points_match_a_plain_computation(
     )
     assert len(expected) > 3
     assert got == expected
+    types = [type(value) for point in got for value in astuple(point)]  # no Decimal, no str
+    assert types == [type(value) for point in expected for value in astuple(point)]
