@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ARRAY, ColumnElement, Integer, String, cast, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from assay.analytics.history import (
     FAILING_CODES,
@@ -164,58 +165,56 @@ def trend_points(
     branch: str | None = None,
 ) -> list[TrendPoint]:
     """Per workflow and period (``day`` or ``week``, UTC) over the last ``days`` days (of
-    ``branch`` only, when given)."""
+    ``branch`` only, when given).
+
+    The database adds up each workflow's day (one row per day, not per execution, read from
+    the covering index ``ix_executions_trends``) with the day's durations as one string; the
+    days of a week are added up here, and the percentiles taken here
+    (:func:`~assay.analytics.history.percentile`, as everywhere else)."""
     if bucket not in BUCKETS:
         raise DefinitionError(f"bucket must be one of {', '.join(BUCKETS)}, got {bucket!r}")
     end = utc(until or now())
+    day = _utc_day(db, ExecutionRow.queued_at)
+    tests = func.coalesce(ExecutionRow.summary_tests, 0)
     query = (
-        select(  # all in the covering index ix_executions_trends; the day worked out by
-            # the database: no datetime or JSON decoded per row here, plain tuples read
+        select(
             ExecutionRow.workflow,
-            _utc_day(db, ExecutionRow.queued_at),
-            ExecutionRow.status,
-            ExecutionRow.duration_ms,
-            func.coalesce(ExecutionRow.summary_tests, 0),
-            func.coalesce(ExecutionRow.summary_skipped, 0),
-            func.coalesce(ExecutionRow.summary_passed, 0),
+            day,
+            func.count(),
+            func.count().filter(ExecutionRow.status == ExecutionStatus.PASSED.value),
+            func.sum(tests - func.coalesce(ExecutionRow.summary_skipped, 0)),
+            func.sum(func.coalesce(ExecutionRow.summary_passed, 0)),
+            func.max(ExecutionRow.queued_at),
+            _latest(db, tests),
+            func.aggregate_strings(cast(ExecutionRow.duration_ms, String), ","),
         )
         .where(
             ExecutionRow.queued_at >= end - timedelta(days=days),
             ExecutionRow.queued_at <= end,
             ExecutionRow.status.not_in(_UNFINISHED),
         )
-        .order_by(ExecutionRow.queued_at)
+        .group_by(ExecutionRow.workflow, day)
     )
     if workflow is not None:
         query = query.where(ExecutionRow.workflow == workflow)
     if branch is not None:
         query = query.where(ExecutionRow.branch == branch)
     groups: dict[tuple[str, str], _Period] = {}
-    periods: dict[str, str] = {}
-    passed_value = ExecutionStatus.PASSED.value
     with db.engine.connect() as connection:
         rows = connection.execute(query).all()
-    for name, day, status, duration_ms, tests, skipped, passed in rows:
-        period = periods.get(day)
-        if period is None:
-            period = periods[day] = _period_of(date.fromisoformat(day), bucket)
-        group = groups.get((name, period))
+    for name, day_text, executions, passed, counted, passed_tests, last, latest, spans in rows:
+        key = (name, _period_of(date.fromisoformat(day_text), bucket))
+        group = groups.get(key)
         if group is None:
-            group = groups[(name, period)] = _Period()
-        group.executions += 1
-        group.passed += status == passed_value
-        group.counted += tests - skipped
-        group.passed_tests += passed
-        group.tests = tests  # rows come oldest first: the latest execution's count stays
-        if duration_ms is not None:
-            group.durations.append(float(duration_ms))
+            group = groups[key] = _Period()
+        group.add(executions, passed, counted, passed_tests, utc(last), latest, spans)
     return [
         TrendPoint(
             workflow=name,
             period=period,
             executions=group.executions,
             passed=group.passed,
-            tests=int(group.tests),
+            tests=group.tests,
             test_pass_rate=group.passed_tests / group.counted if group.counted else None,
             duration_p50_ms=percentile(group.durations, 0.5),
             duration_p95_ms=percentile(group.durations, 0.95),
@@ -233,7 +232,29 @@ class _Period:
     counted: int = 0
     passed_tests: int = 0
     tests: int = 0
+    """Test count of the latest execution (queued at ``last``)."""
+    last: datetime | None = None
     durations: list[float] = field(default_factory=list)
+
+    def add(
+        self,
+        executions: int,
+        passed: int,
+        counted: int,
+        passed_tests: int,
+        last: datetime,
+        tests: int,
+        durations: str | None,
+    ) -> None:
+        """Add one day's sums (``durations``: comma-separated milliseconds, or None)."""
+        self.executions += executions
+        self.passed += passed
+        self.counted += counted
+        self.passed_tests += passed_tests
+        if self.last is None or last > self.last:
+            self.last, self.tests = last, tests
+        if durations:
+            self.durations.extend(map(float, durations.split(",")))
 
 
 def _utc_day(db: Database, column: Any) -> ColumnElement[str]:
@@ -241,6 +262,14 @@ def _utc_day(db: Database, column: Any) -> ColumnElement[str]:
     if db.engine.dialect.name == "postgresql":
         return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
     return func.substr(column, 1, 10)
+
+
+def _latest(db: Database, value: ColumnElement[int]) -> ColumnElement[int]:
+    """``value`` of the group's latest execution (by ``queued_at``; on a tie, any of them)."""
+    if db.engine.dialect.name == "postgresql":
+        ordered = aggregate_order_by(value, ExecutionRow.queued_at.desc())
+        return func.array_agg(ordered, type_=ARRAY(Integer))[1]
+    return value  # SQLite: a bare column comes from the row of the query's one max()
 
 
 def slowest_tests(

@@ -82,6 +82,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["duration"] = _duration
+    env.filters["chart_rows"] = views.chart_rows
     env.filters["tojson_attr"] = lambda value: json.dumps(value, separators=(",", ":"))
     env.globals["marks"] = views.STATUS_MARKS
     env.globals["statuses"] = [s.value for s in ExecutionStatus]
