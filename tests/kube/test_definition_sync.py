@@ -24,6 +24,7 @@ import yaml
 from standin import StandIn
 
 from assay.kube.install import CRDS, InstallOptions, install_manifests
+from assay.kube.sync import definition_of
 from assay.store import Database
 from assay.store.tokens import Scope, TokenStore
 from support import ASSAY
@@ -264,6 +265,45 @@ def test_the_watch_survives_its_stream_being_closed(setup: Setup) -> None:
     eventually(lambda: watches(setup, "Test") >= before + 3, "the cut watch resumed")
     setup.kubectl_apply(legacy_test("after-cuts", ["-v"]))
     eventually(lambda: setup.definition("tests", "after-cuts"), "synced after the cuts")
+
+
+def test_the_standin_validates_custom_resources_as_an_api_server(setup: Setup) -> None:
+    typo = {**legacy_test("typo", ["-v"]), "sepc": {}}
+    refused = setup.kube.post(PATHS["Test"], json=typo)
+    assert refused.status_code == 422 and '"sepc"' in refused.json()["message"]
+    bad_name = legacy_test("Not_A_Name", ["-v"])
+    assert setup.kube.post(PATHS["Test"], json=bad_name).status_code == 422
+    unknown = PATHS["Test"].replace("/v3/", "/v9/")
+    assert setup.kube.get(unknown).status_code == 404
+    created = setup.kubectl_apply(legacy_test("stale", ["-v"]))
+    setup.kubectl_apply(legacy_test("stale", ["-k", "newer"]))
+    stale = legacy_test("stale", ["-k", "older"])
+    stale["metadata"]["resourceVersion"] = created["metadata"]["resourceVersion"]
+    assert setup.kube.put(f"{PATHS['Test']}/stale", json=stale).status_code == 409
+
+
+def test_a_resource_becomes_its_definition_document() -> None:
+    item = legacy_test("doc", ["-v"])
+    item["metadata"].update(
+        uid="0c5b",
+        resourceVersion="42",
+        creationTimestamp="2026-01-01T00:00:00Z",
+        managedFields=[{"manager": "kubectl"}],
+        labels={"team": "qa"},
+        annotations={LAST_APPLIED: "{}", "owner": "qa"},
+    )
+    document = definition_of({**item, "status": {"phase": "Ready"}})
+    assert document == {
+        "apiVersion": "tests.testkube.io/v3",
+        "kind": "Test",
+        "metadata": {
+            "name": "doc",
+            "namespace": NAMESPACE,
+            "labels": {"team": "qa"},
+            "annotations": {"owner": "qa"},
+        },
+        "spec": item["spec"],
+    }
 
 
 def test_the_server_stops_with_its_watches_open(setup: Setup) -> None:

@@ -24,6 +24,7 @@ import base64
 import copy
 import functools
 import json
+import re
 import secrets
 import threading
 import time
@@ -50,6 +51,9 @@ RESOURCES = {
 }
 DELETE_OPTIONS = {"apiVersion", "kind", "gracePeriodSeconds", "propagationPolicy", "dryRun"}
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+SUBDOMAIN = re.compile(
+    r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+)
 
 
 def timestamp() -> str:
@@ -104,6 +108,14 @@ def validate_custom(schema: dict[str, Any], body: dict[str, Any]) -> None:
         validate({"apiVersion": "v1", "kind": "ConfigMap", "metadata": body.get("metadata", {})})
     except ApiError as exc:
         raise ApiError(422, "Invalid", exc.message.replace("ConfigMap", kind, 1)) from None
+    name = body.get("metadata", {}).get("name")
+    if isinstance(name, str) and not SUBDOMAIN.fullmatch(name):
+        raise ApiError(
+            422,
+            "Invalid",
+            f'{kind} "{name}" is invalid: metadata.name: Invalid value: "{name}": a lowercase '
+            "RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'",
+        )
     error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(schema).iter_errors(body))
     if error is not None:
         where = ".".join(str(part) for part in error.absolute_path) or "<root>"
