@@ -385,7 +385,7 @@ class Assay:
 
     def withdraw_definition(self, kind: str, name: str, source: str) -> bool:
         """Remove a definition only if it was applied from ``source`` (as the cluster's
-        definitions are, :mod:`assay.kube.sync`): one applied since through the API or
+        definitions are, :mod:`assay.server.kube_sync`): one applied since through the API or
         ``assay apply`` stays. Whether it was removed."""
         return self.definitions.delete_from(kind, name, source)
 

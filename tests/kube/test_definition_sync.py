@@ -24,7 +24,7 @@ import yaml
 from standin import StandIn
 
 from assay.kube.install import CRDS, InstallOptions, install_manifests
-from assay.kube.sync import definition_of
+from assay.server.kube_sync import definition_of
 from assay.store import Database
 from assay.store.tokens import Scope, TokenStore
 from support import ASSAY

@@ -3,6 +3,6 @@ install ``assay server`` in a cluster.
 
 :mod:`.plan` turns a resolved TestWorkflow into containers, :mod:`.render` into objects,
 :mod:`.install` makes the server's manifests, :mod:`.manifests` prints them; :mod:`.cluster` is
-the API client, :mod:`.sync` keeps a namespace's custom resources in the store. Import the
-modules themselves: this package imports nothing (start-up time).
+the API client (also of :mod:`assay.server.kube_sync`). Import the modules themselves: this
+package imports nothing (start-up time).
 """

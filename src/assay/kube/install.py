@@ -67,7 +67,7 @@ RUNNER_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 and their Pods (logs; exec to signal a waiting step), service Pods and Services, ConfigMaps,
 the Secrets it creates for literal git credentials (create and delete only: it reads none),
 events (why a Pod does not start), and the definitions (listed and watched into the store,
-:mod:`assay.kube.sync`; never written)."""
+:mod:`assay.server.kube_sync`; never written)."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The server's background loops, started and stopped with the app: the cron scheduler,
 the webhook sender and retention (:mod:`assay.ops`), the sync of a namespace's custom
-resources (:mod:`assay.kube.sync`), each in a thread of its own."""
+resources (:mod:`assay.server.kube_sync`), each in a thread of its own."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ class Background:
         from functools import partial
 
         from assay.kube.install import CRDS
-        from assay.kube.sync import DefinitionSync
+        from assay.server.kube_sync import DefinitionSync
 
         sync = DefinitionSync(
             self.facade, namespace, watch_seconds=self.settings.watch_timeout_seconds

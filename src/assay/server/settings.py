@@ -61,7 +61,7 @@ class ServerSettings(BaseSettings):
     watch_namespace: str | None = None
     """Keep the definitions of this namespace's Testkube custom resources (TestWorkflow,
     TestWorkflowTemplate, Test, TestSuite, Webhook) in the store, as they are created,
-    changed and deleted (:mod:`assay.kube.sync`); unset: no watch."""
+    changed and deleted (:mod:`assay.server.kube_sync`); unset: no watch."""
     watch_timeout_seconds: int = Field(default=300, ge=1)
     """Longest watch request; the watch is resumed from where it was after it."""
     log_format: Literal["text", "json"] = "text"

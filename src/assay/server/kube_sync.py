@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ORIGIN", "DefinitionSync", "definition_of", "origin_of"]
 
-log = logging.getLogger("assay.kube.sync")
+log = logging.getLogger("assay.server.kube_sync")
 
 ORIGIN = "kubernetes://"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
