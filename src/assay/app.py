@@ -390,6 +390,12 @@ class Assay:
         """Remove an applied definition (its executions stay in the history)."""
         self.definitions.delete(kind, name)
 
+    def withdraw_definition(self, kind: str, name: str, source: str) -> bool:
+        """Remove a definition only if it was applied from ``source`` (as the cluster's
+        definitions are, :mod:`assay.server.kube_sync`): one applied since through the API or
+        ``assay apply`` stays. Whether it was removed."""
+        return self.definitions.delete_from(kind, name, source)
+
     def executions_page(self, query: ExecutionQuery) -> tuple[list[dict[str, Any]], bool]:
         """One page of executions matching ``query``, newest first, with their steps, as
         JSON (two indexed queries whatever the page), and whether more pages follow."""

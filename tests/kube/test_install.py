@@ -52,7 +52,9 @@ def test_rbac_is_namespaced_and_has_no_wildcards(manifests: list[dict[str, Any]]
     assert granted[("", "pods/log")] == {"get"}
     assert granted[("", "pods/exec")] == {"create", "get"}
     assert granted[("", "secrets")] == {"create", "delete"}  # never reads a secret
-    assert granted[("testworkflows.testkube.io", "testworkflows")] == {"get", "list", "watch"}
+    for crd in of_kind(manifests, "CustomResourceDefinition"):  # read and watched, never written
+        resource = (crd["spec"]["group"], crd["spec"]["names"]["plural"])
+        assert granted[resource] == {"get", "list", "watch"}, resource
     binding = named(manifests, "RoleBinding", "assay-runner")
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
@@ -79,6 +81,10 @@ def test_server_is_probed_hardened_and_bounded(manifests: list[dict[str, Any]]) 
     env = {v["name"]: v for v in server["env"]}
     assert env["ASSAY_SERVER_HOST"]["value"] == "0.0.0.0"
     assert "secretKeyRef" in env["ASSAY_DATABASE_URL"]["valueFrom"]
+    # the definitions are the custom resources of the server's own namespace
+    assert env["ASSAY_SERVER_WATCH_NAMESPACE"]["valueFrom"] == {
+        "fieldRef": {"fieldPath": "metadata.namespace"}
+    }
     for item in manifests:
         if item["kind"] in ("Deployment", "StatefulSet"):
             for container in item["spec"]["template"]["spec"]["containers"]:

@@ -74,6 +74,14 @@ def server(
             "ASSAY_TIMEZONE; UTC]"
         ),
     ] = None,
+    watch_namespace: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep the definitions of this namespace's Testkube custom resources (Test, "
+            "TestWorkflow, ...) in sync, through the kubeconfig or the Pod's service account "
+            "[env ASSAY_SERVER_WATCH_NAMESPACE; off]"
+        ),
+    ] = None,
     log_format: Annotated[
         LogFormat | None,
         typer.Option(help="text or json (one object per line) [env ASSAY_SERVER_LOG_FORMAT]"),
@@ -81,7 +89,8 @@ def server(
 ) -> None:
     """Serve the REST API (/v1, OpenAPI at /openapi.json) on the store of ASSAY_HOME or
     ASSAY_DATABASE_URL; every /v1 call needs a token from `assay token create`. Also fires
-    cron schedules, sends webhooks, serves /metrics, and prunes with --retention."""
+    cron schedules, sends webhooks, serves /metrics, prunes with --retention, and syncs a
+    namespace's custom resources with --watch-namespace."""
     from pydantic import ValidationError
 
     from assay.errors import DefinitionError
@@ -95,6 +104,7 @@ def server(
         "processes": processes,
         "retention": retention,
         "timezone": timezone,
+        "watch_namespace": watch_namespace,
         "log_format": None if log_format is None else log_format.value,
     }
     try:  # flags win over ASSAY_SERVER_* variables, which win over defaults

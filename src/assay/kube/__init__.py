@@ -2,6 +2,7 @@
 install ``assay server`` in a cluster.
 
 :mod:`.plan` turns a resolved TestWorkflow into containers, :mod:`.render` into objects,
-:mod:`.install` makes the server's manifests, :mod:`.manifests` prints them. Nothing here talks
-to a cluster. Import the modules themselves: this package imports nothing (start-up time).
+:mod:`.install` makes the server's manifests, :mod:`.manifests` prints them; :mod:`.cluster` is
+the API client (also of :mod:`assay.server.kube_sync`). Import the modules themselves: this
+package imports nothing (start-up time).
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,7 +36,8 @@ class Cluster:
             import kubernetes
         except ImportError:
             raise InfrastructureError(
-                "--runner kubernetes needs the kubernetes client: pip install 'assay[kubernetes]'"
+                "--runner kubernetes and --watch-namespace need the kubernetes client: "
+                "pip install 'assay[kubernetes]'"
             ) from None
         # the client's typed models are not used: objects stay dicts, so it is typed Any here
         client: Any = kubernetes.client
@@ -59,6 +61,19 @@ class Cluster:
         self.api: Any = api
         self.core: Any = client.CoreV1Api(api)
         self.batch: Any = client.BatchV1Api(api)
+        self.custom: Any = client.CustomObjectsApi(api)
+        self._streams: set[Any] = set()
+        self._streams_lock = threading.Lock()
+        self._interrupted = False
+
+    def interrupt(self) -> None:
+        """End every open watch at once (and any opened later): their readers see the
+        stream end. For stopping from another thread."""
+        with self._streams_lock:
+            self._interrupted = True
+            streams = list(self._streams)
+        for response in streams:
+            response.shutdown()
 
     def _call(self, what: str, call: Callable[[], T]) -> T:
         try:
@@ -136,7 +151,7 @@ class Cluster:
     def watch_pods(self, selector: str, version: str, seconds: int) -> Iterator[dict[str, Any]]:
         """The watch events (``type``, ``object``) of the Pods after ``version``, for at most
         ``seconds``; :class:`Gone` if that version is too old."""
-        response = self._call(
+        return self._watch(
             f"watch Pods {selector}",
             lambda: self.core.list_namespaced_pod(
                 self.namespace,
@@ -147,15 +162,67 @@ class Cluster:
                 _preload_content=False,
             ),
         )
+
+    def list_custom(
+        self, group: str, version: str, plural: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        """The custom objects ``plural`` of ``group/version``, and the list's resourceVersion."""
+        listed = self._json(
+            f"list {plural}.{group}",
+            lambda: self.custom.list_namespaced_custom_object(
+                group, version, self.namespace, plural, _preload_content=False
+            ),
+        )
+        return list(listed.get("items", [])), str(listed["metadata"]["resourceVersion"])
+
+    def watch_custom(
+        self, group: str, version: str, plural: str, since: str, seconds: int
+    ) -> Iterator[dict[str, Any]]:
+        """The watch events of the custom objects ``plural`` after resourceVersion ``since``
+        (bookmarks included), for at most ``seconds`` (or until the connection is silent 30 s
+        longer); :class:`Gone` if ``since`` is too old."""
+        return self._watch(
+            f"watch {plural}.{group}",
+            lambda: self.custom.list_namespaced_custom_object(
+                group,
+                version,
+                self.namespace,
+                plural,
+                watch=True,
+                resource_version=since,
+                allow_watch_bookmarks=True,
+                timeout_seconds=seconds,
+                # a connection gone silent (no FIN) ends too: the server ends it before
+                _request_timeout=(10, seconds + 30),
+                _preload_content=False,
+            ),
+        )
+
+    def _watch(self, what: str, call: Callable[[], Any]) -> Iterator[dict[str, Any]]:
+        """The events of a watch request; an ``ERROR`` event is raised (:class:`Gone` for
+        410). The stream ends when the server ends it, or at :meth:`interrupt`."""
+        response = self._call(what, call)
+        with self._streams_lock:
+            self._streams.add(response)
+            interrupted = self._interrupted
+        if interrupted:
+            response.shutdown()
         try:
             for line in _lines(response):
-                event: dict[str, Any] = json.loads(line)
+                if not line.strip():
+                    continue
+                try:
+                    event: dict[str, Any] = json.loads(line)
+                except ValueError:  # cut in the middle of an event: the caller resumes
+                    return
                 if event.get("type") == "ERROR":
                     code = event.get("object", {}).get("code")
                     message = _message(event.get("object")) or "watch error"
                     raise (Gone if code == 410 else InfrastructureError)(f"Kubernetes: {message}")
                 yield event
         finally:
+            with self._streams_lock:
+                self._streams.discard(response)
             response.release_conn()
 
     def follow_log(self, pod: str, container: str) -> Iterator[bytes]:

@@ -66,7 +66,8 @@ RUNNER_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 """(API group, resource, verbs) the server's ServiceAccount may use in its namespace: Jobs
 and their Pods (logs; exec to signal a waiting step), service Pods and Services, ConfigMaps,
 the Secrets it creates for literal git credentials (create and delete only: it reads none),
-events (why a Pod does not start), and the definitions."""
+events (why a Pod does not start), and the definitions (listed and watched into the store,
+:mod:`assay.server.kube_sync`; never written)."""
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,10 @@ def _deployment(options: InstallOptions, url_secret: str, url_key: str) -> dict[
             {"name": "ASSAY_SERVER_PORT", "value": str(SERVER_PORT)},
             {
                 "name": "ASSAY_KUBERNETES_NAMESPACE",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+            },
+            {  # the Testkube custom resources of the namespace are the definitions
+                "name": "ASSAY_SERVER_WATCH_NAMESPACE",
                 "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
             },
             {

@@ -1,5 +1,6 @@
 """The server's background loops, started and stopped with the app: the cron scheduler,
-the webhook sender and retention (:mod:`assay.ops`), each in a thread of its own."""
+the webhook sender and retention (:mod:`assay.ops`), the sync of a namespace's custom
+resources (:mod:`assay.server.kube_sync`), each in a thread of its own."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ class Background:
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self._closers: list[Callable[[], None]] = []
+        self._interrupts: list[Callable[[], None]] = []
+        """Called at stop before the threads are waited for (to end blocking reads)."""
 
     def start(self) -> None:
         """Start every enabled loop."""
@@ -64,14 +67,36 @@ class Background:
                 )
 
             self._spawn("assay-retention", prune)
+        if settings.watch_namespace:
+            self._watch_definitions(settings.watch_namespace)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the loops and wait for them (``timeout`` seconds each at most)."""
         self.stop_event.set()
+        for interrupt in self._interrupts:
+            interrupt()
         for thread in self.threads:
             thread.join(timeout)
+            if thread.is_alive():
+                log.warning("%s did not stop within %.0f s", thread.name, timeout)
         for close in self._closers:
             close()
+        log.info("background loops stopped")
+
+    def _watch_definitions(self, namespace: str) -> None:
+        """A loop per Testkube kind keeping the definitions of ``namespace``'s custom
+        resources in the store."""
+        from functools import partial
+
+        from assay.kube.install import CRDS
+        from assay.server.kube_sync import DefinitionSync
+
+        sync = DefinitionSync(
+            self.facade, namespace, watch_seconds=self.settings.watch_timeout_seconds
+        )
+        self._interrupts.append(sync.interrupt)
+        for kind in CRDS:
+            self._spawn(f"assay-sync-{kind.plural}", partial(sync.run, kind))
 
     def _enqueue(self, name: str, config: dict[str, Any], tags: dict[str, str]) -> str:
         values = {key: _text(value) for key, value in config.items()}

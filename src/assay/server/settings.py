@@ -58,6 +58,12 @@ class ServerSettings(BaseSettings):
     """With ``retention``: keep the newest N finished executions of each workflow whole."""
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
     """How often retention runs."""
+    watch_namespace: str | None = None
+    """Keep the definitions of this namespace's Testkube custom resources (TestWorkflow,
+    TestWorkflowTemplate, Test, TestSuite, Webhook) in the store, as they are created,
+    changed and deleted (:mod:`assay.server.kube_sync`); unset: no watch."""
+    watch_timeout_seconds: int = Field(default=300, ge=1)
+    """Longest watch request; the watch is resumed from where it was after it."""
     log_format: Literal["text", "json"] = "text"
     """``json``: one JSON object per log line (time, level, logger, message)."""
 
@@ -67,6 +73,15 @@ class ServerSettings(BaseSettings):
         from assay.spec.cron import check_timezone
 
         return None if value is None else check_timezone(value)
+
+    @field_validator("watch_namespace")
+    @classmethod
+    def _watch_namespace(cls, value: str | None) -> str | None:
+        from assay.kube.names import dns_label
+
+        if value is not None and dns_label(value) != value:
+            raise ValueError(f"{value!r} is not a namespace name (a DNS label)")
+        return value
 
     @field_validator("retention")
     @classmethod

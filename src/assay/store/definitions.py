@@ -87,6 +87,26 @@ class DefinitionStore:
         if not gone.rowcount:  # type: ignore[attr-defined]
             raise NotFoundError(f"no {kind} named {name!r}")
 
+    def delete_from(self, kind: str, name: str, source: str) -> bool:
+        """Remove one definition if it was stored from ``source`` (one applied since from
+        elsewhere stays); whether it was removed."""
+        with self.db.session(write=True) as session:
+            gone = session.execute(
+                delete(WorkflowRow).where(
+                    WorkflowRow.kind == kind, WorkflowRow.name == name, WorkflowRow.source == source
+                )
+            )
+        return bool(gone.rowcount)  # type: ignore[attr-defined]
+
+    def sources(self, kind: str, prefix: str) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Name -> (source, document) of the definitions of ``kind`` stored from a source
+        starting with ``prefix``."""
+        query = select(WorkflowRow).where(
+            WorkflowRow.kind == kind, WorkflowRow.source.startswith(prefix, autoescape=True)
+        )
+        with self.db.session() as session:
+            return {row.name: (row.source or "", row.definition) for row in session.scalars(query)}
+
     def all_of_kind(self, kind: str) -> dict[str, dict[str, Any]]:
         """Every definition of one kind by name."""
         with self.db.session() as session:

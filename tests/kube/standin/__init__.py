@@ -1,10 +1,11 @@
 """A stand-in of the Kubernetes API on loopback, for the Kubernetes runner's tests.
 
 No Kubernetes can run on these machines, so the runner is tested at its one seam, the API:
-:class:`StandIn` serves the subset the runner uses (:mod:`standin.api`: create, get, list,
-delete and watch Jobs, Pods, ConfigMaps and Secrets; Pod logs with ``follow``), validating
-every body strictly against the Kubernetes 1.31 OpenAPI schemas, and runs each Job's Pod on
-the Docker Engine (:mod:`standin.kubelet`). A kubeconfig pointing at it (bearer token) is
+:class:`StandIn` serves the subset the runner uses (:mod:`standin.api`: create, get, replace,
+list, delete and watch Jobs, Pods, ConfigMaps and Secrets; Pod logs with ``follow``; CRDs and
+their custom resources), validating every body strictly against the Kubernetes 1.31 OpenAPI
+schemas (a custom resource against its CRD's), and runs each Job's Pod on the Docker Engine
+(:mod:`standin.kubelet`; ``pods=False``: none). A kubeconfig pointing at it (bearer token) is
 written for the runner to load as it would a cluster's.
 """
 
@@ -14,13 +15,14 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
 import uvicorn
 import yaml
 
-from standin.api import Api, Store
+from standin.api import Api, ApiError, Store
 from standin.kubelet import Kubelet
 
 __all__ = ["StandIn"]
@@ -29,13 +31,14 @@ __all__ = ["StandIn"]
 class StandIn:
     """The API server (a uvicorn thread on 127.0.0.1) and its kubelet; a context manager."""
 
-    def __init__(self, root: Path, namespace: str = "tests") -> None:
+    def __init__(self, root: Path, namespace: str = "tests", *, pods: bool = True) -> None:
         self.root = root
         self.namespace = namespace
         self.store = Store()
-        self.kubelet = Kubelet(self.store, root / "pods")
+        self.kubelet = Kubelet(self.store, root / "pods") if pods else None
+        """None (``pods`` false): Pods are stored, never run (no Docker needed)."""
         self.token = secrets.token_hex(16)
-        self.api = Api(self.store, self.token, self.kubelet.logs)
+        self.api = Api(self.store, self.token, self.kubelet.logs if self.kubelet else _no_logs)
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -85,10 +88,15 @@ class StandIn:
     ) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
-        self.kubelet.cleanup()
+        if self.kubelet is not None:
+            self.kubelet.cleanup()
 
     def objects(self, kind: str) -> list[str]:
         """Names of the stored objects of ``kind`` in the namespace."""
         return sorted(
             name for (k, ns, name) in self.store.objects if k == kind and ns == self.namespace
         )
+
+
+def _no_logs(_uid: str, _container: str, pod: str, _follow: bool) -> Iterator[bytes]:
+    raise ApiError(400, "BadRequest", f"pod {pod} runs nowhere (a stand-in without kubelet)")

@@ -7,6 +7,14 @@ change gets the next number, and watches replay the changes after the version th
 Kubernetes 1.31 shipped by ``kubernetes-validate``; a refused body is a 422 ``Invalid``
 Status, as the API server answers. Creating a Job creates its Pod, which the
 :class:`~standin.kubelet.Kubelet` runs on the Docker Engine.
+
+CustomResourceDefinitions may be created (``/apis/apiextensions.k8s.io/v1/...``); each served
+version's resources are then served under ``/apis/GROUP/VERSION/namespaces/NS/PLURAL`` like
+the built-in ones, their bodies validated against the version's ``openAPIV3Schema`` (unknown
+fields refused where the schema does not preserve them, as ``kubectl``'s strict field
+validation does; ``metadata`` against the official ObjectMeta schema). A 404 answers a
+resource no CRD defines. :meth:`Store.compact` forgets the change log, so watches from an
+older resourceVersion are answered 410 Gone, as after etcd's compaction.
 """
 
 from __future__ import annotations
@@ -14,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import functools
 import json
+import re
 import secrets
 import threading
 import time
@@ -24,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -39,6 +50,10 @@ RESOURCES = {
     "jobs": ("/apis/batch/v1", "Job", "batch/v1"),
 }
 DELETE_OPTIONS = {"apiVersion", "kind", "gracePeriodSeconds", "propagationPolicy", "dryRun"}
+CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+SUBDOMAIN = re.compile(
+    r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+)
 
 
 def timestamp() -> str:
@@ -85,6 +100,57 @@ def validate(body: dict[str, Any]) -> None:
         raise ApiError(400, "BadRequest", str(exc)) from None
 
 
+def validate_custom(schema: dict[str, Any], body: dict[str, Any]) -> None:
+    """A custom resource against its CRD version's ``openAPIV3Schema`` (422 if it does not
+    conform), its metadata against the official ObjectMeta schema."""
+    kind = body.get("kind", "object")
+    try:
+        validate({"apiVersion": "v1", "kind": "ConfigMap", "metadata": body.get("metadata", {})})
+    except ApiError as exc:
+        raise ApiError(422, "Invalid", exc.message.replace("ConfigMap", kind, 1)) from None
+    name = body.get("metadata", {}).get("name")
+    if isinstance(name, str) and not SUBDOMAIN.fullmatch(name):
+        raise ApiError(
+            422,
+            "Invalid",
+            f'{kind} "{name}" is invalid: metadata.name: Invalid value: "{name}": a lowercase '
+            "RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'",
+        )
+    error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(schema).iter_errors(body))
+    if error is not None:
+        where = ".".join(str(part) for part in error.absolute_path) or "<root>"
+        raise ApiError(422, "Invalid", f"{kind} is invalid: {where}: {error.message}")
+    unknown = _unknown_field(schema, body, "")
+    if unknown:
+        raise ApiError(422, "Invalid", f'{kind} is invalid: unknown field "{unknown}"')
+
+
+def _unknown_field(schema: dict[str, Any], value: Any, path: str) -> str | None:
+    """The first field of ``value`` a structural schema does not declare (None: none)."""
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            found = _unknown_field(schema["items"], item, f"{path}[{index}]")
+            if found:
+                return found
+    if not isinstance(value, dict) or schema.get("x-kubernetes-preserve-unknown-fields"):
+        return None
+    properties = schema.get("properties")
+    extra = schema.get("additionalProperties")
+    for key, item in value.items():
+        where = f"{path}.{key}" if path else key
+        if properties is not None and key in properties:
+            found = _unknown_field(properties[key], item, where)
+        elif isinstance(extra, dict):
+            found = _unknown_field(extra, item, where)
+        elif properties is not None and not extra:
+            return where
+        else:
+            found = None
+        if found:
+            return found
+    return None
+
+
 def selector_matches(selector: str, labels: dict[str, str]) -> bool:
     """Equality-based label selectors: ``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``."""
     for term in filter(None, (part.strip() for part in selector.split(","))):
@@ -119,6 +185,8 @@ class Store:
     objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     version: int = 0
+    compacted: int = 0
+    """Watches from before this resourceVersion are 410 Gone (:meth:`compact`)."""
     lock: threading.Condition = field(default_factory=threading.Condition)
     on_create: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     on_delete: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
@@ -170,6 +238,38 @@ class Store:
                 change(item)
                 self._record(kind, "MODIFIED", item)
 
+    def replace(self, kind: str, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace an object (PUT): 404 if there is none, 409 if the body names another
+        resourceVersion than the stored one."""
+        meta = body.setdefault("metadata", {})
+        with self.lock:
+            item = self.objects.get((kind, namespace, name))
+            if item is None:
+                raise ApiError(404, "NotFound", f'{kind.lower()}s "{name}" not found')
+            stored = item["metadata"]
+            if meta.get("resourceVersion") not in (None, stored["resourceVersion"]):
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {kind.lower()}s "{name}": the object '
+                    "has been modified; please apply your changes to the latest version",
+                )
+            meta.update(
+                name=name,
+                namespace=namespace,
+                uid=stored["uid"],
+                creationTimestamp=stored["creationTimestamp"],
+            )
+            self.objects[(kind, namespace, name)] = body
+            return self._record(kind, "MODIFIED", body)
+
+    def compact(self) -> None:
+        """Forget the change log, as etcd's compaction does: a watch from an older
+        resourceVersion is then 410 Gone."""
+        with self.lock:
+            self.events.clear()
+            self.compacted = self.version
+
     def delete(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
         with self.lock:
             item = self.objects.pop((kind, namespace, name), None)
@@ -196,8 +296,18 @@ class Store:
             return [event for event in self.events if event.version > version]
 
 
+@dataclass(frozen=True)
+class Resource:
+    """A served resource: the kind and apiVersion of its objects, and their validation."""
+
+    kind: str
+    api_version: str
+    check: Callable[[dict[str, Any]], None] = validate
+
+
 class Api:
-    """The HTTP side: routes for the resources of :data:`RESOURCES` and pod logs."""
+    """The HTTP side: routes for the resources of :data:`RESOURCES`, pod logs, CRDs and the
+    custom resources they define."""
 
     def __init__(
         self, store: Store, token: str, logs: Callable[[str, str, str, bool], Iterator[bytes]]
@@ -210,14 +320,26 @@ class Api:
         self.stream_limit: float | None = None
         """Seconds after which watch and log streams are cut (a dropped connection, as a
         restarted API server or a proxy's idle timeout does); None: never."""
+        self.custom: dict[tuple[str, str, str], Resource] = {}
+        """(group, version, plural) -> resource, from the created CRDs."""
+        self.crds: dict[str, dict[str, Any]] = {}
         routes = []
-        for plural, (prefix, _, _) in RESOURCES.items():
+        for plural, (prefix, kind, api_version) in RESOURCES.items():
+            builtin = functools.partial(_same, Resource(kind, api_version))
             collection = f"{prefix}/namespaces/{{namespace}}/{plural}"
-            routes.append(Route(collection, self._collection(plural), methods=["GET", "POST"]))
+            routes.append(Route(collection, self._collection(builtin), methods=["GET", "POST"]))
             routes.append(
-                Route(f"{collection}/{{name}}", self._item(plural), methods=["GET", "DELETE"])
+                Route(
+                    f"{collection}/{{name}}", self._item(builtin), methods=["GET", "PUT", "DELETE"]
+                )
             )
         routes.append(Route("/api/v1/namespaces/{namespace}/pods/{name}/log", self._log))
+        routes.append(Route(CRD_PATH, self._create_crd, methods=["POST"]))
+        custom = "/apis/{group}/{version}/namespaces/{namespace}/{plural}"
+        routes.append(Route(custom, self._collection(self._custom), methods=["GET", "POST"]))
+        routes.append(
+            Route(f"{custom}/{{name}}", self._item(self._custom), methods=["GET", "PUT", "DELETE"])
+        )
         self.app = Starlette(routes=routes)
 
     def _authorised(self, request: Request) -> None:
@@ -225,27 +347,66 @@ class Api:
         if request.headers.get("authorization") != f"Bearer {self.token}":
             raise ApiError(401, "Unauthorized", "Unauthorized")
 
-    def _collection(self, plural: str) -> Callable[[Request], Any]:
-        _, kind, api_version = RESOURCES[plural]
+    def _custom(self, request: Request) -> Resource:
+        params = request.path_params
+        found = self.custom.get((params["group"], params["version"], params["plural"]))
+        if found is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return found
 
+    async def _create_crd(self, request: Request) -> Response:
+        """Create a CustomResourceDefinition: its served versions are served from then on."""
+        try:
+            self._authorised(request)
+            body = await request.json()
+            validate(body)
+            name, spec = body["metadata"]["name"], body["spec"]
+            if name != f"{spec['names']['plural']}.{spec['group']}":
+                raise ApiError(422, "Invalid", f"metadata.name {name!r}: must be PLURAL.GROUP")
+            if spec["scope"] != "Namespaced":
+                raise ApiError(422, "Invalid", "only Namespaced custom resources are served")
+            if name in self.crds:
+                raise ApiError(409, "AlreadyExists", f'customresourcedefinitions "{name}" exists')
+            for version in spec["versions"]:
+                if version["served"]:
+                    schema = version.get("schema", {}).get("openAPIV3Schema", {})
+                    self.custom[(spec["group"], version["name"], spec["names"]["plural"])] = (
+                        Resource(
+                            spec["names"]["kind"],
+                            f"{spec['group']}/{version['name']}",
+                            functools.partial(validate_custom, schema),
+                        )
+                    )
+            body["metadata"].update(uid=str(uuid.uuid4()), creationTimestamp=timestamp())
+            body["status"] = {"conditions": [{"type": "Established", "status": "True"}]}
+            self.crds[name] = body
+            return JSONResponse(body, status_code=201)
+        except ApiError as exc:
+            return exc.response()
+
+    @staticmethod
+    async def _body(request: Request, resource: Resource, namespace: str) -> dict[str, Any]:
+        """The request's object, of the resource's kind and namespace, validated."""
+        body: dict[str, Any] = await request.json()
+        if body.get("kind") != resource.kind or body.get("apiVersion") != resource.api_version:
+            raise ApiError(
+                400, "BadRequest", f"expected {resource.api_version} {resource.kind} in the body"
+            )
+        resource.check(body)
+        if body.get("metadata", {}).get("namespace") not in (None, namespace):
+            raise ApiError(
+                400, "BadRequest", "the namespace of the object does not match the request's"
+            )
+        return body
+
+    def _collection(self, resolve: Callable[[Request], Resource]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             try:
                 self._authorised(request)
-                namespace = request.path_params["namespace"]
+                resource = resolve(request)
+                kind, namespace = resource.kind, request.path_params["namespace"]
                 if request.method == "POST":
-                    body = await request.json()
-                    if body.get("kind") != kind or body.get("apiVersion") != api_version:
-                        raise ApiError(
-                            400, "BadRequest", f"expected {api_version} {kind} in the body"
-                        )
-                    validate(body)
-                    ns = body.get("metadata", {}).get("namespace")
-                    if ns not in (None, namespace):
-                        raise ApiError(
-                            400,
-                            "BadRequest",
-                            "the namespace of the object does not match the request's",
-                        )
+                    body = await self._body(request, resource, namespace)
                     return JSONResponse(self.store.create(kind, namespace, body), status_code=201)
                 selector = request.query_params.get("labelSelector", "")
                 if request.query_params.get("watch") in ("true", "1"):
@@ -254,7 +415,7 @@ class Api:
                 return JSONResponse(
                     {
                         "kind": f"{kind}List",
-                        "apiVersion": api_version,
+                        "apiVersion": resource.api_version,
                         "metadata": {"resourceVersion": str(version)},
                         "items": items,
                     }
@@ -275,7 +436,7 @@ class Api:
         else:
             version = int(since)
             oldest = self.store.events[0].version if self.store.events else 0
-            if version < oldest - 1:
+            if version < max(oldest - 1, self.store.compacted):
                 raise ApiError(410, "Expired", f"too old resource version: {version}")
 
         async def lines() -> AsyncIterator[bytes]:
@@ -301,15 +462,20 @@ class Api:
 
         return StreamingResponse(lines(), media_type="application/json")
 
-    def _item(self, plural: str) -> Callable[[Request], Any]:
-        _, kind, _ = RESOURCES[plural]
-
+    def _item(self, resolve: Callable[[Request], Resource]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             try:
                 self._authorised(request)
+                resource = resolve(request)
+                kind = resource.kind
                 namespace, name = request.path_params["namespace"], request.path_params["name"]
                 if request.method == "GET":
                     return JSONResponse(self.store.get(kind, namespace, name))
+                if request.method == "PUT":
+                    body = await self._body(request, resource, namespace)
+                    if body.get("metadata", {}).get("name") not in (None, name):
+                        raise ApiError(400, "BadRequest", "the name of the object does not match")
+                    return JSONResponse(self.store.replace(kind, namespace, name, body))
                 raw = await request.body()
                 options = json.loads(raw) if raw else {}
                 unknown = set(options) - DELETE_OPTIONS
@@ -330,6 +496,7 @@ class Api:
                     uid = deleted["metadata"]["uid"]
                     for pod in self.store.list("Pod", namespace, f"controller-uid={uid}")[0]:
                         self.store.delete("Pod", namespace, pod["metadata"]["name"])
+                plural = request.url.path.rstrip("/").split("/")[-2]
                 details = {"name": name, "kind": plural, "uid": deleted["metadata"]["uid"]}
                 return JSONResponse(status(200, "", "", details))
             except ApiError as exc:
@@ -376,6 +543,10 @@ class Api:
             return StreamingResponse(stream, media_type="text/plain")
         except ApiError as exc:
             return exc.response()
+
+
+def _same(resource: Resource, _request: Request) -> Resource:
+    return resource
 
 
 def _cut(chunks: Iterator[bytes], end: float) -> Iterator[bytes]:
