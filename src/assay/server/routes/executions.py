@@ -14,6 +14,7 @@ from assay.app import testcase_json
 from assay.errors import DefinitionError, NotFoundError
 from assay.server.deps import App, Reader, Runner, Settings
 from assay.server.errors import ERROR_RESPONSES
+from assay.server.listcache import ListCache
 from assay.status import ExecutionStatus
 
 __all__ = ["PREFIX", "router"]
@@ -55,9 +56,13 @@ def _utc(moment: datetime | None) -> datetime | None:
     "",
     summary="List executions, newest first",
     response_class=JSONResponse,
-    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+    responses={
+        200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+        304: {"description": "Unchanged since the ETag given in If-None-Match"},
+    },
 )
 def list_executions(
+    request: Request,
     assay: App,
     settings: Settings,
     _caller: Reader,
@@ -70,9 +75,11 @@ def list_executions(
     ] = None,
     since: Annotated[datetime | None, Query(description="Queued at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="Queued before (ISO 8601)")] = None,
-) -> JSONResponse:
+) -> Response:
     """``{"results": [...], "page", "pageSize", "hasMore"}``: no total is counted (a count
-    over every execution costs more than the page at 100,000 rows)."""
+    over every execution costs more than the page at 100,000 rows). The answer is kept
+    until anything is committed to the store; its ``ETag`` given back in ``If-None-Match``
+    answers 304 while the list is unchanged."""
     from assay.store.executions import ExecutionQuery
 
     if page_size > settings.max_page_size:
@@ -86,9 +93,18 @@ def list_executions(
         since=_utc(since),
         until=_utc(until),
     )
-    results, more = assay.executions_page(query)
-    body = {"results": results, "page": page, "pageSize": page_size, "hasMore": more}
-    return JSONResponse(body)  # already JSON-ready: no second pass through a response model
+
+    def compute() -> bytes:
+        results, more = assay.executions_page(query)
+        body = {"results": results, "page": page, "pageSize": page_size, "hasMore": more}
+        return bytes(JSONResponse(body).body)  # JSON-ready rows: no response model
+
+    cache: ListCache = request.app.state.list_cache
+    answer = cache.answer(query, compute)
+    headers = {"ETag": answer.etag}
+    if answer.matches(request.headers.get("if-none-match")):
+        return Response(status_code=304, headers=headers)
+    return Response(answer.body, media_type="application/json", headers=headers)
 
 
 @router.get("/{execution}", summary="One execution with its steps")
