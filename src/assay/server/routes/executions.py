@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic_core import to_json
 
 from assay.app import testcase_json
 from assay.errors import DefinitionError, NotFoundError
@@ -97,7 +98,9 @@ def list_executions(
     def compute() -> bytes:
         results, more = assay.executions_page(query)
         body = {"results": results, "page": page, "pageSize": page_size, "hasMore": more}
-        return bytes(JSONResponse(body).body)  # JSON-ready rows: no response model
+        # JSON-ready rows, no response model; pydantic-core writes the bytes json.dumps
+        # would (compact, UTF-8) in a quarter of the time
+        return to_json(body)
 
     cache: ListCache = request.app.state.list_cache
     answer = cache.answer(query, compute)
