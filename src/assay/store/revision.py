@@ -1,13 +1,14 @@
 """A cheap token of the store's committed state, for answers cached per state.
 
 Two readings are equal only when nothing was committed in between, by any connection of any
-process (any machine sharing PostgreSQL): on PostgreSQL the current MVCC snapshot
-(``pg_current_snapshot()``: equal snapshots see the same rows); on a SQLite file
-``PRAGMA data_version`` of a connection kept for this alone (it changes when another
-connection commits, and this one never writes). An in-memory SQLite store has none (None:
-nothing may be cached). A reading taken *before* an answer is computed is a safe key for
-that answer: the answer reflects that state or a newer one, and no reading equals it again
-once anything newer is committed.
+process (any machine sharing PostgreSQL). On PostgreSQL it is the current MVCC snapshot
+(``pg_current_snapshot()``, ``txid_current_snapshot()`` before 13): every transaction that
+ends changes it, and equal snapshots see the same rows. On a SQLite file it is ``PRAGMA
+data_version`` of a connection kept for this alone (it changes when another connection
+commits, and this one never writes). An in-memory SQLite store has none (None: nothing may
+be cached). A reading taken *before* an answer is computed is a safe key for that answer:
+the answer reflects that state or a newer one, and no reading equals it again once anything
+newer is committed.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ class StoreRevision:
         dialect = self.db.engine.dialect.name
         if dialect == "postgresql":
             with self.db.engine.connect() as connection:
-                return str(connection.execute(text("SELECT pg_current_snapshot()")).scalar())
+                version = connection.dialect.server_version_info or (0,)
+                # the same snapshot under its pre-13 name
+                function = "pg_current_snapshot" if version >= (13,) else "txid_current_snapshot"
+                return str(connection.execute(text(f"SELECT {function}()")).scalar())
         if self._sqlite_file is None:
             return None
         with self._lock:
