@@ -72,6 +72,16 @@ def test_cache_keeps_answers_of_one_revision() -> None:
     assert computed == ["a1", "b1", "c1", "a3", "c2"]
 
 
+def test_cache_keeps_at_most_max_bytes_of_bodies() -> None:
+    cache = ListCache(lambda: "r1", max_bytes=10)
+    cache.answer("a", lambda: b"aaaaaa")
+    cache.answer("b", lambda: b"bbbbbb")  # 12 bytes: "a" goes
+    assert cache.answer("b", lambda: b"new").body == b"bbbbbb"
+    assert cache.answer("a", lambda: b"again").body == b"again"
+    cache.answer("big", lambda: b"x" * 11)  # larger than the budget: not kept, nor the rest
+    assert cache.answer("big", lambda: b"fresh").body == b"fresh"
+
+
 def test_no_revision_caches_nothing() -> None:
     cache = ListCache(lambda: None)
     assert cache.answer("a", lambda: b"1").body == b"1"

@@ -39,12 +39,19 @@ class Answer:
 
 
 class ListCache:
-    """At most ``size`` answers of the current revision (older ones are dropped as soon as
-    the revision is seen to change)."""
+    """Answers of the current revision, at most ``size`` of them and ``max_bytes`` of bodies
+    (the least recently used go first; all go as soon as the revision is seen to change)."""
 
-    def __init__(self, revision: Callable[[], str | None], size: int = 256) -> None:
+    def __init__(
+        self,
+        revision: Callable[[], str | None],
+        size: int = 256,
+        max_bytes: int = 32 * 1024 * 1024,
+    ) -> None:
         self._revision = revision
         self._size = size
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._lock = threading.Lock()
         self._at: str | None = None
         self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
@@ -57,6 +64,7 @@ class ListCache:
         with self._lock:
             if revision != self._at:
                 self._answers.clear()
+                self._bytes = 0
                 self._at = revision
             kept = self._answers.get(key)
             if kept is not None:
@@ -64,8 +72,9 @@ class ListCache:
                 return kept
         fresh = Answer.of(compute())
         with self._lock:
-            if revision == self._at:
+            if revision == self._at and key not in self._answers:
                 self._answers[key] = fresh
-                if len(self._answers) > self._size:
-                    self._answers.popitem(last=False)
+                self._bytes += len(fresh.body)
+                while len(self._answers) > self._size or self._bytes > self._max_bytes:
+                    self._bytes -= len(self._answers.popitem(last=False)[1].body)
         return fresh
