@@ -15,15 +15,13 @@ from assay.settings import Settings
 from assay.status import ExecutionStatus
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) is imported on first use, not at CLI start-up
-    from sqlalchemy import Row
-
     from assay.analytics.flaky import Thresholds
     from assay.engine.recovery import ObjectCleaner
     from assay.ops.retention import PruneResult
     from assay.ops.webhooks import Sender
     from assay.reports.model import Report
     from assay.store import Database, DefinitionStore, ExecutionStore, SecretStore
-    from assay.store.executions import ExecutionQuery
+    from assay.store.executions import ExecutionQuery, Listed, ListedStep
     from assay.store.listing import Cursor, ExecutionFilter, ExecutionPage
     from assay.store.outbox import Outbox
     from assay.store.quarantine import QuarantineStore
@@ -547,10 +545,10 @@ def _iso(value: Any) -> str | None:
 
 
 def execution_json(
-    row: ExecutionRow | Row[Any], steps: Iterable[StepRow | Row[Any]] = ()
+    row: ExecutionRow | Listed, steps: Iterable[StepRow | ListedStep] = ()
 ) -> dict[str, Any]:
-    """An execution as a JSON-ready dict (camelCase keys), from its stored row or from a
-    plain row of the columns in :data:`assay.store.executions.LISTED`."""
+    """An execution as a JSON-ready dict (camelCase keys), from its stored row or from
+    what lists read (:class:`assay.store.executions.Listed`)."""
     from assay.model import Summary
 
     summary = Summary().as_dict()

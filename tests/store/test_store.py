@@ -120,3 +120,18 @@ def test_steps_recorded_live_then_replaced_by_the_final_ones(db: Database) -> No
     store.record_steps(lost.id, [StepOutcome("1", "test", StepStatus.RUNNING)])
     assert store.abandon(lost.id, "owner gone")
     assert [s.status for s in store.steps(lost.id)] == ["aborted"]
+
+
+def test_postgresql_keeps_as_many_connections_as_a_server_uses_at_once(db: Database) -> None:
+    """20 requests at once reuse 20 open connections instead of opening one each (SQLite's
+    pool is left as SQLAlchemy makes it)."""
+    from contextlib import ExitStack
+
+    from assay.store.database import PG_POOL_SIZE
+
+    if db.engine.dialect.name != "postgresql":
+        return
+    with ExitStack() as stack:
+        for _ in range(PG_POOL_SIZE):
+            stack.enter_context(db.engine.connect())
+    assert db.engine.pool.checkedin() == PG_POOL_SIZE == 20  # type: ignore[attr-defined]

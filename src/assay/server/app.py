@@ -13,7 +13,9 @@ from assay.app import Assay
 from assay.kube.orphans import CLEANERS
 from assay.server.auth import Authenticator, authenticator_for
 from assay.server.errors import install_error_handlers
+from assay.server.listcache import ListCache
 from assay.server.settings import ServerSettings
+from assay.store.revision import StoreRevision
 
 __all__ = ["ROUTERS", "create_app"]
 
@@ -62,6 +64,7 @@ def create_app(
     # opened (migrated, reconciled) before serving; each store made once here, not raced
     # for by the threads of the first requests
     _ = (facade.db, facade.executions, facade.definitions, facade.tokens, facade.quarantine)
+    revision = StoreRevision(facade.db)  # what list answers are cached under
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -92,6 +95,7 @@ def create_app(
             await run_in_threadpool(background.stop)
             if pool is not None:  # running executions are aborted ("worker stopped")
                 await run_in_threadpool(pool.stop, 15.0)
+            revision.close()
             facade.db.close()
 
     app = FastAPI(
@@ -103,6 +107,7 @@ def create_app(
     app.state.assay = facade
     app.state.settings = settings
     app.state.authenticator = authenticator or authenticator_for(settings, facade.tokens)
+    app.state.list_cache = ListCache(revision.current)
     install_error_handlers(app)
     for routers in ROUTERS:
         for router in routers():

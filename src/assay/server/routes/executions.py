@@ -9,11 +9,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic_core import to_json
 
 from assay.app import testcase_json
 from assay.errors import DefinitionError, NotFoundError
 from assay.server.deps import App, Reader, Runner, Settings
 from assay.server.errors import ERROR_RESPONSES
+from assay.server.listcache import ListCache
 from assay.status import ExecutionStatus
 
 __all__ = ["PREFIX", "router"]
@@ -55,9 +57,13 @@ def _utc(moment: datetime | None) -> datetime | None:
     "",
     summary="List executions, newest first",
     response_class=JSONResponse,
-    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+    responses={
+        200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+        304: {"description": "Unchanged since the ETag given in If-None-Match"},
+    },
 )
 def list_executions(
+    request: Request,
     assay: App,
     settings: Settings,
     _caller: Reader,
@@ -70,9 +76,11 @@ def list_executions(
     ] = None,
     since: Annotated[datetime | None, Query(description="Queued at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="Queued before (ISO 8601)")] = None,
-) -> JSONResponse:
+) -> Response:
     """``{"results": [...], "page", "pageSize", "hasMore"}``: no total is counted (a count
-    over every execution costs more than the page at 100,000 rows)."""
+    over every execution costs more than the page at 100,000 rows). The answer is kept
+    until anything is committed to the store; its ``ETag`` given back in ``If-None-Match``
+    answers 304 while the list is unchanged."""
     from assay.store.executions import ExecutionQuery
 
     if page_size > settings.max_page_size:
@@ -86,9 +94,20 @@ def list_executions(
         since=_utc(since),
         until=_utc(until),
     )
-    results, more = assay.executions_page(query)
-    body = {"results": results, "page": page, "pageSize": page_size, "hasMore": more}
-    return JSONResponse(body)  # already JSON-ready: no second pass through a response model
+
+    def compute() -> bytes:
+        results, more = assay.executions_page(query)
+        body = {"results": results, "page": page, "pageSize": page_size, "hasMore": more}
+        # JSON-ready rows, no response model; pydantic-core writes the bytes json.dumps
+        # would (compact, UTF-8) in a quarter of the time
+        return to_json(body)
+
+    cache: ListCache = request.app.state.list_cache
+    answer = cache.answer(query, compute)
+    headers = {"ETag": answer.etag}
+    if answer.matches(request.headers.get("if-none-match")):
+        return Response(status_code=304, headers=headers)
+    return Response(answer.body, media_type="application/json", headers=headers)
 
 
 @router.get("/{execution}", summary="One execution with its steps")
