@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-from server_support import ApiServer
-
 from assay.server.listcache import Answer, ListCache
+from server_support import ApiServer
 
 QUIET = """\
 apiVersion: testworkflows.testkube.io/v1
