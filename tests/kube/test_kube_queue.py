@@ -8,6 +8,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from test_live import WORKFLOW, _running, left_behind, wait_until_gone, write
 
 from assay.settings import Settings
 from assay.status import ExecutionStatus
-from server_support import running_server
+from server_support import ApiServer, running_server
 from support import ASSAY, Cli
 
 NS = "tests"
@@ -34,14 +36,18 @@ def cli(assay_home: Settings, tmp_path: Path, standin: StandIn) -> Cli:
     return Cli(env, tmp_path)
 
 
-def test_a_killed_run_is_aborted_by_the_next_command_which_deletes_its_job(
-    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
-) -> None:
+def sleeping(tmp_path: Path, image: str) -> Path:
+    """The live tests' workflow, its first step sleeping five minutes."""
     text = WORKFLOW.replace(
         'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared',
         "echo started; sleep 300",
     )
-    wf = write(tmp_path, docker_image, text)
+    return write(tmp_path, image, text)
+
+
+def run_then_kill(cli: Cli, wf: Path, ready: Callable[[], bool]) -> None:
+    """`assay run --runner kubernetes` of ``wf``, killed with SIGKILL once ``ready()``: no
+    handler of assay's runs, its Job stays in the cluster."""
     process = subprocess.Popen(
         [ASSAY, "run", "-f", str(wf), "--runner", "kubernetes"],
         env=cli.env,
@@ -51,13 +57,33 @@ def test_a_killed_run_is_aborted_by_the_next_command_which_deletes_its_job(
     )
     try:
         deadline = time.monotonic() + 90
-        while not _running(standin):
-            assert process.poll() is None, "assay run ended before its step ran"
-            assert time.monotonic() < deadline, "the step container never ran"
+        while not ready():
+            assert process.poll() is None, "assay run ended first"
+            assert time.monotonic() < deadline, "never ready"
             time.sleep(0.2)
     finally:
-        process.kill()  # SIGKILL: no handler of assay's runs, the Job stays in the cluster
+        process.kill()
         process.wait()
+
+
+@contextmanager
+def kubernetes_server(tmp_path: Path, standin: StandIn, wf: Path) -> Iterator[ApiServer]:
+    """`assay server` with one worker and ASSAY_RUNNER=kubernetes, ``wf`` applied."""
+    env = {
+        "KUBECONFIG": str(standin.kubeconfig),
+        "ASSAY_RUNNER": "kubernetes",
+        "ASSAY_KUBERNETES_NAMESPACE": NS,
+    }
+    url = f"sqlite:///{tmp_path / 'home' / 'assay.db'}"
+    with running_server(tmp_path / "home", url, workers=1, extra_env=env) as server:
+        server.cli("apply", "-f", str(wf))
+        yield server
+
+
+def test_a_killed_run_is_aborted_by_the_next_command_which_deletes_its_job(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    run_then_kill(cli, sleeping(tmp_path, docker_image), lambda: _running(standin))
     assert standin.objects("Job"), "the Job went with the process: nothing to recover"
     # the next command that opens the store finds the execution's process gone
     [execution] = cli.json("get", "executions")
@@ -74,25 +100,7 @@ def test_a_killed_run_is_aborted_by_the_next_command_which_deletes_its_job(
 def test_a_killed_run_whose_cluster_is_away_says_so(
     cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
 ) -> None:
-    text = WORKFLOW.replace(
-        'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared',
-        "sleep 300",
-    )
-    process = subprocess.Popen(
-        [ASSAY, "run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes"],
-        env=cli.env,
-        cwd=cli.cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while not standin.objects("Job"):
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
-    finally:
-        process.kill()
-        process.wait()
+    run_then_kill(cli, sleeping(tmp_path, docker_image), lambda: bool(standin.objects("Job")))
     away = tmp_path / "away.kubeconfig"  # a kubeconfig whose server refuses connections
     away.write_text(
         standin.kubeconfig.read_text().replace(standin.url, "http://127.0.0.1:9"), "utf-8"
@@ -108,28 +116,22 @@ def test_a_killed_run_whose_cluster_is_away_says_so(
 def test_a_server_with_the_kubernetes_runner_runs_queued_runs_as_jobs(
     standin: StandIn, docker_image: str, tmp_path: Path
 ) -> None:
-    wf = write(tmp_path, docker_image)
-    env = {
-        "KUBECONFIG": str(standin.kubeconfig),
-        "ASSAY_RUNNER": "kubernetes",
-        "ASSAY_KUBERNETES_NAMESPACE": NS,
-    }
-    url = f"sqlite:///{tmp_path / 'home' / 'assay.db'}"
-    with running_server(tmp_path / "home", url, workers=1, extra_env=env) as server:
-        server.cli("apply", "-f", str(wf))
-        with server.client("run") as client:
-            answer = client.post("/v1/test-workflows/kube-live/executions", json={})
-            assert answer.status_code == 200, answer.text
-            execution_id = answer.json()["id"]
-            deadline = time.monotonic() + 180
-            while True:
-                found = client.get(f"/v1/test-workflow-executions/{execution_id}").json()
-                if ExecutionStatus(found["status"]).finished:
-                    break
-                assert time.monotonic() < deadline, found
-                time.sleep(0.3)
-            log = client.get(f"/v1/test-workflow-executions/{execution_id}/logs").text
-            cases = client.get(f"/v1/test-workflow-executions/{execution_id}/testcases").json()
+    with (
+        kubernetes_server(tmp_path, standin, write(tmp_path, docker_image)) as server,
+        server.client("run") as client,
+    ):
+        answer = client.post("/v1/test-workflows/kube-live/executions", json={})
+        assert answer.status_code == 200, answer.text
+        execution_id = answer.json()["id"]
+        deadline = time.monotonic() + 180
+        while True:
+            found = client.get(f"/v1/test-workflow-executions/{execution_id}").json()
+            if ExecutionStatus(found["status"]).finished:
+                break
+            assert time.monotonic() < deadline, found
+            time.sleep(0.3)
+        log = client.get(f"/v1/test-workflow-executions/{execution_id}/logs").text
+        cases = client.get(f"/v1/test-workflow-executions/{execution_id}/testcases").json()
     assert (found["status"], found["runner"]) == ("failed", "kubernetes"), found
     assert "hello from kube-live-" in log and "always ran" in log
     assert sorted((case["name"], case["status"]) for case in cases) == [
@@ -144,19 +146,7 @@ def test_a_server_with_the_kubernetes_runner_runs_queued_runs_as_jobs(
 def test_an_interrupted_worker_stops_its_job_too(
     standin: StandIn, docker_image: str, tmp_path: Path
 ) -> None:
-    text = WORKFLOW.replace(
-        'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared',
-        "sleep 300",
-    )
-    wf = write(tmp_path, docker_image, text)
-    env = {
-        "KUBECONFIG": str(standin.kubeconfig),
-        "ASSAY_RUNNER": "kubernetes",
-        "ASSAY_KUBERNETES_NAMESPACE": NS,
-    }
-    url = f"sqlite:///{tmp_path / 'home' / 'assay.db'}"
-    with running_server(tmp_path / "home", url, workers=1, extra_env=env) as server:
-        server.cli("apply", "-f", str(wf))
+    with kubernetes_server(tmp_path, standin, sleeping(tmp_path, docker_image)) as server:
         with server.client("run") as client:
             execution_id = client.post("/v1/test-workflows/kube-live/executions", json={}).json()[
                 "id"
