@@ -22,6 +22,7 @@ import yaml
 
 from standin.api import Api, Store
 from standin.kubelet import Kubelet
+from standin.quota import admit
 
 __all__ = ["StandIn"]
 
@@ -33,6 +34,7 @@ class StandIn:
         self.root = root
         self.namespace = namespace
         self.store = Store()
+        self.store.admit.append(admit)
         self.kubelet = Kubelet(self.store, root / "pods")
         self.token = secrets.token_hex(16)
         self.api = Api(self.store, self.token, self.kubelet.logs)
