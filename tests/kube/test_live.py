@@ -315,7 +315,7 @@ def test_a_pod_lost_while_a_step_runs_is_an_error_naming_the_step_and_the_reason
         # the quota refuses the Job itself: the create's 403 answer
         ("count/jobs.batch", 'jobs.batch "kube-live-'),
         # the Job is made, the Job controller cannot make its Pod: FailedCreate events
-        ("pods", "Job kube-live-1-"),
+        ("pods", "Job kube-live-"),
     ],
     ids=["job", "pod"],
 )

@@ -2,10 +2,11 @@
 
 No Kubernetes can run on these machines, so the runner is tested at its one seam, the API:
 :class:`StandIn` serves the subset the runner uses (:mod:`standin.api`: create, get, list,
-delete and watch Jobs, Pods, ConfigMaps and Secrets; Pod logs with ``follow``), validating
-every body strictly against the Kubernetes 1.31 OpenAPI schemas, and runs each Job's Pod on
-the Docker Engine (:mod:`standin.kubelet`). A kubeconfig pointing at it (bearer token) is
-written for the runner to load as it would a cluster's.
+delete and watch Jobs, Pods, ConfigMaps, Secrets, Events and ResourceQuotas; Pod logs with
+``follow``), validating every body strictly against the Kubernetes 1.31 OpenAPI schemas,
+enforcing object-count quotas (:mod:`standin.quota`), and runs each Job's Pod on the Docker
+Engine (:mod:`standin.kubelet`, which also injects node faults for tests). A kubeconfig
+pointing at it (bearer token) is written for the runner to load as it would a cluster's.
 """
 
 from __future__ import annotations

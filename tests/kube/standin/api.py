@@ -5,8 +5,11 @@ change gets the next number, and watches replay the changes after the version th
 (none or "0": the current objects as ADDED first). Request bodies are validated strictly
 (no unknown field, required fields present) against the official OpenAPI schemas of
 Kubernetes 1.31 shipped by ``kubernetes-validate``; a refused body is a 422 ``Invalid``
-Status, as the API server answers. Creating a Job creates its Pod, which the
-:class:`~standin.kubelet.Kubelet` runs on the Docker Engine.
+Status, as the API server answers. Lists take ``labelSelector`` and ``fieldSelector`` (the
+field labels the API server knows for the kind). Every create, a client's or a
+controller's, passes :attr:`Store.admit` (the quota admission of :mod:`standin.quota`).
+Creating a Job creates its Pod, which the :class:`~standin.kubelet.Kubelet` runs on the
+Docker Engine.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ never pulled (no registry here): the container waits with reason ``ErrImagePull`
 whose pulls fail reports it, until the Pod is deleted. A missing Secret or ConfigMap key in
 ``env`` is ``CreateContainerConfigError``. There is one node (:data:`NODE_LABELS`): a Pod
 whose ``nodeSelector`` it does not match stays Pending, ``PodScheduled`` false with reason
-``Unschedulable``. The Job's status follows its Pod's end.
+``Unschedulable``. The Job's status follows its Pod's end. A Pod the API refuses (a quota) is
+a ``FailedCreate`` Warning Event on its Job, tried again until the Job is deleted. Tests inject
+node faults: :meth:`Kubelet.evict` and :meth:`Kubelet.lose_node`.
 """
 
 from __future__ import annotations
