@@ -5,6 +5,7 @@ from __future__ import annotations
 from analytics_support import History, tid
 
 from assay.analytics.flaky import Reason, Thresholds, Verdict, find_flaky
+from assay.status import ExecutionStatus
 
 WF = "wf"
 
@@ -227,6 +228,30 @@ def test_quarantined_and_errored_count_as_failures_skipped_is_ignored(history: H
     assert found["q"]["reasons"] == ["flip-rate", "failure-rate"]
     assert found["e"]["reasons"] == ["flip-rate", "failure-rate"]
     assert (found["s"]["verdict"], found["s"]["results"]) == ("stable", 3)
+
+
+def test_results_of_executions_ended_in_error_are_left_out(history: History) -> None:
+    """An infrastructure fault (a lost node, an eviction: the execution's status ``error``)
+    is not the tests' doing: its results count neither as failures nor as flips."""
+    outcomes = ["passed", "failed", "passed", "failed", "passed", "passed"]
+    for index, outcome in enumerate(outcomes):
+        infrastructure = outcome == "failed"
+        history.run(
+            WF,
+            {"t": outcome, "u": "failed" if infrastructure else "passed"},
+            sha=f"c{index}" if not infrastructure else "c0",
+            status=ExecutionStatus.ERROR if infrastructure else None,
+        )
+    assert by_name(history) == {}
+    judged = by_name(history, include_all=True)
+    assert (judged["t"]["verdict"], judged["t"]["results"], judged["t"]["failures"]) == (
+        "stable",
+        4,
+        0,
+    )
+    assert judged["u"]["flips"] == 0 and judged["u"]["failures"] == 0
+    history.run(WF, {"t": "failed", "u": "passed"}, sha="c0")  # a real failure still counts
+    assert by_name(history)["t"]["reasons"] == ["same-commit", "failure-rate"]
 
 
 def test_always_failing_is_failing_not_flaky(history: History) -> None:

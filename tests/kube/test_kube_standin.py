@@ -4,6 +4,7 @@ Docker in init-container order with a shared emptyDir, logs, image pull failures
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -60,6 +61,18 @@ def final_pod(core: client.CoreV1Api, selector: str) -> Any:
         if pod.status and pod.status.phase in ("Succeeded", "Failed"):
             return pod
     raise AssertionError("the Pod did not end")
+
+
+def running_pod(core: client.CoreV1Api, app: str) -> str:
+    """The name of Job ``app``'s Pod once its first container runs."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pods = core.list_namespaced_pod(NS, label_selector=f"app={app}").items
+        statuses = pods[0].status.container_statuses if pods and pods[0].status else None
+        if statuses and statuses[0].state.running:
+            return str(pods[0].metadata.name)
+        time.sleep(0.1)
+    raise AssertionError(f"the Pod of {app} never ran")
 
 
 def test_a_job_runs_its_init_containers_in_order_sharing_data(
@@ -153,14 +166,7 @@ def test_deleting_a_job_in_the_background_removes_its_pod_and_containers(
 ) -> None:
     core, batch = apis(standin)
     batch.create_namespaced_job(NS, job("long", docker_image, [], "echo up; sleep 60"))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        pods = core.list_namespaced_pod(NS, label_selector="app=long").items
-        statuses = pods[0].status.container_statuses if pods and pods[0].status else None
-        if statuses and statuses[0].state.running:
-            break
-        time.sleep(0.1)
-    name = pods[0].metadata.name
+    name = running_pod(core, "long")
     follow = core.read_namespaced_pod_log(
         name, NS, container="c0", follow=True, _preload_content=False
     )
@@ -175,3 +181,105 @@ def test_deleting_a_job_in_the_background_removes_its_pod_and_containers(
             time.sleep(0.1)
     finally:
         engine.close()
+
+
+def test_a_resource_quota_refuses_creates_as_the_api_server_does(standin: StandIn) -> None:
+    core, batch = apis(standin)
+    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}}
+    core.create_namespaced_resource_quota(
+        NS, quota | {"spec": {"hard": {"count/jobs.batch": "1", "pods": "0"}}}
+    )
+    made = batch.create_namespaced_job(NS, job("one", "registry.invalid/x:1", [], "true"))
+    with pytest.raises(client.ApiException) as refused:
+        batch.create_namespaced_job(NS, job("two", "registry.invalid/x:1", [], "true"))
+    answer = json.loads(refused.value.body)
+    assert (refused.value.status, answer["reason"]) == (403, "Forbidden")
+    assert answer["message"] == (
+        'jobs.batch "two" is forbidden: exceeded quota: q, requested: count/jobs.batch=1, '
+        "used: count/jobs.batch=1, limited: count/jobs.batch=1"
+    )
+    assert answer["details"] == {"name": "two", "group": "batch", "kind": "jobs"}
+    # the Job's Pod is refused in turn: the Job controller's Warning event, repeated
+    time.sleep(1.5)
+    (event,) = core.list_namespaced_event(
+        NS, field_selector=f"involvedObject.uid={made.metadata.uid},reason=FailedCreate"
+    ).items
+    assert (event.type, event.involved_object.kind, event.source.component) == (
+        "Warning",
+        "Job",
+        "job-controller",
+    )
+    assert event.message.startswith('Error creating: pods "one-') and event.message.endswith(
+        '" is forbidden: exceeded quota: q, requested: pods=1, used: pods=0, limited: pods=0'
+    )
+    assert event.count > 1 and standin.objects("Pod") == []
+    assert core.list_namespaced_event(NS, field_selector="reason=Other").items == []
+    with pytest.raises(client.ApiException) as unknown:
+        core.list_namespaced_event(NS, field_selector="message=x")
+    assert unknown.value.status == 400
+    with pytest.raises(client.ApiException) as unenforced:
+        core.create_namespaced_resource_quota(
+            NS, quota | {"metadata": {"name": "cpu"}, "spec": {"hard": {"requests.cpu": "1"}}}
+        )
+    assert unenforced.value.status == 400
+    batch.delete_namespaced_job("one", NS, propagation_policy="Background")
+
+
+def changes(core: client.CoreV1Api, app: str, version: str) -> list[tuple[str, Any]]:
+    """The watch events of Job ``app``'s Pod after ``version``, as (type, Pod dict)."""
+    answer = core.list_namespaced_pod(
+        NS,
+        label_selector=f"app={app}",
+        watch=True,
+        resource_version=version,
+        timeout_seconds=1,
+        _preload_content=False,
+    )
+    events = [json.loads(line) for line in answer.data.decode().splitlines()]
+    return [(event["type"], event["object"]) for event in events]
+
+
+def conditions(pod: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    found = pod["status"].get("conditions", [])
+    return {c["type"]: (c["status"], c.get("reason", "")) for c in found}
+
+
+def test_an_eviction_is_reported_as_the_kubelet_does(standin: StandIn, docker_image: str) -> None:
+    core, batch = apis(standin)
+    batch.create_namespaced_job(NS, job("ev", docker_image, [], "sleep 60"))
+    name = running_pod(core, "ev")
+    version = core.read_namespaced_pod(name, NS).metadata.resource_version
+    standin.kubelet.evict(NS, name, "The node was low on resource: memory.")
+    (kind, failed), (_, killed) = changes(core, "ev", version)
+    assert kind == "MODIFIED"
+    assert (failed["status"]["phase"], failed["status"]["reason"]) == ("Failed", "Evicted")
+    assert failed["status"]["message"] == "The node was low on resource: memory."
+    assert conditions(failed)["DisruptionTarget"] == ("True", "TerminationByKubelet")
+    assert "running" in failed["status"]["containerStatuses"][0]["state"]  # not yet killed
+    assert killed["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
+    (done,) = batch.read_namespaced_job("ev", NS).status.conditions
+    assert (done.type, done.reason) == ("Failed", "BackoffLimitExceeded")
+    assert standin.objects("Pod") == [name]  # an evicted Pod stays until deleted
+
+
+@pytest.mark.parametrize("node_deleted", [False, True])
+def test_a_lost_node_is_reported_as_the_control_plane_does(
+    standin: StandIn, docker_image: str, node_deleted: bool
+) -> None:
+    core, batch = apis(standin)
+    batch.create_namespaced_job(NS, job("lost", docker_image, [], "sleep 60"))
+    name = running_pod(core, "lost")
+    version = core.read_namespaced_pod(name, NS).metadata.resource_version
+    standin.kubelet.lose_node(NS, name, node_deleted=node_deleted)
+    seen = changes(core, "lost", version)
+    if node_deleted:  # the Pod garbage collector: Failed, then deleted at once
+        assert [kind for kind, _ in seen] == ["MODIFIED", "DELETED"]
+        assert seen[0][1]["status"]["phase"] == "Failed"
+        assert conditions(seen[0][1])["DisruptionTarget"] == ("True", "DeletionByPodGC")
+        assert standin.objects("Pod") == []
+    else:  # the taint eviction controller: marked, then deleted gracefully (no kubelet ends it)
+        assert [kind for kind, _ in seen] == ["MODIFIED", "MODIFIED"]
+        assert conditions(seen[0][1])["DisruptionTarget"] == ("True", "DeletionByTaintManager")
+        assert seen[1][1]["metadata"]["deletionTimestamp"]
+        assert seen[1][1]["status"]["phase"] == "Running"  # nothing reports it ended
+        assert standin.objects("Pod") == [name]

@@ -152,7 +152,25 @@ def test_abort_deletes_the_job_and_its_pod(
         'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared',
         "echo started; sleep 120",
     )
-    wf = write(tmp_path, docker_image, text)
+    process = _start_until_a_step_runs(cli, standin, write(tmp_path, docker_image, text))
+    try:
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    result = json.loads(stdout) if stdout.strip() else None
+    deletes = [path for method, path in standin.api.requests if method == "DELETE"]
+    assert any("/jobs/" in path for path in deletes)
+    assert wait_until_gone(standin) == {}
+    executions = cli.json("get", "executions")
+    assert executions[0]["status"] == "aborted", (result, executions)
+    assert "started" in cli("logs", executions[0]["id"], check=0).stdout
+
+
+def _start_until_a_step_runs(cli: Cli, standin: StandIn, wf: Path) -> subprocess.Popen[str]:
+    """``assay run`` of ``wf`` in the background, once it follows a running step's log."""
     process = subprocess.Popen(
         [ASSAY, "run", "-f", str(wf), "--runner", "kubernetes", "-o", "json"],
         env={**cli.env, "ASSAY_KUBERNETES_NAMESPACE": NS},
@@ -170,19 +188,10 @@ def test_abort_deletes_the_job_and_its_pod(
         while not _following_a_step(standin) and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(1)  # the runner is following the step's log
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 130, stderr
-    result = json.loads(stdout) if stdout.strip() else None
-    deletes = [path for method, path in standin.api.requests if method == "DELETE"]
-    assert any("/jobs/" in path for path in deletes)
-    assert wait_until_gone(standin) == {}
-    executions = cli.json("get", "executions")
-    assert executions[0]["status"] == "aborted", (result, executions)
-    assert "started" in cli("logs", executions[0]["id"], check=0).stdout
+    except BaseException:
+        process.kill()
+        raise
+    return process
 
 
 def _following_a_step(standin: StandIn) -> bool:
@@ -236,6 +245,106 @@ def test_a_pod_unschedulable_past_the_timeout_is_an_error(
     assert result["status"] == "error"
     assert "Unschedulable for 2s" in result["error"] and "node(s) didn't match" in result["error"]
     assert time.monotonic() - started < 60
+    assert wait_until_gone(standin) == {}
+
+
+SLEEPING = WORKFLOW.replace(
+    'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared',
+    "echo started; sleep 120",
+)
+
+
+def _evict(standin: StandIn, pod: str) -> None:
+    message = "The node was low on resource: memory. Threshold quantity: 100Mi, available: 92Mi."
+    standin.kubelet.evict(NS, pod, message)
+
+
+def _delete(standin: StandIn, pod: str) -> None:
+    from kubernetes import client, config
+
+    core = client.CoreV1Api(config.new_client_from_config(str(standin.kubeconfig)))
+    core.delete_namespaced_pod(pod, NS, grace_period_seconds=0)
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        (_evict, "Evicted: The node was low on resource: memory. Threshold quantity: 100Mi"),
+        (
+            lambda standin, pod: standin.kubelet.lose_node(NS, pod),
+            "DisruptionTarget DeletionByTaintManager: Taint manager: deleting due to NoExecute",
+        ),
+        (
+            lambda standin, pod: standin.kubelet.lose_node(NS, pod, node_deleted=True),
+            "DisruptionTarget DeletionByPodGC: PodGC: node no longer exists",
+        ),
+        (_delete, "was deleted before the execution ended (its node lost, or deleted by someone)"),
+    ],
+    ids=["evicted", "node-lost", "node-deleted", "pod-deleted"],
+)
+def test_a_pod_lost_while_a_step_runs_is_an_error_naming_the_step_and_the_reason(
+    cli: Cli,
+    standin: StandIn,
+    docker_image: str,
+    tmp_path: Path,
+    fault: Any,
+    reason: str,
+) -> None:
+    process = _start_until_a_step_runs(cli, standin, write(tmp_path, docker_image, SLEEPING))
+    try:
+        (pod,) = standin.objects("Pod")
+        fault(standin, pod)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 3, stderr
+    result = json.loads(stdout)
+    assert result["status"] == "error"
+    assert result["error"].startswith("step 'prepare': ") and reason in result["error"], stderr
+    steps = {step["name"]: step for step in result["steps"]}
+    assert steps["prepare"]["status"] == "error" and reason in steps["prepare"]["message"]
+    assert steps["test"]["status"] == "skipped"
+    assert "started" in cli("logs", result["id"], check=0).stdout
+    assert wait_until_gone(standin) == {}
+
+
+@pytest.mark.parametrize(
+    ("hard", "refused"),
+    [
+        # the quota refuses the Job itself: the create's 403 answer
+        ("count/jobs.batch", 'jobs.batch "kube-live-'),
+        # the Job is made, the Job controller cannot make its Pod: FailedCreate events
+        ("pods", "Job kube-live-"),
+    ],
+    ids=["job", "pod"],
+)
+def test_a_resource_quota_denial_is_an_error_naming_the_quota(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path, hard: str, refused: str
+) -> None:
+    from kubernetes import client, config
+
+    core = client.CoreV1Api(config.new_client_from_config(str(standin.kubeconfig)))
+    quota = {"metadata": {"name": "ci-quota"}, "spec": {"hard": {hard: "0"}}}
+    core.create_namespaced_resource_quota(
+        NS, {"apiVersion": "v1", "kind": "ResourceQuota", **quota}
+    )
+    cli.env["ASSAY_KUBERNETES_UNSCHEDULABLE_TIMEOUT"] = "2"
+    done = cli("run", "-f", str(write(tmp_path, docker_image)), "--runner", "kubernetes",
+               "--namespace", NS, "-o", "json")  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "error"
+    assert refused in result["error"]
+    assert (
+        f"is forbidden: exceeded quota: ci-quota, requested: {hard}=1, used: {hard}=0, "
+        f"limited: {hard}=0"
+    ) in result["error"]
+    if hard == "pods":
+        assert "FailedCreate for 2s: Error creating: pods " in result["error"]
+        (event,) = core.list_namespaced_event(NS, field_selector="reason=FailedCreate").items
+        assert event.count > 1  # the Job controller kept trying until the Job was deleted
+    assert {step["status"] for step in result["steps"]} == {"skipped"}
     assert wait_until_gone(standin) == {}
 
 

@@ -2,7 +2,8 @@
 
 A test is **flaky** when at least one of these holds within the analysis window (the last
 ``window`` executions of its workflow; a failure is ``failed``, ``errored`` or ``quarantined``,
-``skipped`` attempts are ignored):
+``skipped`` attempts are ignored, and so are the results of executions that ended in ``error``:
+an infrastructure fault, not the tests' doing, scores neither a failure nor a flip):
 
 (a) ``same-commit``  it passed in one execution and failed in another of the same commit
                      (executions tagged with the same ``sha``);
@@ -33,12 +34,14 @@ from assay.analytics.history import (
     describe_tests,
 )
 from assay.model import CaseStatus
+from assay.status import ExecutionStatus
 from assay.store.database import Database
 
 __all__ = ["Evidence", "FlakyTest", "Reason", "ResultRef", "Thresholds", "Verdict", "find_flaky"]
 
 _PASSED = CaseStatus.PASSED.value
 _SKIPPED = CaseStatus.SKIPPED.value
+_INFRASTRUCTURE = ExecutionStatus.ERROR.value
 
 
 class Reason(StrEnum):
@@ -171,7 +174,11 @@ def find_flaky(
     executions = recent.by_id
     judged: list[tuple[str, RecentExecution, Verdict, int, int, int, tuple[Evidence, ...]]] = []
     for test_id, group in groupby(recent.failing_attempts(), key=lambda a: a.test_id):
-        series = [a for a in group if a.status != _SKIPPED]
+        series = [
+            a
+            for a in group
+            if a.status != _SKIPPED and executions[a.execution_id].status != _INFRASTRUCTURE
+        ]
         if not series:
             continue
         verdict, results, failures, flips, evidence = _judge(series, executions, limits)

@@ -148,6 +148,19 @@ class Cluster:
         )
         return list(listed.get("items", [])), str(listed["metadata"]["resourceVersion"])
 
+    def events(self, uid: str, reason: str) -> list[dict[str, Any]]:
+        """The Events about the object ``uid`` with ``reason``, the latest last."""
+        listed = self._json(
+            f"list Events {reason} of {uid}",
+            lambda: self.core.list_namespaced_event(
+                self.namespace,
+                field_selector=f"involvedObject.uid={uid},reason={reason}",
+                _preload_content=False,
+            ),
+        )
+        items: list[dict[str, Any]] = listed.get("items", [])
+        return sorted(items, key=lambda event: str(event.get("lastTimestamp") or ""))
+
     def watch_pods(self, selector: str, version: str, seconds: int) -> Iterator[dict[str, Any]]:
         """The watch events (``type``, ``object``) of the Pods after ``version``, for at most
         ``seconds``; :class:`Gone` if that version is too old."""

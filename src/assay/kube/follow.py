@@ -6,8 +6,13 @@ when the watch ends or drops; listed again on 410 Gone). :meth:`PodFollower.foll
 streams each container's log with ``follow=true`` as the container starts, in the Pod's
 order (init containers, then ``result``); a log stream that drops while its container still
 runs is opened again and the bytes already read are skipped. Faults end the following:
-an image that cannot be pulled, a container that cannot be created or was OOM-killed, an
-evicted or vanished Pod, a Pod unschedulable past :attr:`PodFollower.unschedulable_timeout`.
+an image that cannot be pulled, a container that cannot be created or was OOM-killed; a Pod
+evicted, ``Failed`` with a reason, marked for disruption (``DisruptionTarget``: the taint
+manager after its node was lost, the Pod garbage collector, a preemption, the eviction API),
+in phase ``Unknown`` (``NodeLost`` on older clusters), deleted by someone else or vanished; a
+Pod unschedulable, or never created (the Job's ``FailedCreate`` events: a ResourceQuota
+exceeded, a policy), past :attr:`PodFollower.unschedulable_timeout`. A fault of the Pod names
+the step that was running.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class _State:
     pod: dict[str, Any] | None = None
     fault: str | None = None
     vanished: bool = False
+    """Deleted, or being deleted (``deletionTimestamp``), or no longer listed."""
     unschedulable_since: float | None = None
     seen: dict[str, Any] = field(default_factory=dict)
 
@@ -71,9 +77,12 @@ class PodFollower:
         selector: str,
         names: dict[str, str],
         stopped: threading.Event,
+        job: tuple[str, str] | None = None,
     ) -> None:
         self.cluster = cluster
         self.selector = selector
+        self.job = job
+        """The Job's name and uid, whose ``FailedCreate`` events say why no Pod appears."""
         self.names = names
         """Container name -> what to call it in a fault (``step 'NAME'``)."""
         self.stopped = stopped
@@ -101,6 +110,8 @@ class PodFollower:
                     items, version = self.cluster.list_pods(self.selector)
                     for item in items:
                         self._update("ADDED", item)
+                    if not items:  # listed again after 410: its DELETED event was missed
+                        self._update("DELETED", None)
                 for event in self.cluster.watch_pods(self.selector, version, self.watch_seconds):
                     if self._closing.is_set():
                         return
@@ -121,23 +132,26 @@ class PodFollower:
             self._state.fault = self._state.fault or message
             self._changed.notify_all()
 
-    def _update(self, kind: str, pod: dict[str, Any]) -> None:
+    def _update(self, kind: str, pod: dict[str, Any] | None) -> None:
         with self._changed:
             state = self._state
-            if kind == "DELETED":
-                state.vanished = True
-            else:
+            if pod is None:  # listed again without it
+                state.vanished = state.pod is not None
+            else:  # a DELETED event carries the Pod's last state
+                state.fault = state.fault or self._fault_of(pod, state.pod)
                 state.pod = pod
-                state.fault = state.fault or self._fault_of(pod)
+                deleting = bool(pod["metadata"].get("deletionTimestamp"))
+                state.vanished = state.vanished or kind == "DELETED" or deleting
             self._changed.notify_all()
 
-    def _fault_of(self, pod: dict[str, Any]) -> str | None:
+    def _fault_of(self, pod: dict[str, Any], before: dict[str, Any] | None = None) -> str | None:
+        """What ends the following in ``pod`` (``before``: its previous state seen)."""
         status = pod.get("status") or {}
         name = pod["metadata"]["name"]
-        if status.get("reason") == "Evicted" or (
-            status.get("phase") == "Failed" and status.get("reason")
-        ):
-            return f"Pod {name}: {status.get('reason')}: {status.get('message', '')}".rstrip(": ")
+        ended = self._pod_fault(pod)
+        if ended:
+            where = self._where(pod) or (self._where(before) if before else "")
+            return f"{where}Pod {name}: {ended}"
         for entry in _statuses(pod):
             where = self.names.get(entry["name"], f"container {entry['name']!r}")
             waiting = entry.get("state", {}).get("waiting") or {}
@@ -161,6 +175,35 @@ class PodFollower:
         else:
             self._state.unschedulable_since = None
         return None
+
+    def _pod_fault(self, pod: dict[str, Any]) -> str | None:
+        """Why the Pod as a whole will not finish: its reason and message."""
+        status = pod.get("status") or {}
+        phase, reason = status.get("phase"), status.get("reason")
+        lost = phase == "Unknown" or reason in ("Evicted", "NodeLost")
+        if lost or (phase == "Failed" and reason):
+            return f"{reason or phase}: {status.get('message', '')}".rstrip(": ")
+        disruption = next(
+            (c for c in status.get("conditions", []) if c.get("type") == "DisruptionTarget"), None
+        )
+        if disruption and disruption.get("status") == "True":
+            return f"DisruptionTarget {disruption.get('reason')}: {disruption.get('message', '')}"
+        return None
+
+    def _where(self, pod: dict[str, Any]) -> str:
+        """``step 'NAME': `` of the container the Pod was running (or ended with non-zero);
+        empty if none ran."""
+        for entry in _statuses(pod):
+            state = entry.get("state") or {}
+            if "running" in state or (state.get("terminated") or {}).get("exitCode", 0) != 0:
+                return self.names.get(entry["name"], f"container {entry['name']!r}") + ": "
+        return ""
+
+    def last_step(self) -> str:
+        """:meth:`_where` of the last state of the Pod seen."""
+        with self._changed:
+            pod = self._state.pod
+        return self._where(pod) if pod is not None else ""
 
     # -- reading the state ----------------------------------------------------------------
 
@@ -189,12 +232,42 @@ class PodFollower:
             return self._state.vanished
 
     def pod_name(self) -> str | None:
-        """The Pod's name once it exists (None: none appeared in :attr:`pod_timeout`, or a
-        fault or stop came first)."""
-        state = self._wait_for(lambda s: s.pod is not None, self.pod_timeout)
-        if state.pod is None and not (state.fault or self.stopped.is_set()):
-            self._set_fault(f"no Pod for {self.selector} after {self.pod_timeout:.0f}s")
-        return None if state.pod is None else str(state.pod["metadata"]["name"])
+        """The Pod's name once it exists (None: a fault or stop came first). No Pod after
+        :attr:`pod_timeout` is a fault; so is the Job controller failing to create it
+        (``FailedCreate``) for :attr:`unschedulable_timeout`, with the event's message."""
+        begun = time.monotonic()
+        refused_since: float | None = None
+        while True:
+            state = self._wait_for(lambda s: s.pod is not None, 1.0)
+            if state.pod is not None:
+                return str(state.pod["metadata"]["name"])
+            if state.fault or state.vanished or self.stopped.is_set():
+                return None
+            now = time.monotonic()
+            refused = self._refusal()
+            if refused is not None:
+                refused_since = refused_since or now
+                if now - refused_since > self.unschedulable_timeout:
+                    wait = f"{self.unschedulable_timeout:.0f}s"
+                    self._set_fault(f"Job {self._job_name()}: FailedCreate for {wait}: {refused}")
+                    return None
+            elif now - begun > self.pod_timeout:
+                self._set_fault(f"no Pod for {self.selector} after {self.pod_timeout:.0f}s")
+                return None
+
+    def _job_name(self) -> str:
+        return self.job[0] if self.job else "?"
+
+    def _refusal(self) -> str | None:
+        """The message of the Job's latest ``FailedCreate`` event (None: none, or the
+        events cannot be read)."""
+        if self.job is None:
+            return None
+        try:
+            events = self.cluster.events(self.job[1], "FailedCreate")
+        except InfrastructureError:
+            return None
+        return str(events[-1].get("message") or "FailedCreate") if events else None
 
     def _container(self, state: _State, name: str) -> dict[str, Any]:
         entry = next((e for e in _statuses(state.pod or {}) if e["name"] == name), None)

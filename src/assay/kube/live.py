@@ -7,7 +7,8 @@ execution's id; the objects are created in order; the Pod is followed
 log as it is written, the ``result`` container's last line is the execution's result
 (``entry.sh finish``: status and each step's status, exit code, attempts, seconds) and the
 lines before it the steps' JUnit reports. Infrastructure faults (an image that cannot be
-pulled, OOMKilled, eviction, unschedulable, a step container that did not exit 0) end the
+pulled, OOMKilled, eviction, a lost node, a Pod deleted by someone, unschedulable, a
+ResourceQuota refusing the Job or its Pod, a step container that did not exit 0) end the
 execution in ``error`` with the Kubernetes reason and the step. An abort deletes the Job with
 its Pods. Everything created is deleted at the end, whatever way the execution ended.
 
@@ -264,6 +265,7 @@ class _Execution:
             template["metadata"]["annotations"]["assay.io/steps"]
         )
         self.refs = {step["container"]: step["ref"] for step in self.steps}
+        self.job_uid = ""
         self.log: TextIO | None = None
         self.lock = threading.Lock()
 
@@ -314,9 +316,10 @@ class _Execution:
         for item in self.rendered.objects:
             if self.engine._cancel.is_set():
                 break
-            self.cluster.create(item)
+            made = self.cluster.create(item)
             created.append((item["kind"], item["metadata"]["name"]))
             if item is self.job:
+                self.job_uid = str(made["metadata"]["uid"])
                 self.engine._register(self.row.id, self.cluster, item["metadata"]["name"])
         try:
             yield
@@ -350,7 +353,8 @@ class _Execution:
         )
         names = {step["container"]: f"step {step['name']!r}" for step in self.steps}
         names[RESULT] = "the result container"
-        follower = PodFollower(self.cluster, selector, names, self.engine._cancel)
+        job = (self.job["metadata"]["name"], self.job_uid)
+        follower = PodFollower(self.cluster, selector, names, self.engine._cancel, job)
         follower.unschedulable_timeout = self.engine.unschedulable_timeout
         follower.start()
         try:
@@ -373,6 +377,8 @@ class _Execution:
                 end = follower.ended(container, 10.0)
                 if follower.fault or self.engine._cancel.is_set():
                     break
+                if end is None and follower.vanished:
+                    break
                 if end is None:
                     return f"{names[container]}: the Pod ended before its container did"
                 if container != RESULT and end.exit_code != 0:
@@ -383,21 +389,24 @@ class _Execution:
             if follower.fault:
                 return follower.fault
             if follower.vanished and result.status is None and not self.engine._cancel.is_set():
-                return self._vanished()
+                return follower.last_step() + self._vanished(pod)
             return None
         finally:
             follower.close()
 
-    def _vanished(self) -> str:
+    def _vanished(self, pod: str) -> str:
         """Why the Pod went away before the result: the Job's deadline, else its loss."""
-        try:
+        with contextlib.suppress(InfrastructureError):
             job = self.cluster.read_job(self.job["metadata"]["name"])
-        except InfrastructureError:
-            return "the Pod was deleted before the execution ended (node lost?)"
-        for condition in (job.get("status") or {}).get("conditions", []):
-            if condition.get("type") == "Failed" and condition.get("reason"):
-                return f"Job: {condition['reason']}: {condition.get('message', '')}".rstrip(": ")
-        return "the Pod was deleted before the execution ended (node lost?)"
+            for condition in (job.get("status") or {}).get("conditions", []):
+                if condition.get("type") in ("Failed", "FailureTarget") and (
+                    condition.get("reason") == "DeadlineExceeded"
+                ):
+                    return f"Job: DeadlineExceeded: {condition.get('message', '')}".rstrip(": ")
+        return (
+            f"Pod {pod} was deleted before the execution ended (its node lost, or deleted "
+            "by someone)"
+        )
 
     def _record(self, result: _Result, error: str | None) -> ExecutionRow:
         cancelled = self.engine._cancel.is_set()

@@ -2,11 +2,13 @@
 
 No Kubernetes can run on these machines, so the runner is tested at its one seam, the API:
 :class:`StandIn` serves the subset the runner uses (:mod:`standin.api`: create, get, replace,
-list, delete and watch Jobs, Pods, ConfigMaps and Secrets; Pod logs with ``follow``; CRDs and
-their custom resources), validating every body strictly against the Kubernetes 1.31 OpenAPI
-schemas (a custom resource against its CRD's), and runs each Job's Pod on the Docker Engine
-(:mod:`standin.kubelet`; ``pods=False``: none). A kubeconfig pointing at it (bearer token) is
-written for the runner to load as it would a cluster's.
+list, delete and watch Jobs, Pods, ConfigMaps, Secrets, Events and ResourceQuotas; Pod logs
+with ``follow``; CRDs and their custom resources), validating every body strictly against the
+Kubernetes 1.31 OpenAPI schemas (a custom resource against its CRD's), enforcing object-count
+quotas (:mod:`standin.quota`), and runs each Job's Pod on the Docker Engine
+(:mod:`standin.kubelet`, which also injects node faults for tests; ``pods=False``: none). A
+kubeconfig pointing at it (bearer token) is written for the runner to load as it would a
+cluster's.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import yaml
 
 from standin.api import Api, ApiError, Store
 from standin.kubelet import Kubelet
+from standin.quota import admit
 
 __all__ = ["StandIn"]
 
@@ -35,6 +38,7 @@ class StandIn:
         self.root = root
         self.namespace = namespace
         self.store = Store()
+        self.store.admit.append(admit)
         self.kubelet = Kubelet(self.store, root / "pods") if pods else None
         """None (``pods`` false): Pods are stored, never run (no Docker needed)."""
         self.token = secrets.token_hex(16)

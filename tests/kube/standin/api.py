@@ -5,8 +5,11 @@ change gets the next number, and watches replay the changes after the version th
 (none or "0": the current objects as ADDED first). Request bodies are validated strictly
 (no unknown field, required fields present) against the official OpenAPI schemas of
 Kubernetes 1.31 shipped by ``kubernetes-validate``; a refused body is a 422 ``Invalid``
-Status, as the API server answers. Creating a Job creates its Pod, which the
-:class:`~standin.kubelet.Kubelet` runs on the Docker Engine.
+Status, as the API server answers. Lists take ``labelSelector`` and ``fieldSelector`` (the
+field labels the API server knows for the kind). Every create, a client's or a
+controller's, passes :attr:`Store.admit` (the quota admission of :mod:`standin.quota`).
+Creating a Job creates its Pod, which the :class:`~standin.kubelet.Kubelet` runs on the
+Docker Engine.
 
 CustomResourceDefinitions may be created (``/apis/apiextensions.k8s.io/v1/...``); each served
 version's resources are then served under ``/apis/GROUP/VERSION/namespaces/NS/PLURAL`` like
@@ -47,8 +50,25 @@ RESOURCES = {
     "pods": ("/api/v1", "Pod", "v1"),
     "configmaps": ("/api/v1", "ConfigMap", "v1"),
     "secrets": ("/api/v1", "Secret", "v1"),
+    "events": ("/api/v1", "Event", "v1"),
+    "resourcequotas": ("/api/v1", "ResourceQuota", "v1"),
     "jobs": ("/apis/batch/v1", "Job", "batch/v1"),
 }
+FIELDS = {"metadata.name", "metadata.namespace"}
+EVENT_FIELDS = FIELDS | {
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+}
+"""The field labels a ``fieldSelector`` may name (the API server's, per kind)."""
 DELETE_OPTIONS = {"apiVersion", "kind", "gracePeriodSeconds", "propagationPolicy", "dryRun"}
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 SUBDOMAIN = re.compile(
@@ -63,12 +83,15 @@ def timestamp() -> str:
 class ApiError(Exception):
     """An API error answered as a ``Status`` object."""
 
-    def __init__(self, code: int, reason: str, message: str) -> None:
+    def __init__(
+        self, code: int, reason: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
-        self.code, self.reason, self.message = code, reason, message
+        self.code, self.reason, self.message, self.details = code, reason, message, details
 
     def response(self) -> JSONResponse:
-        return JSONResponse(status(self.code, self.reason, self.message), status_code=self.code)
+        body = status(self.code, self.reason, self.message, self.details)
+        return JSONResponse(body, status_code=self.code)
 
 
 def status(
@@ -170,6 +193,22 @@ def selector_matches(selector: str, labels: dict[str, str]) -> bool:
     return True
 
 
+def fields_match(selector: str, kind: str, item: dict[str, Any]) -> bool:
+    """Field selectors (``f=v``, ``f==v``, ``f!=v``) over the field labels of ``kind``; an
+    unknown label is a 400, as the API server answers."""
+    for term in filter(None, (part.strip() for part in selector.split(","))):
+        negated = "!=" in term
+        key, value = term.replace("!=", "=").replace("==", "=").split("=", 1)
+        if key not in (EVENT_FIELDS if kind == "Event" else FIELDS):
+            raise ApiError(400, "BadRequest", f'"{key}" is not a known field selector')
+        found: Any = item
+        for part in ("source.component" if key == "source" else key).split("."):
+            found = found.get(part, "") if isinstance(found, dict) else ""
+        if (str(found) == value) == negated:
+            return False
+    return True
+
+
 @dataclass
 class Event:
     version: int
@@ -189,6 +228,9 @@ class Store:
     """Watches from before this resourceVersion are 410 Gone (:meth:`compact`)."""
     lock: threading.Condition = field(default_factory=threading.Condition)
     on_create: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+    admit: list[Callable[[Store, str, str, dict[str, Any]], None]] = field(default_factory=list)
+    """Admission checks, under the lock, of every object created (by a client or by a
+    controller), its name generated: raise an :class:`ApiError` to refuse it."""
     on_delete: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
 
     def _record(self, kind: str, kind_of_change: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -208,6 +250,9 @@ class Store:
         with self.lock:
             if (kind, namespace, name) in self.objects:
                 raise ApiError(409, "AlreadyExists", f'{kind.lower()}s "{name}" already exists')
+            meta["name"] = name
+            for check in self.admit:
+                check(self, kind, namespace, body)
             meta.update(
                 name=name, namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=timestamp()
             )
@@ -275,12 +320,17 @@ class Store:
             item = self.objects.pop((kind, namespace, name), None)
             if item is None:
                 raise ApiError(404, "NotFound", f'{kind.lower()}s "{name}" not found')
+            if kind == "Pod":  # gone at once, as after its kubelet's final grace-0 delete
+                item["metadata"].setdefault("deletionTimestamp", timestamp())
+                item["metadata"]["deletionGracePeriodSeconds"] = 0
             deleted = self._record(kind, "DELETED", item)
         for hook in self.on_delete:
             hook(deleted)
         return deleted
 
-    def list(self, kind: str, namespace: str, selector: str) -> tuple[list[dict[str, Any]], int]:
+    def list(
+        self, kind: str, namespace: str, selector: str, fields: str = ""
+    ) -> tuple[list[dict[str, Any]], int]:
         with self.lock:
             items = [
                 copy.deepcopy(item)
@@ -288,6 +338,7 @@ class Store:
                 if k == kind
                 and ns == namespace
                 and selector_matches(selector, item["metadata"].get("labels", {}))
+                and fields_match(fields, kind, item)
             ]
             return items, self.version
 
@@ -411,7 +462,8 @@ class Api:
                 selector = request.query_params.get("labelSelector", "")
                 if request.query_params.get("watch") in ("true", "1"):
                     return self._watch(request, kind, namespace, selector)
-                items, version = self.store.list(kind, namespace, selector)
+                fields = request.query_params.get("fieldSelector", "")
+                items, version = self.store.list(kind, namespace, selector, fields)
                 return JSONResponse(
                     {
                         "kind": f"{kind}List",
@@ -496,6 +548,8 @@ class Api:
                     uid = deleted["metadata"]["uid"]
                     for pod in self.store.list("Pod", namespace, f"controller-uid={uid}")[0]:
                         self.store.delete("Pod", namespace, pod["metadata"]["name"])
+                if kind == "Pod":  # its registry returns the deleted object (ReturnDeletedObject)
+                    return JSONResponse(deleted)
                 plural = request.url.path.rstrip("/").split("/")[-2]
                 details = {"name": name, "kind": plural, "uid": deleted["metadata"]["uid"]}
                 return JSONResponse(status(200, "", "", details))

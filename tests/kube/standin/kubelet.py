@@ -11,7 +11,9 @@ never pulled (no registry here): the container waits with reason ``ErrImagePull`
 whose pulls fail reports it, until the Pod is deleted. A missing Secret or ConfigMap key in
 ``env`` is ``CreateContainerConfigError``. There is one node (:data:`NODE_LABELS`): a Pod
 whose ``nodeSelector`` it does not match stays Pending, ``PodScheduled`` false with reason
-``Unschedulable``. The Job's status follows its Pod's end.
+``Unschedulable``. The Job's status follows its Pod's end. A Pod the API refuses (a quota) is
+a ``FailedCreate`` Warning Event on its Job, tried again until the Job is deleted. Tests inject
+node faults: :meth:`Kubelet.evict` and :meth:`Kubelet.lose_node`.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ _UNITS = {
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
 }  # fmt: skip
 PULL_BACKOFF_SECONDS = 0.5
+CREATE_RETRY_SECONDS = 0.5
+"""The Job controller's next try at a Pod it could not create (its backoff, shortened)."""
+KILLED = 137
 NODE_LABELS = {
     "kubernetes.io/hostname": "standin",
     "kubernetes.io/os": "linux",
@@ -87,6 +92,9 @@ class Kubelet:
         """Docker filter of what this stand-in made (others may run beside it)."""
         self._containers: dict[tuple[str, str], str] = {}  # (pod uid, container) -> docker id
         self._deleted: set[str] = set()
+        self._stopped: set[str] = set()  # pods whose node no longer reports (evicted, lost)
+        self._runs: dict[str, threading.Thread] = {}  # pod uid -> the thread running it
+        self._events: dict[str, str] = {}  # Job uid -> its FailedCreate Event
         self._made: dict[str, tuple[list[str], Path]] = {}  # pod uid -> (volumes, directory)
         self._lock = threading.Lock()
         self.threads: list[threading.Thread] = []
@@ -97,13 +105,68 @@ class Kubelet:
 
     def _created(self, item: dict[str, Any]) -> None:
         if item["kind"] == "Job":
-            self._start(self._job_pod(item))
+            self._control(item)
         elif item["kind"] == "Pod" and not item["metadata"].get("ownerReferences"):
             self._start(item)
+
+    def _control(self, job: dict[str, Any]) -> None:
+        """The Job controller: create the Job's Pod; refused (a quota), a ``FailedCreate``
+        Warning Event on the Job and another try until the Job is deleted."""
+        meta = job["metadata"]
+        try:
+            self.store.get("Job", meta["namespace"], meta["name"])
+            self._start(self._job_pod(job))
+        except ApiError as exc:
+            if exc.code == 404:
+                return
+            self._failed_create(job, f"Error creating: {exc.message}")
+            retry = threading.Timer(CREATE_RETRY_SECONDS, self._control, args=(job,))
+            retry.daemon = True
+            retry.start()
+
+    def _failed_create(self, job: dict[str, Any], message: str) -> None:
+        """Record the Event as the job-controller's recorder does (repeats aggregated)."""
+        meta = job["metadata"]
+        namespace, uid = meta["namespace"], meta["uid"]
+        name = self._events.get(uid)
+        if name is not None:
+
+            def again(event: dict[str, Any]) -> None:
+                event.update(message=message, count=event["count"] + 1, lastTimestamp=timestamp())
+
+            self.store.update("Event", namespace, name, again)
+            return
+        now = timestamp()
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{meta['name']}.{secrets.token_hex(8)}"},
+            "involvedObject": {
+                "kind": "Job",
+                "namespace": namespace,
+                "name": meta["name"],
+                "uid": uid,
+                "apiVersion": "batch/v1",
+                "resourceVersion": meta["resourceVersion"],
+            },
+            "reason": "FailedCreate",
+            "message": message,
+            "source": {"component": "job-controller"},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "type": "Warning",
+            "eventTime": None,
+            "reportingComponent": "job-controller",
+            "reportingInstance": "",
+        }
+        self._events[uid] = self.store.create("Event", namespace, event)["metadata"]["name"]
 
     def _start(self, pod: dict[str, Any]) -> None:
         thread = threading.Thread(target=self._run_pod, args=(pod,), daemon=True)
         self.threads.append(thread)
+        with self._lock:
+            self._runs[pod["metadata"]["uid"]] = thread
         thread.start()
 
     def _job_pod(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -158,6 +221,98 @@ class Kubelet:
         made = self._made.get(uid)
         if made is not None:  # else the Pod's thread removes them as it stops
             self._remove(item, *made)
+        if (item.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+            self._job_ended(item, "Failed")  # deleted before its end: a failure to its Job
+
+    # -- faults a test injects -------------------------------------------------------------
+
+    def evict(self, namespace: str, name: str, message: str) -> None:
+        """Evict a Pod as the kubelet's eviction manager does under node pressure: the Pod
+        ``Failed`` with reason ``Evicted``, the message and a ``DisruptionTarget`` condition
+        (``TerminationByKubelet``) while its containers still run; then they are killed and
+        reported terminated (exit 137); the Job fails."""
+        pod = self._halt(namespace, name)
+        condition = _disruption("TerminationByKubelet", message)
+
+        def failed(item: dict[str, Any]) -> None:
+            item["status"].update(phase="Failed", reason="Evicted", message=message)
+            _set_condition(item, condition)
+
+        self._update_pod(pod, failed)
+        self._kill(pod)
+
+        def killed(item: dict[str, Any]) -> None:
+            for entry in [
+                *item["status"].get("initContainerStatuses", []),
+                *item["status"].get("containerStatuses", []),
+            ]:
+                state = entry["state"]
+                if "terminated" in state:
+                    continue
+                end = {"exitCode": KILLED, "finishedAt": timestamp()}
+                if "running" in state:
+                    end |= {"reason": "Error", "startedAt": state["running"]["startedAt"]}
+                else:
+                    end |= {
+                        "reason": "ContainerStatusUnknown",
+                        "message": "The container could not be located when the pod was terminated",
+                    }
+                entry["state"] = {"terminated": end}
+
+        self._update_pod(pod, killed)
+        self._job_ended(pod, "Failed")
+
+    def lose_node(self, namespace: str, name: str, *, node_deleted: bool = False) -> None:
+        """The Pod's node stops answering (its containers killed here; nothing more is
+        reported). Then, as the control plane of 1.31 does once the ``unreachable``
+        toleration (300 s, not waited here) is over: the taint eviction controller adds a
+        ``DisruptionTarget`` condition (``DeletionByTaintManager``) and deletes the Pod
+        gracefully (``deletionTimestamp`` set; it stays, as no kubelet confirms). With
+        ``node_deleted`` (the Node object removed), the Pod garbage collector instead marks it
+        ``Failed`` with ``DisruptionTarget`` ``DeletionByPodGC`` and force-deletes it."""
+        pod = self._halt(namespace, name)
+        self._kill(pod)
+        if node_deleted:
+            condition = _disruption("DeletionByPodGC", "PodGC: node no longer exists")
+
+            def collected(item: dict[str, Any]) -> None:
+                if item["status"].get("phase") not in ("Succeeded", "Failed"):
+                    item["status"]["phase"] = "Failed"
+                _set_condition(item, condition)
+
+            self._update_pod(pod, collected)
+            with contextlib.suppress(ApiError):
+                self.store.delete("Pod", namespace, name)
+            self._job_ended(pod, "Failed")
+            return
+        taint = "Taint manager: deleting due to NoExecute taint"
+        condition = _disruption("DeletionByTaintManager", taint)
+        self._update_pod(pod, lambda item: _set_condition(item, condition))
+
+        def terminating(item: dict[str, Any]) -> None:
+            grace = item["spec"].get("terminationGracePeriodSeconds", 30)
+            item["metadata"].update(deletionTimestamp=timestamp(), deletionGracePeriodSeconds=grace)
+
+        self._update_pod(pod, terminating)
+
+    def _halt(self, namespace: str, name: str) -> dict[str, Any]:
+        """The Pod, its kubelet from now on silent about it (its thread reports nothing)."""
+        pod = self.store.get("Pod", namespace, name)
+        with self._lock:
+            self._stopped.add(pod["metadata"]["uid"])
+        return pod
+
+    def _kill(self, pod: dict[str, Any]) -> None:
+        """Kill the Pod's containers (SIGKILL) and wait for its thread to stop."""
+        uid = pod["metadata"]["uid"]
+        with self._lock:
+            ids = [cid for (p, _), cid in self._containers.items() if p == uid]
+            thread = self._runs.get(uid)
+        for cid in ids:
+            with contextlib.suppress(docker.errors.APIError):
+                self.docker.api.kill(cid)
+        if thread is not None:
+            thread.join(timeout=30)
 
     # -- one Pod ---------------------------------------------------------------------------
 
@@ -179,8 +334,10 @@ class Kubelet:
         self._update_pod(pod, change)
 
     def _gone(self, pod: dict[str, Any]) -> bool:
+        """Deleted, or its node no longer reports it (:meth:`evict`, :meth:`lose_node`)."""
         with self._lock:
-            return pod["metadata"]["uid"] in self._deleted
+            uid = pod["metadata"]["uid"]
+            return uid in self._deleted or uid in self._stopped
 
     def _run_pod(self, pod: dict[str, Any]) -> None:
         spec = pod["spec"]
@@ -229,14 +386,16 @@ class Kubelet:
         except (ApiError, docker.errors.APIError) as exc:
             message = str(exc)
         finally:
+            uid = pod["metadata"]["uid"]
             with self._lock:
-                self._made[pod["metadata"]["uid"]] = (volumes, workdir)
-            if not self._gone(pod):
+                self._made[uid] = (volumes, workdir)
+                deleted, stopped = uid in self._deleted, uid in self._stopped
+            if deleted:
+                self._remove(pod, volumes, workdir)
+            elif not stopped:
                 ended = {"phase": phase, **({"message": message} if message else {})}
                 self._update_pod(pod, lambda item: item["status"].update(ended))
                 self._job_ended(pod, phase)
-            else:
-                self._remove(pod, volumes, workdir)
 
     def _unschedulable(self, pod: dict[str, Any]) -> None:
         """The one node does not match: Pending, not scheduled, until deleted."""
@@ -282,12 +441,20 @@ class Kubelet:
             return
 
         def change(job: dict[str, Any]) -> None:
-            done = "Complete" if phase == "Succeeded" else "Failed"
+            if phase == "Succeeded":
+                done = {"type": "Complete", "status": "True"}
+            else:  # backoffLimit 0: the first failure is the last
+                done = {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit",
+                }
             job["status"] = {
                 "active": 0,
                 "succeeded" if phase == "Succeeded" else "failed": 1,
-                "completionTime": timestamp(),
-                "conditions": [{"type": done, "status": "True"}],
+                **({"completionTime": timestamp()} if phase == "Succeeded" else {}),
+                "conditions": [done],
             }
 
         self.store.update("Job", pod["metadata"]["namespace"], owner["name"], change)
@@ -449,7 +616,12 @@ class Kubelet:
             containerID=f"docker://{created.id}",
         )
         if not init:  # Pending until a container runs
-            self._update_pod(pod, lambda item: item["status"].update(phase="Running"))
+
+            def running(item: dict[str, Any]) -> None:
+                if item["status"]["phase"] == "Pending":
+                    item["status"]["phase"] = "Running"
+
+            self._update_pod(pod, running)
         try:
             created.wait()
             state = self.docker.api.inspect_container(created.id)["State"]
@@ -503,6 +675,21 @@ class Kubelet:
             return iter(handle.logs(stream=True, follow=follow, stdout=True, stderr=True))
         except docker.errors.APIError:
             return iter(())
+
+
+def _disruption(reason: str, message: str) -> dict[str, Any]:
+    return {
+        "type": "DisruptionTarget",
+        "status": "True",
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": timestamp(),
+    }
+
+
+def _set_condition(pod: dict[str, Any], condition: dict[str, Any]) -> None:
+    conditions = pod["status"].setdefault("conditions", [])
+    conditions[:] = [c for c in conditions if c["type"] != condition["type"]] + [condition]
 
 
 class _ConfigError(Exception):
