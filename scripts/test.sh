@@ -5,12 +5,15 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh" --with-services
 cd "$ROOT"
-# Wheels that test fixtures install offline inside executions (seed 000's preRunScript).
-if [ ! -f .cache/wheelhouse/.complete ]; then
+# Wheels that test fixtures install offline inside executions (seed 000's preRunScript), and
+# uv's, which the local stand-in of seed 000's uv image is built with (tests/kube/seed_cluster.py).
+wheels="pytest pytest-cov httpx python-dotenv uv"
+if [ "$(cat .cache/wheelhouse/.complete 2>/dev/null)" != "$wheels" ]; then
   echo "== preparing .cache/wheelhouse"
+  # shellcheck disable=SC2086 # one name per word
   python -m pip download -q --disable-pip-version-check --only-binary=:all: \
-    -d .cache/wheelhouse pytest pytest-cov httpx python-dotenv
-  touch .cache/wheelhouse/.complete
+    -d .cache/wheelhouse $wheels
+  echo "$wheels" >.cache/wheelhouse/.complete
 fi
 echo "== ruff";  ruff check src tests bench && ruff format --check src tests bench
 echo "== mypy";  mypy

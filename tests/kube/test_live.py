@@ -4,7 +4,6 @@ the real console script, the official client over loopback, the Job's Pod run on
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -13,10 +12,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import docker
-import pytest
 from standin import StandIn
 
-from assay.settings import Settings
 from support import ASSAY, Cli
 
 NS = "tests"
@@ -49,13 +46,6 @@ spec:
       condition: always
       shell: echo "always ran"
 """
-
-
-@pytest.fixture
-def cli(assay_home: Settings, tmp_path: Path, standin: StandIn) -> Cli:
-    env = {**os.environ, "ASSAY_HOME": str(assay_home.home), "KUBECONFIG": str(standin.kubeconfig)}
-    env.pop("PYTEST_ADDOPTS", None)
-    return Cli(env, tmp_path)
 
 
 def write(tmp_path: Path, image: str, text: str = WORKFLOW) -> Path:

@@ -356,6 +356,83 @@ def test_pytest_reports_land_in_the_state_directory_per_attempt(tmp_path: Path) 
     assert 'name="test_ok"' in report.read_text()
 
 
+SHELLS = [("/bin/sh",), ("busybox", "sh"), ("bash", "--posix")]
+
+
+def need(shell: tuple[str, ...]) -> None:
+    if shutil.which(shell[0]) is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{shell[0]} is missing (scripts/setup.sh installs it)")
+        pytest.skip(f"{shell[0]} is not installed")
+
+
+def test_the_report_a_commands_own_junit_xml_names_is_the_steps(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "test_x.py").write_text("def test_ok():\n    assert True\n")
+    text = workflow(
+        "- workingDir: /data\n  run: {command: "
+        f"[{sys.executable}, -m, pytest, -q, -p, no:cacheprovider, --junit-xml=own.xml]}}"
+    )
+    pod = run(text, tmp_path)
+    assert pod.status("1") == "passed", pod.logs
+    assert (tmp_path / "data" / "own.xml").exists()  # where the command wrote it, and
+    report = tmp_path / "data" / ".assay" / "reports" / "1-1.xml"
+    assert 'name="test_ok"' in report.read_text()
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_secret_values_are_masked_in_the_pod_in_output_and_reports(
+    tmp_path: Path, shell: tuple[str, ...]
+) -> None:
+    need(shell)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "test_x.py").write_text(
+        "import os\n\ndef test_leak():\n    assert False, 'key ' + os.environ['TOKEN']\n"
+    )
+    text = workflow(
+        f"""
+- shell: 'echo "out $TOKEN"; echo "err $TOKEN" >&2; echo "$PLAIN"'
+- workingDir: /data
+  run: {{command: [{sys.executable}, -m, pytest, -q, -p, no:cacheprovider]}}
+""",
+        spec="""
+container:
+  image: busybox
+  env:
+  - {name: TOKEN, valueFrom: {secretKeyRef: {name: creds, key: token}}}
+  - {name: PLAIN, value: not-secret}
+""",
+    )
+    secret = "s3cr3t-<&>"  # XML-escaped in the report: masked in that form too
+    rendered = render_yaml(text)
+    pod = run_pod(rendered.objects, JOB, tmp_path, {("creds", "token"): secret}, shell=shell)
+    assert pod.status("1") == "passed" and pod.status("2") == "failed", pod.logs
+    logs = "".join(pod.logs.values())
+    assert "s3cr3t" not in logs
+    assert "out ***" in logs and "err ***" in logs and "not-secret" in logs
+    assert "AssertionError: key ***" in pod.logs["step-2"]
+    report = (tmp_path / "data" / ".assay" / "reports" / "2-1.xml").read_text()
+    assert "key ***" in report and "s3cr3t" not in report
+
+
+def test_steps_share_a_virtualenv_on_data(tmp_path: Path) -> None:
+    """What one step installs into Python (pip, `uv pip install --system`) the next imports:
+    one virtualenv per Python under /data/.assay, first on PATH, as the local runner's."""
+    install = "import sysconfig; open(sysconfig.get_paths()['purelib'] + '/shared.py', 'w')"
+    text = workflow(
+        f"""
+- shell: python3 -c "{install}.write('X = 42')"
+- shell: python3 -c 'import shared, sys; print(shared.X, sys.prefix)' > /data/out
+"""
+    )
+    pod = run(text, tmp_path)
+    assert pod.status("2") == "passed", pod.logs
+    value, prefix = (tmp_path / "data" / "out").read_text().split()
+    assert value == "42"
+    assert Path(prefix).parent == tmp_path / "data" / ".assay"
+    assert Path(prefix).name.startswith("venv-")
+
+
 def test_parallel_step_waits_for_the_runners_signal(tmp_path: Path) -> None:
     text = workflow(
         """
@@ -385,14 +462,11 @@ def test_parallel_step_waits_for_the_runners_signal(tmp_path: Path) -> None:
     assert pod.status("1") == "failed"
 
 
-@pytest.mark.parametrize("shell", [("/bin/sh",), ("busybox", "sh"), ("bash", "--posix")])
+@pytest.mark.parametrize("shell", SHELLS)
 def test_the_entry_script_behaves_alike_in_dash_busybox_and_bash(
     tmp_path: Path, shell: tuple[str, ...]
 ) -> None:
-    if shutil.which(shell[0]) is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{shell[0]} is missing (scripts/setup.sh installs it)")
-        pytest.skip(f"{shell[0]} is not installed")
+    need(shell)
     text = workflow(
         """
 - name: flaky

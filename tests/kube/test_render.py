@@ -157,6 +157,12 @@ def test_seed_000_backend_auth_e2e_renders_as_a_job_with_secret_references() -> 
         "--junit-xml=results.xml",
     ]
     assert "dir=/data/repo/backend/tests" in test["args"]
+    # the entry script masks the Secret's value; the report is the one --junit-xml names
+    assert (
+        "mask=SUPABASE_SERVICE_KEY" in pre_run["args"]
+        and "mask=SUPABASE_SERVICE_KEY" in test["args"]
+    )
+    assert "xml=/data/repo/backend/tests/results.xml" in test["args"]
     assert "uv pip install --system pytest pytest-cov httpx python-dotenv" in pre_run["args"][-1]
     assert pod["containers"][0]["args"] == ["finish", "content-git", "1", "2"]
     labels = job["spec"]["template"]["metadata"]["labels"]

@@ -1,6 +1,7 @@
 # assay's step entry for Kubernetes: every container of an execution's Pod runs it with
 # /bin/sh (docs/architecture.md, "Kubernetes runner"). POSIX sh and the image's own `date`,
-# `sleep`, `mkdir`, `mv`, `cat`: nothing else of ours has to be in a step's image.
+# `sleep`, `mkdir`, `mv`, `cat` (`cksum` with python3; `awk`, `mkfifo` to mask the values of
+# Secret-backed variables): nothing else of ours has to be in a step's image.
 #
 #   entry.sh step KEY=VALUE... -- COMMAND [ARG...]   run one step, record its status, exit 0
 #   entry.sh finish REF...                           the execution's status from the steps' files
@@ -18,7 +19,14 @@
 #   signals/REF         the status a waiting step (parallel, execute) receives from the runner
 #   signals/abort       the runner aborts the execution: the running step is stopped, the
 #                       rest are `aborted` except `always` ones, which get the grace period
-#   reports/REF-N.xml   pytest's JUnit of attempt N (PYTEST_ADDOPTS), for the runner to collect
+#   reports/REF-N.xml   pytest's JUnit of attempt N (PYTEST_ADDOPTS, else the file the command's
+#                       own --junit-xml names: option xml), for the runner to collect
+#   .mask-REF           a FIFO: with option mask=VAR,..., the step's output and report pass
+#                       through `masking`, the values of those (Secret-backed) variables `***`
+#   venv-KEY/           the steps' virtualenv, one per Python (KEY: a checksum of its path and
+#                       version): first on PATH, UV_PYTHON, so that `pip install` and
+#                       `uv pip install --system` in one step reach the next (as the local
+#                       runner's workspace venv); the image's own packages stay visible
 #   result              the execution's status, written by `finish`
 set -u
 S="${ASSAY_STATE_DIR:-/data/.assay}"
@@ -96,18 +104,75 @@ enter_groups() {
     [ "$skip_rest" = 0 ]
 }
 
+python_env() { # the steps' shared virtualenv (venv-KEY above), unless VIRTUAL_ENV is set
+    [ -z "${VIRTUAL_ENV:-}" ] || return 0
+    py=$(command -v python3 2>/dev/null) || return 0
+    key=$({ echo "$py" && "$py" -c 'import sys; print(sys.version)'; } 2>/dev/null | cksum) || return 0
+    venv="$S/venv-${key%% *}"
+    if [ ! -x "$venv/bin/python" ]; then
+        if ! "$py" -m venv --without-pip --system-site-packages "$venv" >/dev/null 2>&1; then
+            rm -rf "$venv"
+            say "step $ref: no virtualenv for $py; packages it installs stay in this container"
+            return 0
+        fi
+        if "$py" -c 'import pip' >/dev/null 2>&1; then # the image's pip, installing here
+            for shim in pip pip3; do
+                printf '#!%s\nimport sys\nfrom pip._internal.cli.main import main\nsys.exit(main())\n' \
+                    "$venv/bin/python" >"$venv/bin/$shim" && chmod 755 "$venv/bin/$shim"
+            done
+        fi
+    fi
+    PATH="$venv/bin:$PATH" VIRTUAL_ENV=$venv UV_PYTHON=${UV_PYTHON:-$venv/bin/python}
+    export PATH VIRTUAL_ENV UV_PYTHON
+}
+
+masking() { # stdin to stdout, each line of the values of the variables named in $mask as ***
+    awk -v names="$mask" '
+function xml(s) { gsub(/&/, "\\&amp;", s); gsub(/</, "\\&lt;", s); gsub(/>/, "\\&gt;", s); gsub(/"/, "\\&quot;", s); return s }
+function add(v) { if (length(v) >= 3) { values[++k] = v; if (xml(v) != v) values[++k] = xml(v) } }
+BEGIN {
+    n = split(names, list, ",")
+    for (i = 1; i <= n; i++) { m = split(ENVIRON[list[i]], lines, "\n"); for (j = 1; j <= m; j++) add(lines[j]) }
+}
+{
+    line = $0
+    for (i = 1; i <= k; i++) {
+        out = ""
+        while ((p = index(line, values[i])) > 0) {
+            out = out substr(line, 1, p - 1) "***"
+            line = substr(line, p + length(values[i]))
+        }
+        line = out line
+    }
+    print line
+    fflush()
+}'
+}
+
+launch() { # the step's command, in the background subshell `launch ... &` makes
+    umask "$USER_UMASK"
+    if [ -n "$dir" ]; then cd "$dir" || exit 126; fi
+    # its own process group where setsid exists, so that a timeout stops the whole tree
+    if command -v setsid >/dev/null 2>&1; then exec setsid "$@"; else exec "$@"; fi
+}
+
 run_attempt() { # runs "$@" once within `limit` seconds (if set); sets `code` and `status`
     rm -f "$S/.timedout" "$S/.aborted"
+    report="$S/reports/$ref-$attempt.xml"
     if [ "$junit" = 1 ]; then
-        PYTEST_ADDOPTS="${base_addopts:+$base_addopts }--junit-xml=$S/reports/$ref-$attempt.xml"
+        PYTEST_ADDOPTS="${base_addopts:+$base_addopts }--junit-xml=$report"
         export PYTEST_ADDOPTS
     fi
-    (
-        umask "$USER_UMASK"
-        if [ -n "$dir" ]; then cd "$dir" || exit 126; fi
-        # its own process group where setsid exists, so that a timeout stops the whole tree
-        if command -v setsid >/dev/null 2>&1; then exec setsid "$@"; else exec "$@"; fi
-    ) &
+    filter=
+    pipe="$S/.mask-$ref"
+    rm -f "$pipe"
+    if [ -n "$mask" ] && mkfifo "$pipe"; then # stdout and stderr through `masking`
+        masking <"$pipe" &
+        filter=$!
+        launch "$@" >"$pipe" 2>&1 &
+    else
+        launch "$@" &
+    fi
     pid=$!
     # the watchdog: the time limit, and an abort the runner signals (not for `always` steps)
     (
@@ -139,6 +204,23 @@ run_attempt() { # runs "$@" once within `limit` seconds (if set); sets `code` an
     code=$?
     kill "$watchdog" 2>/dev/null
     wait "$watchdog" 2>/dev/null
+    if [ -n "$filter" ]; then # its output ends with it, unless something it started holds on
+        held=0
+        while kill -0 "$filter" 2>/dev/null && [ "$held" -lt 5 ]; do
+            sleep 1
+            held=$((held + 1))
+        done
+        kill "$filter" 2>/dev/null
+        wait "$filter" 2>/dev/null
+        rm -f "$pipe"
+    fi
+    # the command's own --junit-xml (`xml`) replaced ours: that report, then
+    if [ "$junit" = 1 ] && [ ! -f "$report" ] && [ -n "$xml" ] && [ -f "$xml" ]; then
+        cat "$xml" >"$report"
+    fi
+    if [ -n "$filter" ] && [ -f "$report" ]; then
+        masking <"$report" >"$report.tmp" && mv "$report.tmp" "$report"
+    fi
     if [ -e "$S/.aborted" ]; then
         status=aborted
         say "step $ref: aborted"
@@ -187,7 +269,7 @@ end_step() { # STATUS [EXIT [ATTEMPTS]]: record, raise the flags, exit 0 for the
 
 step() {
     ref= condition=passed retries=0 until=passed timeout= negative=0 optional=0 blocking=1
-    dir= deadline= grace=10 groups= needs= delay= junit=0 failure=failed # defaults: plan.py
+    dir= deadline= grace=10 groups= needs= delay= junit=0 failure=failed mask= xml= # plan.py
     while [ $# -gt 0 ] && [ "$1" != -- ]; do
         case "$1" in
         *=*) key=${1%%=*} value=${1#*=} ;;
@@ -198,7 +280,7 @@ step() {
         esac
         case "$key" in
         ref | condition | retries | until | timeout | negative | optional | blocking | dir | \
-            deadline | grace | groups | needs | delay | junit | failure) eval "$key=\$value" ;;
+            deadline | grace | groups | needs | delay | junit | failure | mask | xml) eval "$key=\$value" ;;
         *)
             say "unknown option $key"
             exit 64
@@ -248,6 +330,11 @@ step() {
         say "step $ref: working directory $dir does not exist"
         end_step error
     fi
+    if [ -n "$mask" ] && ! command -v awk >/dev/null 2>&1; then
+        say "step $ref: no awk in the image: the values of $mask are not masked in its output"
+        mask=
+    fi
+    python_env
     base_addopts=${PYTEST_ADDOPTS:-}
     attempt=0
     while :; do

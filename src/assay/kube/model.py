@@ -9,6 +9,7 @@ with its steps as :class:`Gate` s. ``parallel`` workers are Pods of their own
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -152,6 +153,24 @@ class PodStep:
     def container_name(self) -> str:
         return dns_label(f"step-{self.ref}")
 
+    def secret_variables(self) -> list[str]:
+        """The names of its variables from Secrets, whose values the entry script masks."""
+        return [var["name"] for var in self.env if "secretKeyRef" in var.get("valueFrom", {})]
+
+    def junit_target(self) -> str | None:
+        """The JUnit report its command names (``--junit-xml``, which replaces the entry
+        script's own), as a path in the container."""
+        for index, arg in enumerate(self.argv):
+            for option in ("--junit-xml", "--junitxml"):
+                if arg.startswith(f"{option}="):
+                    path = arg.split("=", 1)[1]
+                elif arg == option and index + 1 < len(self.argv):
+                    path = self.argv[index + 1]
+                else:
+                    continue
+                return posixpath.join(self.working_dir or DATA, path)
+        return None
+
     def entry_args(self) -> list[str]:
         """``entry.sh step`` options, then ``--`` and the command."""
         options: dict[str, Any] = {
@@ -171,6 +190,8 @@ class PodStep:
             "failure": self.failure,
             "deadline": self.deadline,
             "grace": self.grace,
+            "mask": ",".join(self.secret_variables()) or None,
+            "xml": self.junit_target() if self.junit else None,
         }
         given = [
             f"{key}={value}"
