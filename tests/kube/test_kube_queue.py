@@ -4,7 +4,6 @@ Against the API stand-in (tests/kube/standin), the Pods run on Docker."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -12,28 +11,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from standin import StandIn
 from test_live import WORKFLOW, _running, left_behind, wait_until_gone, write
 
-from assay.settings import Settings
 from assay.status import ExecutionStatus
 from server_support import ApiServer, running_server
 from support import ASSAY, Cli
 
 NS = "tests"
-
-
-@pytest.fixture
-def cli(assay_home: Settings, tmp_path: Path, standin: StandIn) -> Cli:
-    env = {
-        **os.environ,
-        "ASSAY_HOME": str(assay_home.home),
-        "KUBECONFIG": str(standin.kubeconfig),
-        "ASSAY_KUBERNETES_NAMESPACE": NS,
-    }
-    env.pop("PYTEST_ADDOPTS", None)
-    return Cli(env, tmp_path)
 
 
 def sleeping(tmp_path: Path, image: str) -> Path:
@@ -49,7 +34,7 @@ def run_then_kill(cli: Cli, wf: Path, ready: Callable[[], bool]) -> None:
     """`assay run --runner kubernetes` of ``wf``, killed with SIGKILL once ``ready()``: no
     handler of assay's runs, its Job stays in the cluster."""
     process = subprocess.Popen(
-        [ASSAY, "run", "-f", str(wf), "--runner", "kubernetes"],
+        [ASSAY, "run", "-f", str(wf), "--runner", "kubernetes", "--namespace", NS],
         env=cli.env,
         cwd=cli.cwd,
         stdout=subprocess.DEVNULL,

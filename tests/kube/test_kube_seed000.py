@@ -24,10 +24,10 @@ from pathlib import Path
 
 from kubernetes import client, config
 from seed_cluster import GitMirror, uv_image
-from seed_support import SEED_TESTS, seed_backend_repo
 from standin import StandIn
 from test_live import NS, wait_until_gone
 
+from seed_support import SEED_TESTS, seed_backend_repo
 from support import Cli, GitRepo, make_wheel
 
 SECRET = "sb-service-key-1234567890"

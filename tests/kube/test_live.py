@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import docker
+import pytest
 from standin import StandIn
 
 from support import ASSAY, Cli
