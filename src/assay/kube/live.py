@@ -35,6 +35,7 @@ from assay.engine.masking import Masker
 from assay.engine.worker import QueuedEngine, local_engine
 from assay.errors import AssayError, DefinitionError, InfrastructureError
 from assay.faults import os_fault
+from assay.kube.artifacts import ArtifactReceiver
 from assay.kube.cluster import Cluster
 from assay.kube.follow import PodFollower
 from assay.kube.model import PlanOptions
@@ -65,10 +66,13 @@ class _Result:
     status: str | None = None
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     reports: dict[str, list[str]] = field(default_factory=dict)
+    artifacts: ArtifactReceiver | None = None
     _current: str | None = None
 
     def take(self, line: str) -> bool:
         """Consume one line of the ``result`` container; False if it is plain output."""
+        if self.artifacts is not None and self.artifacts.take(line):
+            return True
         if line.startswith(REPORT_PREFIX):
             self._current = line[len(REPORT_PREFIX) :].strip()
             self.reports[self._current] = []
@@ -279,7 +283,7 @@ class _Execution:
         self.sink.execution_started(self.row.id, self.row.name)
         for note in self.rendered.notes:
             self.sink.warning(note)
-        result = _Result()
+        result = _Result(artifacts=self._receiver())
         error: str | None = None
         created: list[tuple[str, str]] = []
         try:
@@ -296,7 +300,20 @@ class _Execution:
             with contextlib.suppress(OSError):
                 self.log.close()
         error = error or (faults[0] if faults else None)
+        self._artifacts_received(result)
         return self._record(result, error)
+
+    def _receiver(self) -> ArtifactReceiver:
+        """Where the ``result`` container's artifacts go (:mod:`assay.kube.artifacts`)."""
+        limit = self.engine._options().artifacts_limit
+        return ArtifactReceiver(self.out_dir / "artifacts", self.masker, limit)
+
+    def _artifacts_received(self, result: _Result) -> None:
+        """Log and warn what the Pod's artifacts lacked, as the other runners do."""
+        if result.artifacts is not None:
+            for warning in result.artifacts.close():
+                self.write_log_safely(warning)
+                self.sink.warning(self.masker(warning))
 
     def _task(self) -> dict[str, Any]:
         """What a later process needs to delete this execution's objects should this one

@@ -1,0 +1,168 @@
+"""Artifacts of a Kubernetes execution, as the ``result`` container prints them.
+
+Each step's ``artifacts.paths`` files are copied inside the Pod (``entry.sh``, under
+``/data/.assay/artifacts/REF/``, only from inside ``/data`` and within a size cap), then
+``entry.sh finish`` prints them framed in its log (no ``pods/exec`` needed)::
+
+    assay-artifact REF NAME
+    +BASE64 (one line of base64 per output line of the image's ``base64``)
+    assay-artifact-end SIZE SHA256      (``-``: the image has no ``sha256sum``)
+    assay-artifact-refused REF WHY      (a path the Pod turned down)
+
+The Pod is not trusted: :class:`ArtifactReceiver` writes a file into the execution's
+artifacts directory only under a relative name without ``..`` (never an absolute path, never
+through a link), only once its size and checksum match, and no more than the execution's
+limit in all; everything it turns down is a warning.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from assay.engine.artifacts import store_masked
+from assay.engine.workspace import is_inside
+
+__all__ = ["PREFIXES", "ArtifactReceiver"]
+
+BEGIN = "assay-artifact "
+DATA = "+"
+END = "assay-artifact-end "
+REFUSED = "assay-artifact-refused "
+PREFIXES = (BEGIN, END, REFUSED)
+"""Lines that are artifact frames (data lines only inside a frame)."""
+
+
+@dataclass
+class _Incoming:
+    name: str
+    scratch: Path
+    size: int = 0
+    digest: hashlib._Hash = field(default_factory=hashlib.sha256)
+    refused: str | None = None
+
+
+@dataclass
+class ArtifactReceiver:
+    """Decodes artifact frames into ``target`` (created when the first file is kept), masked
+    as the other runners store them; ``warnings`` says what was not kept, and why."""
+
+    target: Path
+    mask: Callable[[str], str]
+    limit: int
+    kept: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    total: int = 0
+    _current: _Incoming | None = None
+    _scratch: tempfile.TemporaryDirectory[str] | None = None
+
+    def take(self, line: str) -> bool:
+        """Consume one line of the ``result`` container; False if it is no artifact frame."""
+        if self._current is not None and line.startswith(DATA):
+            self._data(self._current, line[len(DATA) :])
+            return True
+        if line.startswith(REFUSED):
+            _ref, _, why = line[len(REFUSED) :].partition(" ")
+            self.warnings.append(f"artifacts: not collected: {why}")
+            return True
+        if line.startswith(BEGIN):
+            self._abandon()
+            _ref, _, name = line[len(BEGIN) :].partition(" ")
+            self._current = self._begin(name)
+            return True
+        if line.startswith(END):
+            if self._current is not None:
+                self._end(self._current, line[len(END) :].split())
+            self._current = None
+            return True
+        self._abandon()
+        return False
+
+    def close(self) -> list[str]:
+        """End the stream (a file left open is incomplete); the warnings."""
+        self._abandon()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+        return self.warnings
+
+    def _begin(self, name: str) -> _Incoming:
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="assay-artifact-")
+        fd, scratch = tempfile.mkstemp(dir=self._scratch.name)
+        os.close(fd)
+        incoming = _Incoming(name, Path(scratch))
+        incoming.refused = _bad_name(name)
+        return incoming
+
+    def _data(self, incoming: _Incoming, chunk: str) -> None:
+        if incoming.refused is not None:
+            return
+        try:
+            data = base64.b64decode(chunk.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            incoming.refused = "not base64"
+            return
+        incoming.size += len(data)
+        if self.total + incoming.size > self.limit:
+            incoming.refused = (
+                f"over the limit of {self.limit} bytes of artifacts per execution "
+                "(ASSAY_KUBERNETES_ARTIFACTS_LIMIT)"
+            )
+            return
+        incoming.digest.update(data)
+        with incoming.scratch.open("ab") as out:
+            out.write(data)
+
+    def _end(self, incoming: _Incoming, fields: list[str]) -> None:
+        refused = incoming.refused
+        if refused is None and (len(fields) != 2 or fields[0] != str(incoming.size)):
+            refused = f"{incoming.size} bytes received, the Pod sent {' '.join(fields)!r}"
+        elif refused is None and fields[1] not in ("-", incoming.digest.hexdigest()):
+            refused = "its sha256 does not match what the Pod sent"
+        if refused is None:
+            refused = self._store(incoming)
+        incoming.scratch.unlink(missing_ok=True)
+        if refused is not None:
+            self.warnings.append(f"artifacts: not collected: {incoming.name!r}: {refused}")
+
+    def _store(self, incoming: _Incoming) -> str | None:
+        target = self.target / incoming.name
+        try:
+            self.target.mkdir(mode=0o700, parents=True, exist_ok=True)
+            root = Path(os.path.realpath(self.target))
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not is_inside(Path(os.path.realpath(target.parent)), [root]) or target.is_symlink():
+                return "it would be stored outside the execution's artifacts"
+            store_masked(incoming.scratch, target, self.mask)
+        except OSError as exc:
+            return f"not stored: {exc.strerror or exc}"
+        self.total += incoming.size
+        self.kept.append(incoming.name)
+        return None
+
+    def _abandon(self) -> None:
+        if self._current is not None:
+            self._current.scratch.unlink(missing_ok=True)
+            self.warnings.append(
+                f"artifacts: not collected: {self._current.name!r}: incomplete in the Pod's log"
+            )
+            self._current = None
+
+
+def _bad_name(name: str) -> str | None:
+    """Why ``name`` may not be stored under the artifacts directory, if it may not."""
+    path = PurePosixPath(name)
+    if not name or "\0" in name or "\\" in name:
+        return "not a file name"
+    if path.is_absolute():
+        return "an absolute path"
+    if any(part in ("..", ".", "") for part in name.split("/")):
+        return "`..`, `.` or an empty segment in its name"
+    return None
