@@ -87,8 +87,7 @@ def test_the_pod_keeps_to_the_size_cap_across_steps(tmp_path: Path) -> None:
     rendered = render_yaml(text)
     job = rendered.objects[-1]
     for container in job["spec"]["template"]["spec"]["initContainers"]:
-        if any(arg.startswith("artifacts=") for arg in container["args"]):
-            container["args"].insert(1, "cap=1000")
+        container["args"].insert(1, "cap=1000")  # as ASSAY_KUBERNETES_ARTIFACTS_LIMIT=1000
     pod = run_pod(rendered.objects, IDENTITY.job_name, tmp_path)
     assert pod.status("2") == "passed", pod.logs
     state = tmp_path / "data" / ".assay"
@@ -228,3 +227,20 @@ def test_artifacts_of_a_live_run_are_listed_and_downloaded_byte_identical(
     assert "not collected: out/**" in done.stderr  # warned, as the other runners do
     home = Path(cli.env["ASSAY_HOME"])
     assert not any(home.rglob("passwd")) and not any(home.rglob("hostname"))
+
+
+def test_artifacts_past_the_limit_are_refused_with_a_warning(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    steps = "".join("  " + line + "\n" for line in _steps().strip("\n").splitlines())
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(LIVE.format(image=docker_image) + steps, encoding="utf-8")
+    cli.env["ASSAY_KUBERNETES_ARTIFACTS_LIMIT"] = "500"
+    done = cli("run", "-f", str(wf), "--runner", "kubernetes", "--namespace", "tests", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    execution = json.loads(done.stdout)["id"]
+    listed = [line.split("\t")[0] for line in cli("artifacts", execution).stdout.splitlines()]
+    assert sorted(listed) == ["out/inner", "out/report.xml"]  # bin.dat would pass 500 bytes
+    warning = f"out/sub/bin.dat: {len(BINARY)} bytes would exceed the limit of 500 bytes"
+    assert warning in done.stderr
+    assert warning in cli("logs", execution, check=0).stdout

@@ -1,6 +1,7 @@
 # assay's step entry for Kubernetes: every container of an execution's Pod runs it with
 # /bin/sh (docs/architecture.md, "Kubernetes runner"). POSIX sh and the image's own `date`,
-# `sleep`, `mkdir`, `mv`, `cat`: nothing else of ours has to be in a step's image.
+# `sleep`, `mkdir`, `mv`, `cat`: nothing else of ours has to be in a step's image (artifacts
+# also need `wc`; `finish` sending them `find`, `sort`, `sed`, `base64`, maybe `sha256sum`).
 #
 #   entry.sh step KEY=VALUE... -- COMMAND [ARG...]   run one step, record its status, exit 0
 #   entry.sh finish REF...                           the execution's status from the steps' files

@@ -6,9 +6,10 @@ execution's id; the objects are created in order; the Pod is followed
 (:class:`~assay.kube.follow.PodFollower`): each step container's log goes to the execution's
 log as it is written, the ``result`` container's last line is the execution's result
 (``entry.sh finish``: status and each step's status, exit code, attempts, seconds) and the
-lines before it the steps' JUnit reports. Infrastructure faults (an image that cannot be
-pulled, OOMKilled, eviction, unschedulable, a step container that did not exit 0) end the
-execution in ``error`` with the Kubernetes reason and the step. An abort deletes the Job with
+lines before it the steps' JUnit reports and artifacts (:mod:`assay.kube.artifacts`).
+Infrastructure faults (an image that cannot be pulled, OOMKilled, eviction, unschedulable, a
+step container that did not exit 0) end the execution in ``error`` with the Kubernetes reason
+and the step. An abort deletes the Job with
 its Pods. Everything created is deleted at the end, whatever way the execution ended.
 
 Not yet: ``services`` and ``parallel`` (their Pods and Jobs render, but are not run live),
