@@ -28,7 +28,7 @@ STEPS = """
   workingDir: /data/repo
   shell: |
     mkdir -p out/sub
-    echo '<testsuite name="s"/>' > out/report.xml
+    echo '<testsuite><testcase classname="c" name="t_artifact"/></testsuite>' >out/report.xml
     printf '{binary}' > out/sub/bin.dat
     echo hidden > out/.hidden
     ln -s /etc/passwd out/passwd
@@ -219,7 +219,9 @@ def test_artifacts_of_a_live_run_are_listed_and_downloaded_byte_identical(
     ]
     cli("artifacts", execution, "--download", str(tmp_path / "got"))
     assert (tmp_path / "got" / "out" / "sub" / "bin.dat").read_bytes() == BINARY
-    assert (tmp_path / "got" / "out" / "report.xml").read_text() == '<testsuite name="s"/>\n'
+    assert "t_artifact" in (tmp_path / "got" / "out" / "report.xml").read_text()
+    cases = cli.json("get", "testcases", execution)  # JUnit among artifacts, as elsewhere
+    assert [(c["name"], c["status"]) for c in cases] == [("t_artifact", "passed")]
     log = cli("logs", execution, check=0).stdout
     assert "assay-artifact" not in log and "+" + base64.b64encode(BINARY).decode()[:20] not in log
     assert "artifacts: not collected: out/**: /data/repo/out/passwd links to /etc/passwd" in log

@@ -41,6 +41,7 @@ PREFIXES = (BEGIN, END, REFUSED)
 
 @dataclass
 class _Incoming:
+    ref: str
     name: str
     scratch: Path
     size: int = 0
@@ -57,6 +58,8 @@ class ArtifactReceiver:
     mask: Callable[[str], str]
     limit: int
     kept: list[str] = field(default_factory=list)
+    refs: dict[str, str] = field(default_factory=dict)
+    """Name of each kept file -> the ref of the step that wrote it last."""
     warnings: list[str] = field(default_factory=list)
     total: int = 0
     _current: _Incoming | None = None
@@ -73,8 +76,8 @@ class ArtifactReceiver:
             return True
         if line.startswith(BEGIN):
             self._abandon()
-            _ref, _, name = line[len(BEGIN) :].partition(" ")
-            self._current = self._begin(name)
+            ref, _, name = line[len(BEGIN) :].partition(" ")
+            self._current = self._begin(ref, name)
             return True
         if line.startswith(END):
             if self._current is not None:
@@ -92,12 +95,12 @@ class ArtifactReceiver:
             self._scratch = None
         return self.warnings
 
-    def _begin(self, name: str) -> _Incoming:
+    def _begin(self, ref: str, name: str) -> _Incoming:
         if self._scratch is None:
             self._scratch = tempfile.TemporaryDirectory(prefix="assay-artifact-")
         fd, scratch = tempfile.mkstemp(dir=self._scratch.name)
         os.close(fd)
-        incoming = _Incoming(name, Path(scratch))
+        incoming = _Incoming(ref, name, Path(scratch))
         incoming.refused = _bad_name(name)
         return incoming
 
@@ -145,6 +148,7 @@ class ArtifactReceiver:
             return f"not stored: {exc.strerror or exc}"
         self.total += incoming.size
         self.kept.append(incoming.name)
+        self.refs[incoming.name] = incoming.ref
         return None
 
     def _abandon(self) -> None:

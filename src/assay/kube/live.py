@@ -471,25 +471,44 @@ class _Execution:
         self.sink.log("-", self.masker(line))
 
     def _cases(self, result: _Result) -> Summary:
-        """The JUnit reports the result container printed, as masked test cases."""
+        """The JUnit reports the result container printed, and JUnit among the artifacts
+        (the step's last attempt), as masked test cases."""
         quarantined = frozenset(self.engine.quarantine.active())
         cases: list[TestCaseResult] = []
         with tempfile.TemporaryDirectory(prefix="assay-junit-") as scratch:
             for name, lines in sorted(result.reports.items()):
                 path = Path(scratch) / Path(name).name
                 path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-                attempt = _attempt_of(name)
-                try:
-                    found = list(iter_junit(path))
-                except AssayError as exc:
-                    self.sink.warning(f"{name}: {exc}")
-                    continue
-                for case in found:
-                    case.attempt += attempt - 1
-                    case.apply_quarantine(self.identity.workflow, quarantined)
-                    self.masker.mask_case(case)
-                cases.extend(found)
+                cases.extend(self._junit(path, name, _attempt_of(name), quarantined))
+        if result.artifacts is not None:
+            for name, ref in sorted(result.artifacts.refs.items()):
+                if name.lower().endswith(".xml"):
+                    attempts = int(result.steps.get(ref, {}).get("attempts") or 1)
+                    path = self.out_dir / "artifacts" / name
+                    cases.extend(self._junit(path, name, attempts, quarantined, artifact=True))
         return self.store.add_test_cases(self.row.id, self.identity.workflow, cases)
+
+    def _junit(
+        self,
+        path: Path,
+        name: str,
+        attempt: int,
+        quarantined: frozenset[str],
+        artifact: bool = False,
+    ) -> list[TestCaseResult]:
+        """The cases of one JUnit file as attempt ``attempt``; an artifact that is not
+        JUnit is no warning (as on the other runners)."""
+        try:
+            found = list(iter_junit(path))
+        except AssayError as exc:
+            if not artifact or not ("not JUnit" in str(exc) or "not a JUnit" in str(exc)):
+                self.sink.warning(f"{name}: {exc}")
+            return []
+        for case in found:
+            case.attempt += attempt - 1
+            case.apply_quarantine(self.identity.workflow, quarantined)
+            self.masker.mask_case(case)
+        return found
 
 
 def _attempt_of(report: str) -> int:
