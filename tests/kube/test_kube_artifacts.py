@@ -123,11 +123,15 @@ def test_hostile_result_lines_never_write_outside_the_artifacts(tmp_path: Path) 
         *_frame(str(outside), b"x"),
         *_frame("a/../../escaped", b"x"),
         *_frame("link/escaped", b"x"),
+        *_frame("link/new/escaped", b"x"),
         *_frame("ok/report.txt", b"token s3cret\n"),
         *_frame("bad-sum", b"abc", digest="0" * 64),
         *_frame("bad-size", b"abc", size=4),
         *_frame("too-big", b"y" * 101),
         *_frame("cut", b"abc")[:2],
+        "assay-artifact 1 huge",
+        "+" + "QUFB" * 1_000_000,  # refused before it is decoded
+        "assay-artifact-end 3000000 -",
         "assay-artifact-refused 1 out/x: /etc/passwd is outside the workspace",
     ]
     assert all(received.take(line) for line in lines)
@@ -139,10 +143,12 @@ def test_hostile_result_lines_never_write_outside_the_artifacts(tmp_path: Path) 
     assert not (tmp_path / "home" / "link").exists()
     assert sorted(p.name for p in (tmp_path / "home").iterdir()) == ["artifacts"]
     text = "\n".join(warnings)
-    for name in ("../escaped", str(outside), "a/../../escaped", "link/escaped"):
+    assert sorted(p.name for p in target.iterdir()) == ["link", "ok"]
+    for name in ("../escaped", str(outside), "a/../../escaped", "link/escaped", "link/new/escaped"):
         assert repr(name) in text
     assert "sha256 does not match" in text and "3 bytes received" in text
-    assert "over the limit of 100 bytes" in text and "'cut': incomplete" in text
+    assert "'too-big': over the limit of 100 bytes" in text and "'cut': incomplete" in text
+    assert "'huge': over the limit" in text
     assert "not collected: out/x: /etc/passwd is outside the workspace" in text
 
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from assay.engine.artifacts import store_masked
-from assay.engine.workspace import is_inside
 
 __all__ = ["PREFIXES", "ArtifactReceiver"]
 
@@ -105,6 +104,10 @@ class ArtifactReceiver:
         return incoming
 
     def _data(self, incoming: _Incoming, chunk: str) -> None:
+        if incoming.refused is None and self.total + incoming.size + len(chunk) // 4 * 3 > (
+            self.limit + 3  # before decoding a line of any length: base64 is 4 bytes per 3
+        ):
+            incoming.refused = self._over()
         if incoming.refused is not None:
             return
         try:
@@ -114,14 +117,17 @@ class ArtifactReceiver:
             return
         incoming.size += len(data)
         if self.total + incoming.size > self.limit:
-            incoming.refused = (
-                f"over the limit of {self.limit} bytes of artifacts per execution "
-                "(ASSAY_KUBERNETES_ARTIFACTS_LIMIT)"
-            )
+            incoming.refused = self._over()
             return
         incoming.digest.update(data)
         with incoming.scratch.open("ab") as out:
             out.write(data)
+
+    def _over(self) -> str:
+        return (
+            f"over the limit of {self.limit} bytes of artifacts per execution "
+            "(ASSAY_KUBERNETES_ARTIFACTS_LIMIT)"
+        )
 
     def _end(self, incoming: _Incoming, fields: list[str]) -> None:
         refused = incoming.refused
@@ -136,13 +142,24 @@ class ArtifactReceiver:
             self.warnings.append(f"artifacts: not collected: {incoming.name!r}: {refused}")
 
     def _store(self, incoming: _Incoming) -> str | None:
-        target = self.target / incoming.name
+        """Write the file below :attr:`target`, never through a link nor by a name leading
+        out (checked again here, whatever :func:`_bad_name` let through)."""
+        outside = "it would be stored outside the execution's artifacts"
+        parts = PurePosixPath(incoming.name).parts
+        if not parts or PurePosixPath(incoming.name).is_absolute() or ".." in parts:
+            return outside
         try:
             self.target.mkdir(mode=0o700, parents=True, exist_ok=True)
-            root = Path(os.path.realpath(self.target))
-            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not is_inside(Path(os.path.realpath(target.parent)), [root]) or target.is_symlink():
-                return "it would be stored outside the execution's artifacts"
+            directory = self.target
+            for part in parts[:-1]:  # one by one: a link is never followed
+                directory = directory / part
+                if directory.is_symlink():
+                    return outside
+                if not directory.exists():
+                    directory.mkdir(mode=0o700)
+            target = directory / parts[-1]
+            if target.is_symlink():
+                return outside
             store_masked(incoming.scratch, target, self.mask)
         except OSError as exc:
             return f"not stored: {exc.strerror or exc}"
