@@ -1,11 +1,13 @@
 # assay's step entry for Kubernetes: every container of an execution's Pod runs it with
 # /bin/sh (docs/architecture.md, "Kubernetes runner"). POSIX sh and the image's own `date`,
 # `sleep`, `mkdir`, `mv`, `cat` (`cksum` with python3; `awk`, `mkfifo` to mask the values of
-# Secret-backed variables): nothing else of ours has to be in a step's image.
+# Secret-backed variables; artifacts also need `wc`, and `finish` sending them `find`, `sort`,
+# `sed`, `base64`, maybe `sha256sum`): nothing else of ours has to be in a step's image.
 #
 #   entry.sh step KEY=VALUE... -- COMMAND [ARG...]   run one step, record its status, exit 0
 #   entry.sh finish REF...                           the execution's status from the steps' files
-#                                                    (JUnit reports first, each line prefixed |)
+#                                                    (JUnit reports first, each line prefixed |;
+#                                                    then artifacts in base64, framed: ARTIFACTS)
 #   entry.sh clone                                   content.git, from ASSAY_GIT_* variables
 #   entry.sh files LIST                              copy content.files ("KEY MODE PATH" lines)
 #   entry.sh wait REF                                wait for the runner's signals/REF
@@ -27,9 +29,13 @@
 #                       version): first on PATH, UV_PYTHON, so that `pip install` and
 #                       `uv pip install --system` in one step reach the next (as the local
 #                       runner's workspace venv); the image's own packages stay visible
+#   artifacts/REF/NAME  a step's `artifacts.paths` files, copied after its last attempt
+#   refused/REF         "PATTERN: why" lines: artifacts not collected (outside /data, a link
+#                       out of it, over the size cap...); artifacts.size: the bytes kept so far
 #   result              the execution's status, written by `finish`
 set -u
 S="${ASSAY_STATE_DIR:-/data/.assay}"
+D=${S%/*} # the Pod's /data: artifacts come only from below it
 USER_UMASK=$(umask)
 umask 000 # steps may run as different users: state files stay writable by all of them
 
@@ -270,6 +276,7 @@ end_step() { # STATUS [EXIT [ATTEMPTS]]: record, raise the flags, exit 0 for the
 step() {
     ref= condition=passed retries=0 until=passed timeout= negative=0 optional=0 blocking=1
     dir= deadline= grace=10 groups= needs= delay= junit=0 failure=failed mask= xml= # plan.py
+    artifacts= artdir= cap=5242880
     while [ $# -gt 0 ] && [ "$1" != -- ]; do
         case "$1" in
         *=*) key=${1%%=*} value=${1#*=} ;;
@@ -280,7 +287,8 @@ step() {
         esac
         case "$key" in
         ref | condition | retries | until | timeout | negative | optional | blocking | dir | \
-            deadline | grace | groups | needs | delay | junit | failure | mask | xml) eval "$key=\$value" ;;
+            deadline | grace | groups | needs | delay | junit | failure | mask | xml | \
+            artifacts | artdir | cap) eval "$key=\$value" ;;
         *)
             say "unknown option $key"
             exit 64
@@ -348,7 +356,200 @@ step() {
         say "--- step $ref: attempt $attempt $status, retrying ---"
     done
     [ "$status" = failed ] && status=$failure
+    [ -z "$artifacts" ] || collect_artifacts
     end_step "$status" "$code" "$attempt"
+}
+
+# -- artifacts: the files `artifacts.paths` match, copied to $S/artifacts/REF/NAME -----------
+# As on the other runners: globs (`*`, `?`, `[...]` in a name, `**` across directories, hidden
+# names only when the pattern names them) relative to `artdir`; only from inside /data, links
+# judged by where they lead and never followed out; names relative to `artdir` when below it.
+# At most `cap` bytes for the whole execution. What is turned down goes to refused/REF.
+
+refuse() { printf '%s\n' "$1" >>"$S/refused/$ref"; }
+
+real_path() { # the physical path of an existing $1 (links resolved), or fail
+    if [ -d "$1" ]; then
+        (cd -P -- "$1" 2>/dev/null && pwd -P)
+    elif [ -L "$1" ]; then # a link to a file: whatever the image resolves links with
+        if command -v realpath >/dev/null 2>&1; then
+            realpath -- "$1" 2>/dev/null
+        else
+            readlink -f -- "$1" 2>/dev/null
+        fi
+    else
+        case "$1" in */*) parent=${1%/*} ;; *) parent=. ;; esac
+        parent=$(cd -P -- "${parent:-/}" 2>/dev/null && pwd -P) || return 1
+        echo "${parent%/}/${1##*/}"
+    fi
+}
+
+inside() { # whether the physical path $1 is $real_data or below it, and not assay's own
+    case "$1" in "$real_state" | "$real_state"/*) return 1 ;; esac
+    case "$1" in "$real_data" | "$real_data"/*) return 0 ;; *) return 1 ;; esac
+}
+
+copy_masked() { # PATH SIZE: the file on stdout; text (no NUL byte) through `masking` with mask=
+    if [ -n "$mask" ] && command -v awk >/dev/null 2>&1 &&
+        [ "$(tr -d '\000' <"$1" | wc -c)" -eq "$2" ]; then
+        masking <"$1"
+    else
+        cat -- "$1"
+    fi
+}
+
+keep() { # REAL NAME: copy one file, within the cap
+    case "$2" in *'
+'*)
+        refuse "$shown: $2: a name with a line break"
+        return
+        ;;
+    esac
+    size=$(wc -c <"$1" 2>/dev/null) || {
+        refuse "$shown: $1 cannot be read"
+        return
+    }
+    size=$((size + 0))
+    total=0
+    [ ! -f "$S/artifacts.size" ] || read -r total <"$S/artifacts.size"
+    if [ $((total + size)) -gt "$cap" ]; then
+        refuse "$shown: $2: $size bytes would exceed the limit of $cap bytes of artifacts per execution (ASSAY_KUBERNETES_ARTIFACTS_LIMIT)"
+        return
+    fi
+    target="$S/artifacts/$ref/$2"
+    mkdir -p "${target%/*}" && copy_masked "$1" "$size" >"$target" || {
+        refuse "$shown: $2 could not be copied"
+        rm -f "$target"
+        return
+    }
+    echo $((total + size)) >"$S/artifacts.size"
+}
+
+judged() { # PATH: its physical path when it may be followed (links out refused), else fail
+    if [ -L "$1" ]; then
+        found=$(real_path "$1") || {
+            refuse "$shown: $1 is a link that cannot be resolved"
+            return 1
+        }
+        if ! inside "$found"; then
+            refuse "$shown: $1 links to $found, outside the workspace"
+            return 1
+        fi
+        echo "$found"
+    else
+        echo "$1"
+    fi
+}
+
+walk() { # DIR NAME DEPTH SEGMENT...: the files below DIR matching the segments (in subshells)
+    dir=$1 name=$2 depth=$3
+    shift 3
+    [ "$depth" -lt 40 ] || return 0 # a loop of links inside /data
+    seg=$1
+    shift
+    if [ "$seg" = "**" ]; then
+        [ $# -eq 0 ] || (walk "$dir" "$name" "$depth" "$@")
+        set +f
+        for entry in "$dir"/*; do
+            set -f
+            [ -e "$entry" ] || [ -L "$entry" ] || continue
+            real=$(judged "$entry") || continue
+            child=${name:+$name/}${entry##*/}
+            if [ -d "$real" ]; then
+                (walk "$real" "$child" $((depth + 1)) "**" "$@")
+            elif [ $# -eq 0 ] && [ -f "$real" ]; then
+                keep "$real" "$child"
+            fi
+        done
+        return 0
+    fi
+    set +f
+    # shellcheck disable=SC2231 # the segment is a glob
+    for entry in "$dir"/$seg; do
+        set -f
+        case "${entry##*/}" in . | ..) continue ;; esac
+        [ -e "$entry" ] || [ -L "$entry" ] || continue
+        real=$(judged "$entry") || continue
+        child=${name:+$name/}${entry##*/}
+        if [ $# -gt 0 ]; then
+            [ ! -d "$real" ] || (walk "$real" "$child" $((depth + 1)) "$@")
+        elif [ -f "$real" ]; then
+            keep "$real" "$child"
+        fi
+    done
+    set -f
+}
+
+collect_pattern() { # PATTERN (absolute, or relative to $artdir)
+    shown=$1
+    case "$1" in /*) full=$1 ;; *) full=$artdir/$1 ;; esac
+    literal= wild=0
+    set -f
+    old_ifs=$IFS
+    IFS=/
+    # shellcheck disable=SC2086 # split on /
+    set -- $full
+    IFS=$old_ifs
+    for seg in "$@"; do # the literal prefix, `.` and `..` resolved as written
+        shift
+        case "$seg" in *[*?[]*)
+            set -- "$seg" "$@"
+            wild=1
+            break
+            ;;
+        esac
+        case "$seg" in
+        '' | .) ;;
+        ..) literal=${literal%/*} ;;
+        *) literal=$literal/$seg ;;
+        esac
+    done
+    for seg in "$@"; do
+        if [ "$seg" = .. ]; then
+            refuse "$shown: \`..\` after a wildcard"
+            return
+        fi
+    done
+    literal=${literal:-/}
+    case "$literal" in "$D" | "$D"/*) ;; *)
+        refuse "$shown: $literal is outside the workspace"
+        return
+        ;;
+    esac
+    [ -e "$literal" ] || [ -L "$literal" ] || return 0
+    root=$(real_path "$literal") || {
+        refuse "$shown: $literal cannot be resolved"
+        return
+    }
+    if ! inside "$root"; then
+        refuse "$shown: $root is outside the workspace"
+        return
+    fi
+    case "$root" in # names relative to artdir when below it
+    "$real_base"/*) prefix=${root#"$real_base"/} ;;
+    *) prefix= ;;
+    esac
+    if [ "$wild" = 0 ]; then
+        [ -f "$root" ] && keep "$root" "${prefix:-${root##*/}}"
+        return 0
+    fi
+    [ ! -d "$root" ] || (walk "$root" "$prefix" 0 "$@")
+}
+
+collect_artifacts() {
+    mkdir -p "$S/artifacts/$ref" "$S/refused" || return 0
+    real_data=$(real_path "$D") && real_state=$(real_path "$S") || return 0
+    artdir=${artdir:-${dir:-$D}}
+    real_base=$(real_path "$artdir") || real_base=$artdir
+    old_ifs=$IFS
+    IFS='
+'
+    set -f
+    # shellcheck disable=SC2086 # one pattern per line
+    set -- $artifacts
+    IFS=$old_ifs
+    for pattern in "$@"; do (collect_pattern "$pattern"); done
+    set +f
 }
 
 finish() { # REF...: print the execution's result as one JSON line; exit 0 only if it passed
@@ -381,8 +582,37 @@ finish() { # REF...: print the execution's result as one JSON line; exit 0 only 
         printf 'assay-report %s\n' "${report##*/}"
         while IFS= read -r line || [ -n "$line" ]; do printf '|%s\n' "$line"; done <"$report"
     done
+    send_artifacts "$@"
     printf '{"status": "%s", "steps": {%s}}\n' "$result" "$steps"
     [ "$result" = passed ]
+}
+
+send_artifacts() { # REF...: for the runner, each step's refusals and kept files, framed:
+    # "assay-artifact REF NAME", "+BASE64" lines, "assay-artifact-end SIZE SHA256" (- if the
+    # image has no sha256sum); "assay-artifact-refused REF WHY" (live.py, kube/artifacts.py)
+    for ref in "$@"; do
+        if [ -f "$S/refused/$ref" ]; then
+            while IFS= read -r line; do
+                printf 'assay-artifact-refused %s %s\n' "$ref" "$line"
+            done <"$S/refused/$ref"
+        fi
+        [ -d "$S/artifacts/$ref" ] || continue
+        if ! command -v base64 >/dev/null 2>&1; then
+            printf 'assay-artifact-refused %s %s\n' "$ref" "not sent: the result container's image has no base64"
+            continue
+        fi
+        find "$S/artifacts/$ref" -type f | sort | while IFS= read -r file; do
+            size=$(wc -c <"$file") || continue
+            sum=-
+            if command -v sha256sum >/dev/null 2>&1; then
+                sum=$(sha256sum <"$file")
+                sum=${sum%% *}
+            fi
+            printf 'assay-artifact %s %s\n' "$ref" "${file#"$S/artifacts/$ref/"}"
+            base64 <"$file" | sed 's/^/+/'
+            printf 'assay-artifact-end %s %s\n' $((size + 0)) "$sum"
+        done
+    done
 }
 
 clone() { # content.git: ASSAY_GIT_URI, _REVISION, _DEST, _PATHS (lines), _CONE, _USERNAME, _TOKEN

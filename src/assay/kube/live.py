@@ -6,10 +6,11 @@ execution's id; the objects are created in order; the Pod is followed
 (:class:`~assay.kube.follow.PodFollower`): each step container's log goes to the execution's
 log as it is written, the ``result`` container's last line is the execution's result
 (``entry.sh finish``: status and each step's status, exit code, attempts, seconds) and the
-lines before it the steps' JUnit reports. Infrastructure faults (an image that cannot be
-pulled, OOMKilled, eviction, a lost node, a Pod deleted by someone, unschedulable, a
-ResourceQuota refusing the Job or its Pod, a step container that did not exit 0) end the
-execution in ``error`` with the Kubernetes reason and the step. An abort deletes the Job with
+lines before it the steps' JUnit reports and artifacts (:mod:`assay.kube.artifacts`).
+Infrastructure faults (an image that cannot be pulled, OOMKilled, eviction, a lost node, a Pod
+deleted by someone, unschedulable, a ResourceQuota refusing the Job or its Pod, a step
+container that did not exit 0) end the execution in ``error`` with the Kubernetes reason and
+the step. An abort deletes the Job with
 its Pods. Everything created is deleted at the end, whatever way the execution ended.
 
 Not yet: ``services`` and ``parallel`` (their Pods and Jobs render, but are not run live),
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import posixpath
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -36,6 +38,7 @@ from assay.engine.masking import Masker
 from assay.engine.worker import QueuedEngine, local_engine
 from assay.errors import AssayError, DefinitionError, InfrastructureError
 from assay.faults import os_fault
+from assay.kube.artifacts import ArtifactReceiver
 from assay.kube.cluster import Cluster
 from assay.kube.follow import PodFollower
 from assay.kube.model import PlanOptions
@@ -66,10 +69,13 @@ class _Result:
     status: str | None = None
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     reports: dict[str, list[str]] = field(default_factory=dict)
+    artifacts: ArtifactReceiver | None = None
     _current: str | None = None
 
     def take(self, line: str) -> bool:
         """Consume one line of the ``result`` container; False if it is plain output."""
+        if self.artifacts is not None and self.artifacts.take(line):
+            return True
         if line.startswith(REPORT_PREFIX):
             self._current = line[len(REPORT_PREFIX) :].strip()
             self.reports[self._current] = []
@@ -281,7 +287,7 @@ class _Execution:
         self.sink.execution_started(self.row.id, self.row.name)
         for note in self.rendered.notes:
             self.sink.warning(note)
-        result = _Result()
+        result = _Result(artifacts=self._receiver())
         error: str | None = None
         created: list[tuple[str, str]] = []
         try:
@@ -298,7 +304,20 @@ class _Execution:
             with contextlib.suppress(OSError):
                 self.log.close()
         error = error or (faults[0] if faults else None)
+        self._artifacts_received(result)
         return self._record(result, error)
+
+    def _receiver(self) -> ArtifactReceiver:
+        """Where the ``result`` container's artifacts go (:mod:`assay.kube.artifacts`)."""
+        limit = self.engine._options().artifacts_limit
+        return ArtifactReceiver(self.out_dir / "artifacts", self.masker, limit)
+
+    def _artifacts_received(self, result: _Result) -> None:
+        """Log and warn what the Pod's artifacts lacked, as the other runners do."""
+        if result.artifacts is not None:
+            for warning in result.artifacts.close():
+                self.write_log_safely(warning)
+                self.sink.warning(self.masker(warning))
 
     def _task(self) -> dict[str, Any]:
         """What a later process needs to delete this execution's objects should this one
@@ -462,25 +481,68 @@ class _Execution:
         self.sink.log("-", self.masker(line))
 
     def _cases(self, result: _Result) -> Summary:
-        """The JUnit reports the result container printed, as masked test cases."""
+        """The JUnit reports the result container printed, and JUnit among the artifacts
+        (the step's last attempt), as masked test cases."""
         quarantined = frozenset(self.engine.quarantine.active())
         cases: list[TestCaseResult] = []
         with tempfile.TemporaryDirectory(prefix="assay-junit-") as scratch:
             for name, lines in sorted(result.reports.items()):
                 path = Path(scratch) / Path(name).name
                 path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-                attempt = _attempt_of(name)
-                try:
-                    found = list(iter_junit(path))
-                except AssayError as exc:
-                    self.sink.warning(f"{name}: {exc}")
-                    continue
-                for case in found:
-                    case.attempt += attempt - 1
-                    case.apply_quarantine(self.identity.workflow, quarantined)
-                    self.masker.mask_case(case)
-                cases.extend(found)
+                cases.extend(self._junit(path, name, _attempt_of(name), quarantined))
+        if result.artifacts is not None:
+            recorded = self._own_reports()
+            for name, ref in sorted(result.artifacts.refs.items()):
+                if (ref, name) in recorded:  # read above, as the step's report
+                    self.write_log_safely(f"artifacts: {name}: already recorded by assay")
+                elif name.lower().endswith(".xml"):
+                    attempts = int(result.steps.get(ref, {}).get("attempts") or 1)
+                    path = self.out_dir / "artifacts" / name
+                    cases.extend(self._junit(path, name, attempts, quarantined, artifact=True))
         return self.store.add_test_cases(self.row.id, self.identity.workflow, cases)
+
+    def _own_reports(self) -> set[tuple[str, str]]:
+        """(step ref, artifact name) of the JUnit files a step's command wrote itself
+        (``--junit-xml``: its ``xml`` option), which its report was taken from already;
+        named as ``entry.sh`` names an artifact (relative to its ``artdir`` when below it)."""
+        spec = self.job["spec"]["template"]["spec"]
+        own = set()
+        for container in [*spec.get("initContainers", []), *spec.get("containers", [])]:
+            args = container.get("args", [])
+            options = dict(
+                arg.split("=", 1)
+                for arg in args[1 : args.index("--") if "--" in args else len(args)]
+                if "=" in arg
+            )
+            xml, ref = options.get("xml"), options.get("ref")
+            if not xml or not ref:
+                continue
+            base = (options.get("artdir") or options.get("dir") or "/data").rstrip("/")
+            own.add((ref, xml.removeprefix(f"{base}/") if xml.startswith(f"{base}/") else
+                     posixpath.basename(xml)))  # fmt: skip
+        return own
+
+    def _junit(
+        self,
+        path: Path,
+        name: str,
+        attempt: int,
+        quarantined: frozenset[str],
+        artifact: bool = False,
+    ) -> list[TestCaseResult]:
+        """The cases of one JUnit file as attempt ``attempt``; an artifact that is not
+        JUnit is no warning (as on the other runners)."""
+        try:
+            found = list(iter_junit(path))
+        except AssayError as exc:
+            if not artifact or not ("not JUnit" in str(exc) or "not a JUnit" in str(exc)):
+                self.sink.warning(f"{name}: {exc}")
+            return []
+        for case in found:
+            case.attempt += attempt - 1
+            case.apply_quarantine(self.identity.workflow, quarantined)
+            self.masker.mask_case(case)
+        return found
 
 
 def _attempt_of(report: str) -> int:

@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from assay.errors import DefinitionError
 from assay.kube.names import ExecutionIdentity, dns_label
 from assay.spec.workflow import Container, EnvVar
 
 __all__ = [
+    "ARTIFACTS_LIMIT",
     "DATA",
     "ENTRY",
     "HELPER_SECURITY",
@@ -36,6 +38,10 @@ DATA = "/data"
 """The Pod's shared emptyDir."""
 ENTRY = "/.assay/entry.sh"
 """The entry script, from the execution's ConfigMap."""
+ARTIFACTS_LIMIT = 5 * 1024 * 1024
+"""Bytes of artifacts an execution keeps by default (``ASSAY_KUBERNETES_ARTIFACTS_LIMIT``):
+they reach the runner as base64 in the ``result`` container's log, and a kubelet rotates a
+container's log at 10 MiB by default (``containerLogMaxSize``); logs are not a bulk channel."""
 HELPER_SECURITY: dict[str, Any] = {
     "allowPrivilegeEscalation": False,
     "capabilities": {"drop": ["ALL"]},
@@ -52,6 +58,7 @@ _ENTRY_DEFAULTS: dict[str, Any] = {
     "junit": 0,
     "failure": "failed",
     "grace": 10,
+    "cap": ARTIFACTS_LIMIT,
 }
 """Options `entry.sh step` assumes when they are not given."""
 
@@ -67,15 +74,23 @@ class PlanOptions:
     """The image of steps that name none (``ASSAY_KUBERNETES_IMAGE``)."""
     cleanup_grace: int = 10
     """Seconds an ``always`` step gets once the execution deadline has passed."""
+    artifacts_limit: int = ARTIFACTS_LIMIT
+    """Bytes of artifacts the execution keeps at most (:data:`ARTIFACTS_LIMIT`)."""
 
     @classmethod
     def from_env(cls, namespace: str) -> PlanOptions:
         """The choices of this machine's environment (``ASSAY_KUBERNETES_GIT_IMAGE``,
-        ``ASSAY_KUBERNETES_IMAGE``) for ``namespace``."""
+        ``ASSAY_KUBERNETES_IMAGE``, ``ASSAY_KUBERNETES_ARTIFACTS_LIMIT``) for ``namespace``."""
+        limit = os.environ.get("ASSAY_KUBERNETES_ARTIFACTS_LIMIT") or str(ARTIFACTS_LIMIT)
+        if not limit.isdigit():
+            raise DefinitionError(
+                f"ASSAY_KUBERNETES_ARTIFACTS_LIMIT={limit!r}: not a number of bytes"
+            )
         return cls(
             namespace=namespace,
             git_image=os.environ.get("ASSAY_KUBERNETES_GIT_IMAGE") or cls.git_image,
             default_image=os.environ.get("ASSAY_KUBERNETES_IMAGE") or None,
+            artifacts_limit=int(limit),
         )
 
 
@@ -148,6 +163,10 @@ class PodStep:
     grace: int = 10
     content: bool = False
     """A check-out or copy of ``content``, not a step of the workflow."""
+    artifacts: list[str] = field(default_factory=list)
+    """``artifacts.paths`` globs to copy after the last attempt, relative to ``artifacts_dir``."""
+    artifacts_dir: str | None = None
+    artifacts_limit: int = ARTIFACTS_LIMIT
 
     @property
     def container_name(self) -> str:
@@ -192,6 +211,9 @@ class PodStep:
             "grace": self.grace,
             "mask": ",".join(self.secret_variables()) or None,
             "xml": self.junit_target() if self.junit else None,
+            "artifacts": "\n".join(self.artifacts) or None,
+            "artdir": self.artifacts_dir if self.artifacts else None,
+            "cap": self.artifacts_limit if self.artifacts else None,
         }
         given = [
             f"{key}={value}"

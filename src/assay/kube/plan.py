@@ -33,7 +33,15 @@ from assay.kube.model import (
 )
 from assay.kube.names import ExecutionIdentity, dns_label
 from assay.kube.values import KubeEnv, decide_condition, decide_until, seconds
-from assay.spec.workflow import Container, Content, Parallel, Service, Step, TestWorkflow
+from assay.spec.workflow import (
+    Artifacts,
+    Container,
+    Content,
+    Parallel,
+    Service,
+    Step,
+    TestWorkflow,
+)
 
 __all__ = ["make_plan"]
 
@@ -290,6 +298,24 @@ class _PodBuilder:
             if needs_ref is not None:
                 for child in self.pod.steps[start:]:
                     child.needs = child.needs or needs_ref
+        if step.artifacts is not None and step.artifacts.paths:
+            self.artifacts(step.artifacts, own, env, where)
+
+    def artifacts(self, artifacts: Artifacts, own: Settings, env: KubeEnv, where: str) -> None:
+        """``artifacts`` of a step, copied by its last container (the last of its children
+        for a group); a child's own artifacts keep their directory, the group's join it as
+        absolute paths."""
+        leaf = self.pod.steps[-1]
+        base = self.working_dir(own.merge(None, artifacts.working_dir), env, where)
+        patterns = [env.text(pattern) for pattern in artifacts.paths]
+        if any("\n" in pattern for pattern in patterns):
+            raise DefinitionError(f"{where}: artifacts.paths: a path has a line break")
+        if leaf.artifacts and leaf.artifacts_dir != base:
+            patterns = [posixpath.join(base, pattern) for pattern in patterns]
+        else:
+            leaf.artifacts_dir = base
+        leaf.artifacts.extend(patterns)
+        leaf.artifacts_limit = self.planner.options.artifacts_limit
 
     def actions(
         self, step: Step, own: Settings, ref: str, name: str, where: str
