@@ -15,7 +15,7 @@ if [ "$(cat .cache/wheelhouse/.complete 2>/dev/null)" != "$wheels" ]; then
     -d .cache/wheelhouse $wheels
   echo "$wheels" >.cache/wheelhouse/.complete
 fi
-echo "== ruff";  ruff check src tests bench && ruff format --check src tests bench
+echo "== ruff";  ruff check --no-cache src tests bench && ruff format --check --no-cache src tests bench
 echo "== mypy";  mypy
 echo "== pytest"
 workers="${ASSAY_TEST_WORKERS:-4}"  # mostly waiting on servers, containers and steps: 4 even on 2 cores

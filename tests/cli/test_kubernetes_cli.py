@@ -9,6 +9,7 @@ from pathlib import Path
 import kubernetes_validate
 import yaml
 from cli_support import Cli
+
 from seed_support import SEED_TESTS
 
 SECRET_FREE_WORKFLOW = """\

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from cli_support import Cli, insteadof, offline_packages
-from seed_support import SEED_TESTS, seed_backend_repo
 
+from seed_support import SEED_TESTS, seed_backend_repo
 from support import GitRepo, make_wheel
 
 SECRET = "sb-service-key-1234567890"

@@ -9,7 +9,6 @@ import subprocess
 import threading
 
 from server_support import ApiServer
-
 from support import ASSAY
 
 JUNIT = (

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from server_support import SCOPES, ApiServer
 
 WORKFLOW = {

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from server_support import ApiServer
 
 WORKFLOW = """\

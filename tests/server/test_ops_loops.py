@@ -10,12 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from server_support import database_url, running_server, server_env
 from sqlalchemy import update
 
 from assay.store import Database
 from assay.store.tables import ScheduleTickRow, WorkflowRow
 from http_receiver import Receiver
+from server_support import database_url, running_server, server_env
 from support import Cli
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from remote_support import MIXED, PASSING, client_home_untouched, no_traceback, remote
-from server_support import ApiServer, database_url, running_server
 
+from server_support import ApiServer, database_url, running_server
 from support import Cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ci"))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from remote_support import MIXED, PASSING, client_home_untouched, no_traceback, remote
+
 from server_support import ApiServer, free_port, running_server
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from remote_support import MIXED, PASSING, CuttingProxy, no_traceback, remote, remote_env
-from server_support import ApiServer, running_server
 
+from server_support import ApiServer, running_server
 from support import ASSAY, commit_all, git, write_files
 
 SLOW = """\

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from server_support import ApiServer, database_url, running_server, sse_events
 
 WORKFLOW = """\

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_support import ApiServer, database_url, running_server
 
 from assay.envvars import EXIT_FILE
 from assay.processes import pids_with_env, start_time
 from assay.status import ExecutionStatus
+from server_support import ApiServer, database_url, running_server
 
 SLOW = """\
 apiVersion: testworkflows.testkube.io/v1

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-from server_support import database_url, running_server
 
 from assay.status import ExecutionStatus
+from server_support import database_url, running_server
 
 HELLO = """\
 apiVersion: testworkflows.testkube.io/v1

@@ -17,6 +17,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+
 from server_support import ApiServer, running_server
 
 SERVER_TOKEN = "server-own-sa-token"
