@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from standin import StandIn
 from test_live import NS, left_behind, wait_until_gone, write
 
@@ -81,17 +82,47 @@ def test_a_service_is_ready_before_the_steps_and_reached_by_its_dns_names(
     assert wait_until_gone(standin) == {} and standin.objects("Service") == []
 
 
-def test_a_service_that_never_becomes_ready_is_an_error_naming_it(
-    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+NOT_READY = [
+    # nothing listens on the probe's port: never ready; the limit from the environment
+    pytest.param(("port: 8000}", "port: 8001}"), "4", "was not ready within 4s", id="env"),
+    # ... or from the service's own `timeout`
+    pytest.param(
+        ("port: 8000}", "port: 8001}", "periodSeconds: 1", "periodSeconds: 1\n      timeout: 3s"),
+        "600",
+        "was not ready within 3s",
+        id="service-timeout",
+    ),
+    # the service's container ends first: an error at once
+    pytest.param(
+        ("&& exec python3 -m http.server 8000", "&& exit 3"),
+        "600",
+        "ended before it was ready (exit code 3, Error)",
+        id="ended",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "timeout", "expected"), NOT_READY)
+def test_a_service_that_is_not_ready_is_an_error_naming_it(
+    cli: Cli,
+    standin: StandIn,
+    docker_image: str,
+    tmp_path: Path,
+    change: tuple[str, ...],
+    timeout: str,
+    expected: str,
 ) -> None:
-    text = WORKFLOW.replace("path: /index.txt, port: 8000", "path: /index.txt, port: 8001")
-    cli.env["ASSAY_KUBERNETES_SERVICE_TIMEOUT"] = "4"
+    text = WORKFLOW
+    for old, new in zip(change[::2], change[1::2], strict=True):
+        text = text.replace(old, new)
+    assert text != WORKFLOW
+    cli.env["ASSAY_KUBERNETES_SERVICE_TIMEOUT"] = timeout
     code, result, stderr = run(cli, write(tmp_path, docker_image, text))
     assert code == 3, (stderr, result)
     assert result["status"] == "error"
     error = str(result["error"])
-    assert "service 'web' (instance 0)" in error and "not ready within 4s" in error, error
-    assert "Ready False" in error
+    assert error.startswith("service 'web' (instance 0): Pod kube-services-"), error
+    assert expected in error, error
     steps = {step["name"]: step["status"] for step in result["steps"]}  # type: ignore[attr-defined]
     assert steps == {"fetch": "skipped"}
     assert not any(path.endswith("/jobs") for m, path in standin.api.requests if m == "POST")
