@@ -1,4 +1,12 @@
-"""The stand-in's Job controller and kubelet: a Job's Pod, run for real on the Docker Engine.
+"""The stand-in's Job controller and kubelet: a Job's Pod, and a bare Pod, run for real on
+the Docker Engine.
+
+Every container is on the stand-in's own Docker network (the Pod network): the Pod's
+``podIP`` is its first container's address there, and its DNS names are network aliases
+(``HOSTNAME.SUBDOMAIN`` when a Service ``SUBDOMAIN`` exists; the name of each headless Service
+whose selector matches it; each also under ``.NAMESPACE[.svc[.cluster.local]]``). A
+container's ``readinessProbe`` (:mod:`standin.probe`) sets its ``ready`` and the Pod's
+``ContainersReady`` and ``Ready`` conditions; without one it is ready while it runs.
 
 A Job gets one Pod (``backoffLimit`` beyond 0 is not retried). The Pod's volumes: an
 ``emptyDir`` is a Docker volume; ``configMap``, ``secret`` and ``projected`` volumes are
