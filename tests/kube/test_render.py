@@ -423,11 +423,17 @@ def test_step_services_render_per_instance_and_are_noted() -> None:
       image: "nginx:1.27"
       count: 2
       env: [{name: SLOT, value: "{{ index }}/{{ count }}"}]
+      timeout: 1m30s
+      logs: never
   shell: curl {{ services.api.1.ip }}
 """
     )
     rendered = render_yaml(text)
     pods = of_kind(rendered.objects, "Pod")
+    # what the live runner needs: the entry's name, its readiness timeout, no log artifact
+    assert [p["metadata"]["annotations"] for p in pods] == [
+        {"assay.io/service": "api", "assay.io/ready-timeout": "90", "assay.io/logs": "never"}
+    ] * 2
     assert [p["spec"]["containers"][0]["env"][0]["value"] for p in pods] == ["0/2", "1/2"]
     assert [p["metadata"]["labels"]["assay.io/step"] for p in pods] == ["1", "1"]
     assert "command" not in pods[0]["spec"]["containers"][0]  # the image's entrypoint runs

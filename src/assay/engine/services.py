@@ -36,7 +36,15 @@ from assay.runners.base import TaskHandle, TaskSpec
 from assay.spec.expressions import evaluate, is_truthy
 from assay.spec.workflow import Service, Step, TestWorkflow
 
-__all__ = ["Probe", "ServiceManager", "ServiceScope", "SpecBuilder", "Timing", "check_services"]
+__all__ = [
+    "Probe",
+    "ServiceManager",
+    "ServiceScope",
+    "SpecBuilder",
+    "Timing",
+    "check_services",
+    "keeps_logs",
+]
 
 SpecBuilder = Callable[[str, int, Service, Mapping[str, Any]], TaskSpec]
 """Builds the task of instance ``index`` of service ``name`` (given its variables)."""
@@ -292,7 +300,7 @@ class ServiceManager:
         for note in self.ctx.runner.unsupported(spec) if index == 0 else ():
             self.ctx.sink.warning(f"service {name}: {note}")
         handle = self.ctx.runner.start(spec)
-        keep = _keeps_logs(service.logs)
+        keep = keeps_logs(service.logs)
         log_path = self.ctx.artifacts_dir / "services" / f"{name}-{index}.log"
         instance = _Instance(name, index, handle, "", threading.Thread())
         try:
@@ -372,7 +380,7 @@ class ServiceManager:
         return message
 
 
-def _keeps_logs(setting: str | None) -> bool:
+def keeps_logs(setting: str | None) -> bool:
     """``logs``: kept unless ``never`` (or another false value)."""
     if setting is None:
         return True

@@ -138,6 +138,25 @@ class Cluster:
             lambda: self.batch.read_namespaced_job(name, self.namespace, _preload_content=False),
         )
 
+    def read_pod(self, name: str) -> dict[str, Any]:
+        return self._json(
+            f"read Pod {name}",
+            lambda: self.core.read_namespaced_pod(name, self.namespace, _preload_content=False),
+        )
+
+    def read_log(self, pod: str, container: str) -> bytes:
+        """A container's output so far (not followed)."""
+        response = self._call(
+            f"logs of {pod}/{container}",
+            lambda: self.core.read_namespaced_pod_log(
+                pod, self.namespace, container=container, _preload_content=False
+            ),
+        )
+        try:
+            return bytes(response.data)
+        finally:
+            response.release_conn()
+
     def list_pods(self, selector: str) -> tuple[list[dict[str, Any]], str]:
         """The Pods ``selector`` matches, and the list's resourceVersion."""
         listed = self._json(

@@ -2,20 +2,22 @@
 other execution is.
 
 The workflow is rendered (:mod:`assay.kube.render`: the objects ``--dry-run`` prints) with the
-execution's id; the objects are created in order; the Pod is followed
-(:class:`~assay.kube.follow.PodFollower`): each step container's log goes to the execution's
-log as it is written, the ``result`` container's last line is the execution's result
-(``entry.sh finish``: status and each step's status, exit code, attempts, seconds) and the
-lines before it the steps' JUnit reports and artifacts (:mod:`assay.kube.artifacts`).
+execution's id; the objects are created in order; ``services`` (spec and step level) come
+first, a headless Service and a Pod per instance, each awaited until Ready before the Job is
+created (:mod:`assay.kube.services`; their logs kept as artifacts at the end). The Pod is
+followed (:class:`~assay.kube.follow.PodFollower`): each step container's log goes to the
+execution's log as it is written, the ``result`` container's last line is the execution's
+result (``entry.sh finish``: status and each step's status, exit code, attempts, seconds) and
+the lines before it the steps' JUnit reports and artifacts (:mod:`assay.kube.artifacts`).
 Infrastructure faults (an image that cannot be pulled, OOMKilled, eviction, a lost node, a Pod
 deleted by someone, unschedulable, a ResourceQuota refusing the Job or its Pod, a step
-container that did not exit 0) end the execution in ``error`` with the Kubernetes reason and
-the step. An abort deletes the Job with
-its Pods. Everything created is deleted at the end, whatever way the execution ended.
+container that did not exit 0, a service not ready) end the execution in ``error`` with the
+Kubernetes reason and the step or service. An abort deletes the Job with its Pods.
+Everything created is deleted at the end, whatever way the execution ended.
 
-Not yet: ``services`` and ``parallel`` (their Pods and Jobs render, but are not run live),
-``execute`` steps, re-attaching after a restart (an execution whose process died is aborted
-and its objects deleted by the next reconciliation, :mod:`assay.kube.orphans`), ``--source``.
+Not yet: ``parallel`` (its Jobs render, but are not run live), ``execute`` steps,
+re-attaching after a restart (an execution whose process died is aborted and its objects
+deleted by the next reconciliation, :mod:`assay.kube.orphans`), ``--source``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import os
 import posixpath
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +47,7 @@ from assay.kube.follow import PodFollower
 from assay.kube.model import PlanOptions
 from assay.kube.names import EXECUTION_LABEL, ExecutionIdentity, label_value
 from assay.kube.render import Rendered, render_workflow
+from assay.kube.services import ServicePod, await_ready, keep_log, log_tail
 from assay.model import Summary, TestCaseResult
 from assay.results.junit import iter_junit
 from assay.settings import Settings
@@ -59,6 +63,8 @@ __all__ = ["KubernetesEngine", "engine_for"]
 OBJECTS_TASK = "kubernetes-objects"
 """The task id under which an execution's objects are recorded until they are deleted."""
 REPORT_PREFIX = "assay-report "
+SERVICE_TIMEOUT = 300.0
+"""Seconds a service's Pod may take to be Ready when the service sets no ``timeout``."""
 RESULT = "result"
 
 
@@ -112,6 +118,7 @@ class KubernetesEngine:
         self.unschedulable_timeout = _seconds(
             "ASSAY_KUBERNETES_UNSCHEDULABLE_TIMEOUT", PodFollower.unschedulable_timeout
         )
+        self.service_timeout = _seconds("ASSAY_KUBERNETES_SERVICE_TIMEOUT", SERVICE_TIMEOUT)
         self._cancel = threading.Event()
         self._cancel_reason = "aborted"
         self._jobs: dict[str, tuple[Cluster, str]] = {}
@@ -226,10 +233,8 @@ def _job_namespace(workflow: TestWorkflow) -> str | None:
 
 def _refuse_unsupported(rendered: Rendered) -> None:
     kinds = [item["kind"] for item in rendered.objects]
-    if "Service" in kinds or "Pod" in kinds or kinds.count("Job") > 1:
-        raise DefinitionError(
-            "services and parallel: rendered by --dry-run, not yet run by --runner kubernetes"
-        )
+    if kinds.count("Job") > 1:
+        raise DefinitionError("parallel: rendered by --dry-run, not yet run by --runner kubernetes")
     for item in rendered.objects:
         if item["kind"] != "Job":
             continue
@@ -271,6 +276,9 @@ class _Execution:
             template["metadata"]["annotations"]["assay.io/steps"]
         )
         self.refs = {step["container"]: step["ref"] for step in self.steps}
+        self.services = [
+            found for item in rendered.objects if (found := ServicePod.of(item)) is not None
+        ]
         self.job_uid = ""
         self.log: TextIO | None = None
         self.lock = threading.Lock()
@@ -297,6 +305,7 @@ class _Execution:
         except AssayError as exc:
             error = self.masker(str(exc))
         finally:
+            self._keep_service_logs(created)
             faults = self._delete(created)
             if not faults:
                 with contextlib.suppress(AssayError):
@@ -333,6 +342,8 @@ class _Execution:
     def _created(self, created: list[tuple[str, str]]) -> Iterator[None]:
         """Create the objects in order, remembering each for :meth:`_delete`."""
         for item in self.rendered.objects:
+            if item is self.job and not self.engine._cancel.is_set():
+                self._await_services()
             if self.engine._cancel.is_set():
                 break
             made = self.cluster.create(item)
@@ -344,6 +355,31 @@ class _Execution:
             yield
         finally:
             self.engine._register(self.row.id, self.cluster, None)
+
+    def _await_services(self) -> None:
+        """Wait until every service's Pod is Ready; raises InfrastructureError naming the
+        first that is not (its last log lines go to the execution's log)."""
+        started = time.monotonic()
+        for service in self.services:
+            limit = service.timeout or self.engine.service_timeout
+            cancel = self.engine._cancel
+            why = await_ready(self.cluster, service, started + limit, limit, cancel)
+            if why is not None:
+                for line in log_tail(self.cluster, service):
+                    self.write_log("services", f"[{service.name}-{service.index}] {line}")
+                raise InfrastructureError(why)
+            if not cancel.is_set():
+                self.write_log("services", f"{service.label}: ready (Pod {service.pod})")
+
+    def _keep_service_logs(self, created: list[tuple[str, str]]) -> None:
+        """Each created service Pod's output as its artifact (unless ``logs: never``)."""
+        made = {name for kind, name in created if kind == "Pod"}
+        for service in self.services:
+            if service.keep_logs and service.pod in made:
+                why = keep_log(self.cluster, service, self.out_dir / "artifacts", self.masker)
+                if why is not None:
+                    self.write_log_safely(why)
+                    self.sink.warning(self.masker(why))
 
     def _delete(self, created: list[tuple[str, str]]) -> list[str]:
         """Delete what was created, the Job (with its Pods) first; faults as messages."""

@@ -272,6 +272,10 @@ class ServicePlan:
     pod: dict[str, Any]
     restart_policy: str
     readiness_probe: dict[str, Any] | None
+    timeout: int | None = None
+    """Seconds within which it must be ready (the service's ``timeout``); None: the runner's."""
+    keep_logs: bool = True
+    """False under ``logs: never``: no ``services/NAME-<index>.log`` artifact."""
 
     @property
     def hostname(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from assay.engine.config import resolve_config
 from assay.engine.parallel_params import group_where, resolve_params
+from assay.engine.services import keeps_logs
 from assay.engine.shard_balance import assign_shards
 from assay.engine.steps import StepWalker
 from assay.errors import DefinitionError
@@ -176,6 +177,8 @@ class _Planner:
                     pod=dict(service.pod or {}),
                     restart_policy=service.restart_policy or "Never",
                     readiness_probe=service.readiness_probe,
+                    timeout=seconds(service.timeout, own_env, f"{where}.timeout"),
+                    keep_logs=keeps_logs(service.logs),
                 )
                 self.plan_.services.append(plan)
                 host = f"{plan.hostname}.{service_name}.{self.options.namespace}.svc.cluster.local"

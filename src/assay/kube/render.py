@@ -21,7 +21,17 @@ from assay.kube.names import EXECUTION_LABEL, ExecutionIdentity, label_value
 from assay.kube.plan import make_plan
 from assay.spec.workflow import TestWorkflow
 
-__all__ = ["POD_FIELDS", "Rendered", "entry_script", "render_plan", "render_workflow"]
+__all__ = [
+    "LOGS_ANNOTATION",
+    "POD_FIELDS",
+    "READY_TIMEOUT_ANNOTATION",
+    "SERVICE_ANNOTATION",
+    "SERVICE_INDEX_LABEL",
+    "Rendered",
+    "entry_script",
+    "render_plan",
+    "render_workflow",
+]
 
 POD_FIELDS = frozenset(
     {
@@ -52,6 +62,13 @@ POD_FIELDS = frozenset(
 )
 """``pod`` settings passed on to the Pod spec (host namespaces are never)."""
 SERVICE_LABEL = "assay.io/service"
+SERVICE_INDEX_LABEL = "assay.io/service-index"
+SERVICE_ANNOTATION = "assay.io/service"
+"""On a service's Pod: the ``services`` entry's name, as written (labels may shorten it)."""
+READY_TIMEOUT_ANNOTATION = "assay.io/ready-timeout"
+"""On a service's Pod: seconds within which it must be Ready (its ``timeout``)."""
+LOGS_ANNOTATION = "assay.io/logs"
+"""On a service's Pod: ``never`` when no log artifact is kept (``logs: never``)."""
 WORKER_LABEL = "assay.io/worker"
 CONFIGMAP_LIMIT = 1024 * 1024
 _PULL_POLICIES = ("Always", "IfNotPresent", "Never")
@@ -316,9 +333,13 @@ def _services(plan: Plan) -> list[dict[str, Any]]:
         if settings.mounts:
             container["volumeMounts"] = [dict(mount) for mount in settings.mounts]
         metadata = _metadata(plan, service.pod_name, service.step_ref, labels)
-        metadata["labels"].update({**selector, "assay.io/service-index": str(service.index)})
-        if annotations:
-            metadata["annotations"] = annotations
+        metadata["labels"].update({**selector, SERVICE_INDEX_LABEL: str(service.index)})
+        own = {SERVICE_ANNOTATION: service.name}
+        if service.timeout is not None:
+            own[READY_TIMEOUT_ANNOTATION] = str(service.timeout)
+        if not service.keep_logs:
+            own[LOGS_ANNOTATION] = "never"
+        metadata["annotations"] = {**annotations, **own}
         objects.append(
             {
                 "apiVersion": "v1",

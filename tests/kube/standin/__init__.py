@@ -2,11 +2,13 @@
 
 No Kubernetes can run on these machines, so the runner is tested at its one seam, the API:
 :class:`StandIn` serves the subset the runner uses (:mod:`standin.api`: create, get, replace,
-list, delete and watch Jobs, Pods, ConfigMaps, Secrets, Events and ResourceQuotas; Pod logs
+list, delete and watch Jobs, Pods, ConfigMaps, Secrets, headless Services, Events and
+ResourceQuotas; Pod logs
 with ``follow``; CRDs and their custom resources), validating every body strictly against the
 Kubernetes 1.31 OpenAPI schemas (a custom resource against its CRD's), enforcing object-count
-quotas (:mod:`standin.quota`), and runs each Job's Pod on the Docker Engine
-(:mod:`standin.kubelet`, which also injects node faults for tests; ``pods=False``: none). A
+quotas (:mod:`standin.quota`), and runs each Job's Pod and each bare Pod on the Docker Engine
+(:mod:`standin.kubelet`: one Pod network with DNS names, readiness probes by
+:mod:`standin.probe`; it also injects node faults for tests; ``pods=False``: none). A
 kubeconfig pointing at it (bearer token) is written for the runner to load as it would a
 cluster's.
 """

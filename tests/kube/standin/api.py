@@ -52,6 +52,7 @@ RESOURCES = {
     "secrets": ("/api/v1", "Secret", "v1"),
     "events": ("/api/v1", "Event", "v1"),
     "resourcequotas": ("/api/v1", "ResourceQuota", "v1"),
+    "services": ("/api/v1", "Service", "v1"),
     "jobs": ("/apis/batch/v1", "Job", "batch/v1"),
 }
 FIELDS = {"metadata.name", "metadata.namespace"}
@@ -121,6 +122,29 @@ def validate(body: dict[str, Any]) -> None:
         raise ApiError(422, "Invalid", f"{kind} is invalid: {where}: {exc.message}") from None
     except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError) as exc:
         raise ApiError(400, "BadRequest", str(exc)) from None
+
+
+def validate_service(body: dict[str, Any]) -> None:
+    """A Service validated as any object; only headless ones (``clusterIP: None``) are
+    served: the stand-in has no service proxy, only DNS names (:mod:`standin.kubelet`)."""
+    validate(body)
+    spec = body.get("spec") or {}
+    if spec.get("clusterIP") != "None" or spec.get("type", "ClusterIP") != "ClusterIP":
+        raise ApiError(
+            422,
+            "Invalid",
+            "Service is invalid: spec.clusterIP: the stand-in serves only headless Services "
+            '(clusterIP: "None")',
+        )
+    name = body.get("metadata", {}).get("name", "")
+    if not re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", name):
+        raise ApiError(
+            422,
+            "Invalid",
+            f'Service "{name}" is invalid: metadata.name: Invalid value: "{name}": a DNS-1035 '
+            "label must consist of lower case alphanumeric characters or '-', start with an "
+            "alphabetic character, and end with an alphanumeric character",
+        )
 
 
 def validate_custom(schema: dict[str, Any], body: dict[str, Any]) -> None:
@@ -376,7 +400,8 @@ class Api:
         self.crds: dict[str, dict[str, Any]] = {}
         routes = []
         for plural, (prefix, kind, api_version) in RESOURCES.items():
-            builtin = functools.partial(_same, Resource(kind, api_version))
+            check = validate_service if kind == "Service" else validate
+            builtin = functools.partial(_same, Resource(kind, api_version, check))
             collection = f"{prefix}/namespaces/{{namespace}}/{plural}"
             routes.append(Route(collection, self._collection(builtin), methods=["GET", "POST"]))
             routes.append(
@@ -548,7 +573,7 @@ class Api:
                     uid = deleted["metadata"]["uid"]
                     for pod in self.store.list("Pod", namespace, f"controller-uid={uid}")[0]:
                         self.store.delete("Pod", namespace, pod["metadata"]["name"])
-                if kind == "Pod":  # its registry returns the deleted object (ReturnDeletedObject)
+                if kind in ("Pod", "Service"):  # their registries return the deleted object
                     return JSONResponse(deleted)
                 plural = request.url.path.rstrip("/").split("/")[-2]
                 details = {"name": name, "kind": plural, "uid": deleted["metadata"]["uid"]}

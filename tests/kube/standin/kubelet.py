@@ -1,4 +1,12 @@
-"""The stand-in's Job controller and kubelet: a Job's Pod, run for real on the Docker Engine.
+"""The stand-in's Job controller and kubelet: a Job's Pod, and a bare Pod, run for real on
+the Docker Engine.
+
+Every container is on the stand-in's own Docker network (the Pod network): the Pod's
+``podIP`` is its first container's address there, and its DNS names are network aliases
+(``HOSTNAME.SUBDOMAIN`` when a Service ``SUBDOMAIN`` exists; the name of each headless Service
+whose selector matches it; each also under ``.NAMESPACE[.svc[.cluster.local]]``). A
+container's ``readinessProbe`` (:mod:`standin.probe`) sets its ``ready`` and the Pod's
+``ContainersReady`` and ``Ready`` conditions; without one it is ready while it runs.
 
 A Job gets one Pod (``backoffLimit`` beyond 0 is not retried). The Pod's volumes: an
 ``emptyDir`` is a Docker volume; ``configMap``, ``secret`` and ``projected`` volumes are
@@ -33,6 +41,7 @@ import docker.errors
 from docker.types import Mount
 
 from standin.api import ApiError, Store, timestamp
+from standin.probe import Prober
 
 LABEL = "assay.standin.pod"
 SERVER_LABEL = "assay.standin.server"
@@ -90,6 +99,11 @@ class Kubelet:
         self.server = secrets.token_hex(6)
         self.labels_filter = {"label": f"{SERVER_LABEL}={self.server}"}
         """Docker filter of what this stand-in made (others may run beside it)."""
+        self.network = f"standin-{self.server}"
+        """The Pod network: every container of every Pod is on this Docker network."""
+        self.docker.networks.create(
+            self.network, driver="bridge", labels={SERVER_LABEL: self.server}
+        )
         self._containers: dict[tuple[str, str], str] = {}  # (pod uid, container) -> docker id
         self._deleted: set[str] = set()
         self._stopped: set[str] = set()  # pods whose node no longer reports (evicted, lost)
@@ -360,7 +374,11 @@ class Kubelet:
             item["status"] = {
                 "phase": "Pending",
                 "startTime": timestamp(),
-                "conditions": [{"type": "PodScheduled", "status": "True"}],
+                "conditions": [
+                    {"type": "PodScheduled", "status": "True"},
+                    {"type": "ContainersReady", "status": "False"},
+                    {"type": "Ready", "status": "False"},
+                ],
                 "initContainerStatuses": [entry(c) for c in init],
                 "containerStatuses": [entry(c) for c in main],
             }
@@ -433,6 +451,9 @@ class Kubelet:
         for volume in self.docker.volumes.list(filters=self.labels_filter):
             with contextlib.suppress(docker.errors.APIError):
                 volume.remove(force=True)
+        for network in self.docker.networks.list(filters=self.labels_filter):
+            with contextlib.suppress(docker.errors.APIError):
+                network.remove()
         self.docker.close()
 
     def _job_ended(self, pod: dict[str, Any], phase: str) -> None:
@@ -599,6 +620,10 @@ class Kubelet:
             nano_cpus=int(quantity(limits["cpu"]) * 1e9) if "cpu" in limits else None,
             labels={LABEL: pod["metadata"]["uid"], SERVER_LABEL: self.server},
             hostname=pod["spec"].get("hostname", pod["metadata"]["name"])[:63],
+            network=self.network,
+            networking_config={
+                self.network: self.docker.api.create_endpoint_config(aliases=self._aliases(pod))
+            },
             detach=True,
         )
         with self._lock:
@@ -608,13 +633,16 @@ class Kubelet:
             raise PodGone
         created.start()
         started = timestamp()
+        address = self._address(pod, created.id)
         self._set_container(
             pod,
             name,
             init,
             {"running": {"startedAt": started}},
             containerID=f"docker://{created.id}",
+            started=True,
         )
+        prober = None
         if not init:  # Pending until a container runs
 
             def running(item: dict[str, Any]) -> None:
@@ -622,11 +650,26 @@ class Kubelet:
                     item["status"]["phase"] = "Running"
 
             self._update_pod(pod, running)
+            if "readinessProbe" in container:
+
+                def report(ready: bool) -> None:
+                    if not self._gone(pod):
+                        self._set_ready(pod, name, ready)
+
+                prober = Prober(self.docker, created.id, address, container, report)
+                prober.start()
+            else:  # no probe: ready once running
+                self._set_ready(pod, name, True)
         try:
             created.wait()
             state = self.docker.api.inspect_container(created.id)["State"]
         except docker.errors.APIError:
             raise PodGone from None
+        finally:
+            if prober is not None:
+                prober.stop()
+        if not init and not self._gone(pod):
+            self._set_ready(pod, name, False)
         if self._gone(pod):
             raise PodGone
         code = int(state["ExitCode"])
@@ -640,6 +683,62 @@ class Kubelet:
         }
         self._set_container(pod, name, init, {"terminated": terminated})
         return code
+
+    def _aliases(self, pod: dict[str, Any]) -> list[str]:
+        """The Pod's DNS names (Docker network aliases), as a cluster's DNS gives them:
+        ``HOSTNAME.SUBDOMAIN`` when a Service named ``SUBDOMAIN`` exists, and the name of
+        every Service whose selector matches its labels (a headless Service: its Pods'
+        addresses); each also with ``.NAMESPACE``, ``.NAMESPACE.svc`` and
+        ``.NAMESPACE.svc.cluster.local``. Unlike a cluster's, they exist before the Pod is
+        Ready."""
+        meta, spec = pod["metadata"], pod["spec"]
+        namespace, labels = meta["namespace"], meta.get("labels", {})
+        services = self.store.list("Service", namespace, "")[0]
+        names = []
+        hostname, subdomain = spec.get("hostname"), spec.get("subdomain")
+        if hostname and subdomain and any(s["metadata"]["name"] == subdomain for s in services):
+            names.append(f"{hostname}.{subdomain}")
+        for service in services:
+            selector = service["spec"].get("selector") or {}
+            if selector and all(labels.get(key) == value for key, value in selector.items()):
+                names.append(service["metadata"]["name"])
+        suffixes = ("", f".{namespace}", f".{namespace}.svc", f".{namespace}.svc.cluster.local")
+        return [name + suffix for name in names for suffix in suffixes]
+
+    def _address(self, pod: dict[str, Any], container_id: str) -> str:
+        """The container's address on the Pod network; the Pod's ``podIP`` is its first
+        container's (each container of a Pod has its own address here)."""
+        found = self.docker.api.inspect_container(container_id)["NetworkSettings"]["Networks"]
+        address = str(found[self.network]["IPAddress"])
+
+        def change(item: dict[str, Any]) -> None:
+            if "podIP" not in item["status"]:
+                item["status"].update(podIP=address, podIPs=[{"ip": address}], hostIP="127.0.0.1")
+
+        self._update_pod(pod, change)
+        return address
+
+    def _set_ready(self, pod: dict[str, Any], name: str, ready: bool) -> None:
+        """A container's ``ready``, and the Pod's ``ContainersReady`` and ``Ready``
+        conditions (true when every container is)."""
+
+        def change(item: dict[str, Any]) -> None:
+            statuses = item["status"]["containerStatuses"]
+            for entry in statuses:
+                if entry["name"] == name:
+                    entry["ready"] = ready
+            every = all(entry["ready"] for entry in statuses)
+            for kind in ("ContainersReady", "Ready"):
+                _set_condition(
+                    item,
+                    {
+                        "type": kind,
+                        "status": "True" if every else "False",
+                        "lastTransitionTime": timestamp(),
+                    },
+                )
+
+        self._update_pod(pod, change)
 
     def _image_missing(self, pod: dict[str, Any], container: dict[str, Any], init: bool) -> None:
         """Never pulled: report the kubelet's waiting reasons until the Pod is deleted."""
