@@ -10,7 +10,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 from standin import StandIn
 from test_live import WORKFLOW, _running, left_behind, wait_until_gone, write
 
@@ -52,15 +54,20 @@ def run_then_kill(cli: Cli, wf: Path, ready: Callable[[], bool]) -> None:
 
 
 @contextmanager
-def kubernetes_server(tmp_path: Path, standin: StandIn, wf: Path) -> Iterator[ApiServer]:
-    """`assay server` with one worker and ASSAY_RUNNER=kubernetes, ``wf`` applied."""
+def kubernetes_server(
+    tmp_path: Path, standin: StandIn, wf: Path, tokens: dict[str, str] | None = None
+) -> Iterator[ApiServer]:
+    """`assay server` with one worker and ASSAY_RUNNER=kubernetes, ``wf`` applied; the
+    ``tokens`` of an earlier server on the same store, else new ones."""
     env = {
         "KUBECONFIG": str(standin.kubeconfig),
         "ASSAY_RUNNER": "kubernetes",
         "ASSAY_KUBERNETES_NAMESPACE": NS,
     }
     url = f"sqlite:///{tmp_path / 'home' / 'assay.db'}"
-    with running_server(tmp_path / "home", url, workers=1, extra_env=env) as server:
+    home = tmp_path / "home"
+    with running_server(home, url, workers=1, extra_env=env, tokens=not tokens) as server:
+        server.tokens.update(tokens or {})
         server.cli("apply", "-f", str(wf))
         yield server
 
@@ -144,4 +151,89 @@ def test_an_interrupted_worker_stops_its_job_too(
             server.process.wait(timeout=60)
         found = server.cli_json("get", "execution", execution_id)
     assert found["status"] == "aborted" and found["error"] == "worker stopped", found
+    assert wait_until_gone(standin) == {}
+
+
+def _finished(client: httpx.Client, execution_id: str, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found: dict[str, Any] = client.get(f"/v1/test-workflow-executions/{execution_id}").json()
+        if ExecutionStatus(found["status"]).finished:
+            return found
+        assert time.monotonic() < deadline, found
+        time.sleep(0.3)
+
+
+def test_a_run_whose_server_was_killed_is_resumed_by_the_next_server(
+    standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    """kill -9 of the server while its Job runs: the restarted server adopts the execution
+    and follows the same Job to its end; each line of the log once, nothing left."""
+    wf = write(
+        tmp_path,
+        docker_image,
+        WORKFLOW.replace(
+            'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared',
+            'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo before the kill;'
+            " sleep 6; echo after the kill",
+        ),
+    )
+    with kubernetes_server(tmp_path, standin, wf) as first, first.client("run") as client:
+        execution_id = client.post("/v1/test-workflows/kube-live/executions", json={}).json()["id"]
+        deadline = time.monotonic() + 90
+        logs = f"/v1/test-workflow-executions/{execution_id}/logs"
+        while "before the kill" not in client.get(logs).text:
+            assert time.monotonic() < deadline, "the first step never wrote"
+            time.sleep(0.2)
+        first.process.kill()
+        first.process.wait()
+    assert standin.objects("Job"), "the Job went with the server: nothing to resume"
+    # a command on the store leaves it to the next server: it still runs, in the cluster
+    assert first.cli_json("get", "execution", execution_id)["status"] == "running"
+    again = kubernetes_server(tmp_path, standin, wf, first.tokens)
+    with again as second, second.client("read") as client:
+        found = _finished(client, execution_id, 120)
+        log = client.get(f"/v1/test-workflow-executions/{execution_id}/logs").text
+        cases = client.get(f"/v1/test-workflow-executions/{execution_id}/testcases").json()
+    assert (found["status"], found["runner"], found["error"]) == ("failed", "kubernetes", None)
+    lines = log.splitlines()
+    for line in ("before the kill", "after the kill", "always ran", "1 failed, 1 passed"):
+        assert sum(line in seen for seen in lines) == 1, (line, log)
+    resumed = [index for index, seen in enumerate(lines) if seen.startswith("resumed: its worker")]
+    assert len(resumed) == 1, log
+    assert lines.index("before the kill") < resumed[0] < lines.index("after the kill"), log
+    assert sorted((case["name"], case["status"]) for case in cases) == [
+        ("test_adds", "passed"),
+        ("test_breaks", "failed"),
+    ]
+    creates = [path for method, path in standin.api.requests if method == "POST"]
+    assert sum("/jobs" in path for path in creates) == 1, "the Job was created twice"
+    assert wait_until_gone(standin) == {}
+
+
+def test_a_run_whose_job_is_gone_when_resumed_ends_in_error(
+    standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    with kubernetes_server(tmp_path, standin, sleeping(tmp_path, docker_image)) as first:
+        with first.client("run") as client:
+            execution_id = client.post("/v1/test-workflows/kube-live/executions", json={}).json()[
+                "id"
+            ]
+        deadline = time.monotonic() + 90
+        while not _running(standin):
+            assert time.monotonic() < deadline, "the step container never ran"
+            time.sleep(0.2)
+        first.process.kill()
+        first.process.wait()
+    [job] = standin.objects("Job")
+    answer = httpx.delete(  # as kubectl would: its Pods go with it
+        f"{standin.url}/apis/batch/v1/namespaces/{NS}/jobs/{job}?propagationPolicy=Background",
+        headers={"Authorization": f"Bearer {standin.token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    again = kubernetes_server(tmp_path, standin, sleeping(tmp_path, docker_image), first.tokens)
+    with again as second, second.client("read") as client:
+        found = _finished(client, execution_id, 60)
+    assert found["status"] == "error", found
+    assert f"Job {job} was gone when the execution was resumed" in found["error"]
     assert wait_until_gone(standin) == {}

@@ -140,6 +140,33 @@ def test_a_lease_is_renewed_by_its_worker_only_and_expires_unrenewed(any_db: Dat
     assert not queue.renew(row.id, "w1", 60)  # finished: nothing to renew
 
 
+def test_one_adopter_takes_over_a_lease_and_the_old_worker_can_no_longer_renew(
+    any_db: Database,
+) -> None:
+    queue = QueueStore(any_db)
+    row = enqueue(any_db)
+    assert queue.claim("lost", ttl=0.1) is not None
+    results: list[bool] = []
+
+    def adopt(worker: str) -> None:
+        results.append(queue.adopt(row.id, "lost", worker, 60) is not None)
+
+    threads = [threading.Thread(target=adopt, args=(f"a{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, False, False, True]
+    adopted = ExecutionStore(any_db).get(row.id)
+    assert adopted.lease_owner is not None and adopted.lease_owner.startswith("a")
+    assert adopted.owner_pid == ProcessId.current().pid
+    assert (adopted.status, queue.expired()) == ("running", [])
+    assert not queue.renew(row.id, "lost", 60)
+    assert queue.renew(row.id, adopted.lease_owner, 60)
+    ExecutionStore(any_db).finish(row.id, ExecutionStatus.PASSED)
+    assert queue.adopt(row.id, adopted.lease_owner, "late", 60) is None  # ended: nothing to adopt
+
+
 def test_abort_requests(any_db: Database) -> None:
     queue = QueueStore(any_db)
     store = ExecutionStore(any_db)

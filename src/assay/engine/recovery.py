@@ -12,6 +12,12 @@ then it marks the execution ``aborted`` with the reason and removes its workspac
 Executions claimed from the run queue also hold a lease that their worker renews;
 :meth:`Reconciler.expired_leases` closes those whose lease ran out (any host's: the worker
 may have died on another machine), stopping their tasks when they ran on this host.
+
+A queued run whose work outlives its worker (a runner with an :data:`ObjectCleaner`: its
+Job keeps running in the cluster) is not closed but resumed: a worker pool passes an
+``adopt`` callback that takes its lease over (:meth:`assay.store.queue.QueueStore.adopt`)
+and follows the work to its end. Without one (a command that is not a worker pool) such an
+execution is left to the next pool: it is still running, in the cluster.
 """
 
 from __future__ import annotations
@@ -31,9 +37,11 @@ from assay.store.executions import ExecutionStore
 from assay.store.queue import QueueStore
 from assay.store.tables import ExecutionRow
 
-__all__ = ["SOURCE_SUFFIX", "ObjectCleaner", "Reconciler", "TrackedRunner"]
+__all__ = ["SOURCE_SUFFIX", "Adopter", "ObjectCleaner", "Reconciler", "TrackedRunner"]
 
 ObjectCleaner = Callable[[Mapping[str, Any]], int]
+Adopter = Callable[[ExecutionRow], bool]
+"""Resumes a queued run whose worker is gone (True), or declines (False: it is closed)."""
 """Deletes what a task of a runner outside this host recorded (a cluster's objects); how many
 still existed. Given by the layers that know such runners (:mod:`assay.kube.orphans`)."""
 
@@ -114,15 +122,13 @@ class Reconciler:
         self.cleaners = dict(cleaners or {})
         """By runner name: how to delete the objects its recorded tasks name."""
 
-    def run_once(self) -> list[str]:
-        """Reconcile once; return the names of the executions aborted."""
-        me = ProcessId.current()
+    def run_once(self, adopt: Adopter | None = None) -> list[str]:
+        """Reconcile once; return the names of the executions aborted. A queued run of a
+        runner whose work outlives its process is given to ``adopt`` (without one, left
+        alone: see the module doc)."""
         aborted = []
-        for row in self.store.unfinished_on(me.host):
-            if row.owner_pid is None:
-                continue
-            owner = ProcessId(row.owner_pid, row.owner_started, me.host)
-            if owner.alive():
+        for row, owner in self.orphaned():
+            if self._resumable(row) and (adopt is None or adopt(row)):
                 continue
             reason = (
                 f"the assay process that ran it (pid {owner.pid} on {owner.host}) ended while "
@@ -132,14 +138,33 @@ class Reconciler:
                 aborted.append(row.name)
         return aborted
 
-    def expired_leases(self, queue: QueueStore) -> list[str]:
+    def orphaned(self) -> list[tuple[ExecutionRow, ProcessId]]:
+        """This host's unfinished executions whose owning process is gone, with it."""
+        me = ProcessId.current()
+        found = []
+        for row in self.store.unfinished_on(me.host):
+            if row.owner_pid is None:
+                continue
+            owner = ProcessId(row.owner_pid, row.owner_started, me.host)
+            if not owner.alive():
+                found.append((row, owner))
+        return found
+
+    def _resumable(self, row: ExecutionRow) -> bool:
+        """A queued run (it has a lease) whose work lives in a cluster."""
+        return row.lease_owner is not None and row.runner in self.cleaners
+
+    def expired_leases(self, queue: QueueStore, adopt: Adopter | None = None) -> list[str]:
         """Close the claimed executions whose worker stopped renewing its lease (dead, hung,
         cut off from the store): their tasks are stopped when they run on this host, and
-        they are marked ``aborted`` naming the worker. Their work is not resumed: the state
-        of a half-walked execution lived in the lost worker's memory. Returns their names."""
+        they are marked ``aborted`` naming the worker. Their work is not resumed (the state
+        of a half-walked execution lived in the lost worker's memory) unless it outlives
+        the worker and ``adopt`` takes it. Returns the names of those closed."""
         me = ProcessId.current()
         aborted = []
         for row in queue.expired():
+            if adopt is not None and self._resumable(row) and adopt(row):
+                continue
             here = row.owner_host == me.host[:253]
             expires = row.lease_expires.isoformat(timespec="seconds") if row.lease_expires else "?"
             reason = f"its worker {row.lease_owner} stopped renewing its lease (expired {expires})"

@@ -11,7 +11,9 @@ workers as threads of one process, and a reconciler thread that closes, at start
 process died on this host (:class:`assay.engine.recovery.Reconciler`).
 
 An execution whose worker was lost is aborted, not resumed: where its step walker was lived
-in that worker's memory.
+in that worker's memory. Except when its work outlives the worker (a Job in a cluster, whose
+Pod walks the steps): the pool's reconciler then adopts it (:meth:`WorkerPool.adopt`), and a
+worker of its own follows it to its end through :meth:`ResumableEngine.resume_queued`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from assay.content.archive import extract_archive
 from assay.engine.execution import Engine, RunOptions
@@ -50,6 +52,7 @@ __all__ = [
     "STOPPED",
     "EngineFactory",
     "QueuedEngine",
+    "ResumableEngine",
     "Worker",
     "WorkerPool",
     "WorkerTiming",
@@ -76,6 +79,22 @@ class QueuedEngine(Protocol):
     ) -> ExecutionRow: ...
 
     def cancel(self, reason: str = ...) -> None: ...
+
+
+@runtime_checkable
+class ResumableEngine(QueuedEngine, Protocol):
+    """An engine whose executions outlive the worker running them (Jobs in a cluster)."""
+
+    def resume_queued(
+        self, row: ExecutionRow, workflow: TestWorkflow, options: RunOptions, why: str
+    ) -> ExecutionRow:
+        """Follow ``row``, started by a worker that is gone (``why``), to its end."""
+        ...
+
+    def detach(self) -> None:
+        """Stop following the running execution without stopping it: another worker
+        adopted it."""
+        ...
 
 
 EngineFactory = Callable[[Settings, Database, ExecutionRow], QueuedEngine]
@@ -161,6 +180,16 @@ class Worker:
         )
         return finished
 
+    def resume(self, row: ExecutionRow, why: str) -> ExecutionRow:
+        """Follow an adopted execution (:meth:`WorkerPool.adopt`) to its end."""
+        self.log(f"resuming {row.name} ({row.id}) by {self.worker_id}: {why}")
+        finished = self._run(row, resume=why)
+        self.log(
+            f"finished {finished.name} {finished.status}"
+            + (f": {finished.error}" if finished.error else "")
+        )
+        return finished
+
     def run_forever(self, wake: threading.Event) -> None:
         """Claim and run until :meth:`stop`; idle, wait ``poll`` seconds or for ``wake``.
         A fault (the store away) is logged and the loop goes on (the lease of a run whose
@@ -185,7 +214,7 @@ class Worker:
                 self.stopped_names.append(row.name)
             engine.cancel(reason)
 
-    def _run(self, row: ExecutionRow) -> ExecutionRow:
+    def _run(self, row: ExecutionRow, resume: str | None = None) -> ExecutionRow:
         source: Path | None = None
         done = threading.Event()
         watcher: threading.Thread | None = None
@@ -207,7 +236,11 @@ class Worker:
                 source = self.settings.work_dir / f"{row.id}{SOURCE_SUFFIX}"
                 extract_archive(self.settings.home / request.source, source)
             options = RunOptions(config=config, tags=dict(row.tags or {}), source=source)
-            return engine.run_queued(row, request.workflow, options)
+            if resume is None:
+                return engine.run_queued(row, request.workflow, options)
+            if not isinstance(engine, ResumableEngine):
+                return self._fail(row, f"its worker was lost ({resume}); it cannot be resumed")
+            return engine.resume_queued(row, request.workflow, options, resume)
         except AssayError as exc:
             return self._fail(row, str(exc))
         except OSError as exc:
@@ -246,8 +279,12 @@ class Worker:
                     continue
                 renew_at = time.monotonic() + self.timing.heartbeat
                 if not self.queue.renew(row.id, self.worker_id, self.timing.lease_ttl):
-                    if not done.is_set() and not cancelled:
-                        cancelled = True
+                    if done.is_set() or cancelled:
+                        return
+                    if isinstance(engine, ResumableEngine):  # adopted, or closed, by others
+                        self.log(f"lost the lease of {row.name}: leaving it")
+                        engine.detach()
+                    else:
                         self.log(f"lost the lease of {row.name}: aborting it")
                         engine.cancel(f"{self.worker_id} lost its lease")
                     return
@@ -294,6 +331,8 @@ class WorkerPool:
         self._stopping = threading.Event()
         self.workers: list[Worker] = []
         self._threads: list[threading.Thread] = []
+        self._adopted: list[tuple[Worker, threading.Thread]] = []
+        self._adopt_lock = threading.Lock()
 
     @property
     def db(self) -> Database:
@@ -340,25 +379,56 @@ class WorkerPool:
         """Close expired leases and this host's executions whose process died; return the
         names of the executions aborted."""
         reconciler = Reconciler(ExecutionStore(self.db), self.settings, self.cleaners)
-        aborted = reconciler.run_once() + reconciler.expired_leases(QueueStore(self.db))
+        queue = QueueStore(self.db)
+        aborted = reconciler.run_once(self.adopt) + reconciler.expired_leases(queue, self.adopt)
         for name in aborted:
             self.log(f"reconciled {name}: aborted")
         return aborted
+
+    def adopt(self, row: ExecutionRow) -> bool:
+        """Take over ``row``, a running execution whose worker is gone but whose work goes on
+        (a Job): a worker of this pool follows it to its end. False when stopping (it is
+        then closed); True too when another pool adopted it first."""
+        with self._adopt_lock:
+            if self._stopping.is_set() or row.lease_owner is None:
+                return False
+            worker = Worker(
+                self.settings,
+                self.db,
+                f"{self.prefix}/adopted-{len(self._adopted)}",
+                timing=self.timing,
+                log=self.log,
+                engine_for=self.engine_for,
+            )
+            adopted = QueueStore(self.db).adopt(
+                row.id, row.lease_owner, worker.worker_id, self.timing.lease_ttl
+            )
+            if adopted is None:
+                return True
+            why = f"its worker {row.lease_owner} was lost"
+            thread = threading.Thread(
+                target=worker.resume, args=(adopted, why), name=worker.worker_id, daemon=True
+            )
+            self._adopted.append((worker, thread))
+            thread.start()
+            return True
 
     def stop(self, timeout: float = 15.0) -> list[str]:
         """Claim no more, abort the running executions (reason "worker stopped"; their
         `after` steps with ``condition: always`` run within the engine's grace), wait up to
         ``timeout`` seconds for them to be recorded; return their names."""
-        self._stopping.set()
-        for worker in self.workers:
+        with self._adopt_lock:
+            self._stopping.set()
+        everyone = self.workers + [worker for worker, _ in self._adopted]
+        for worker in everyone:
             worker.stop(STOPPED)
         self._wake.set()
         deadline = time.monotonic() + timeout
-        workers = self._threads[: len(self.workers)]
+        workers = self._threads[: len(self.workers)] + [thread for _, thread in self._adopted]
         for thread in workers:
             thread.join(max(0.0, deadline - time.monotonic()))
         if any(thread.is_alive() for thread in workers):  # past the grace: stop clean-ups too
-            for worker in self.workers:
+            for worker in everyone:
                 worker.stop(STOPPED)
             for thread in workers:
                 thread.join(5.0)
@@ -366,7 +436,7 @@ class WorkerPool:
             thread.join(5.0)
         if self._own_db and self._db is not None:
             self._db.close()
-        return [name for worker in self.workers for name in worker.stopped_names]
+        return [name for worker in everyone for name in worker.stopped_names]
 
     def _reconcile_loop(self) -> None:
         while not self._stopping.wait(self.timing.reconcile):

@@ -15,9 +15,14 @@ container that did not exit 0, a service not ready) end the execution in ``error
 Kubernetes reason and the step or service. An abort deletes the Job with its Pods.
 Everything created is deleted at the end, whatever way the execution ended.
 
+A queued run whose worker was lost (killed, its lease expired) is resumed by another worker
+(:meth:`KubernetesEngine.resume_queued`): the Pod walks the steps, so following it again from
+its objects, with the lines already in the execution's log skipped, loses nothing. An ``assay
+run`` whose process died is aborted and its objects deleted by the next reconciliation
+(:mod:`assay.kube.orphans`): nothing would record its end.
+
 Not yet: ``parallel`` (its Jobs render, but are not run live), ``execute`` steps,
-re-attaching after a restart (an execution whose process died is aborted and its objects
-deleted by the next reconciliation, :mod:`assay.kube.orphans`), ``--source``.
+``--source``.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import posixpath
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -121,6 +126,7 @@ class KubernetesEngine:
         self.service_timeout = _seconds("ASSAY_KUBERNETES_SERVICE_TIMEOUT", SERVICE_TIMEOUT)
         self._cancel = threading.Event()
         self._cancel_reason = "aborted"
+        self._detached = False
         self._jobs: dict[str, tuple[Cluster, str]] = {}
         self._lock = threading.Lock()
 
@@ -134,6 +140,12 @@ class KubernetesEngine:
         for cluster, job in jobs:
             with contextlib.suppress(InfrastructureError):
                 cluster.delete("Job", job)
+
+    def detach(self) -> None:
+        """Stop following without deleting or recording anything: another worker adopted
+        the execution (its lease is no longer this worker's)."""
+        self._detached = True
+        self._cancel.set()
 
     def run(self, workflow: TestWorkflow, options: RunOptions | None = None) -> ExecutionRow:
         """Run ``workflow`` as a Job; bad input raises DefinitionError and an unreachable
@@ -165,6 +177,16 @@ class KubernetesEngine:
             return finished
         return self._execute(row, workflow, config, cluster)
 
+    def resume_queued(
+        self, row: ExecutionRow, workflow: TestWorkflow, options: RunOptions, why: str
+    ) -> ExecutionRow:
+        """Follow ``row``, whose objects a lost worker (``why``) created, to its end: the
+        Pod is followed again, its step logs with the lines the execution's log has already
+        skipped; a Job that is gone ends it in ``error``."""
+        config = checked_config(workflow, options.config, None)
+        cluster = Cluster(_job_namespace(workflow) or self.namespace)
+        return self._execute(row, workflow, config, cluster, resumed=why)
+
     def _checked(self, workflow: TestWorkflow, options: RunOptions) -> dict[str, Any]:
         """The checked config; raises for what the live runner cannot run."""
         if options.source is not None:
@@ -179,7 +201,12 @@ class KubernetesEngine:
         return config
 
     def _execute(
-        self, row: ExecutionRow, workflow: TestWorkflow, config: dict[str, Any], cluster: Cluster
+        self,
+        row: ExecutionRow,
+        workflow: TestWorkflow,
+        config: dict[str, Any],
+        cluster: Cluster,
+        resumed: str | None = None,
     ) -> ExecutionRow:
         name = workflow.metadata.name
         identity = ExecutionIdentity(row.id, row.name, row.number, name)
@@ -190,7 +217,8 @@ class KubernetesEngine:
                 masker.add(str(config[param_name]))
         for value in rendered.sensitive:
             masker.add(value)
-        return _Execution(self, cluster, row, identity, rendered, masker).run()
+        execution = _Execution(self, cluster, row, identity, rendered, masker)
+        return execution.run() if resumed is None else execution.resume(resumed)
 
     def _options(self) -> PlanOptions:
         return PlanOptions.from_env(self.namespace)
@@ -282,36 +310,72 @@ class _Execution:
         self.job_uid = ""
         self.log: TextIO | None = None
         self.lock = threading.Lock()
+        self._replay: list[str] = []
+        """On a resume: the log's lines so far, which the Pod's logs repeat."""
+        self._replayed = 0
 
     def run(self) -> ExecutionRow:
-        try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            self.log = (self.out_dir / "log.txt").open("a", encoding="utf-8", buffering=1)
-        except OSError as exc:
-            message = os_fault(exc)
-            self.store.finish(self.row.id, ExecutionStatus.ERROR, error=message)
-            raise InfrastructureError(message) from exc
+        self._open_log()
         self.store.start(self.row.id)
         self.sink.execution_started(self.row.id, self.row.name)
         for note in self.rendered.notes:
             self.sink.warning(note)
+        return self._walk(self._created)
+
+    def resume(self, why: str) -> ExecutionRow:
+        """Follow the objects a lost worker created (see :meth:`KubernetesEngine.resume_queued`)."""
+        self._replay = self._open_log()
+        skip = {
+            self.masker(f"{service.label}: ready (Pod {service.pod})") for service in self.services
+        }
+        while self._replayed < len(self._replay) and self._replay[self._replayed] in skip:
+            self._replayed += 1  # written before the Job was created: not read again
+        self.write_log_safely(f"resumed: {why}; following Job {self.job['metadata']['name']} again")
+        return self._walk(self._adopted)
+
+    def _open_log(self) -> list[str]:
+        """Open the execution's log for appending; the lines it has already."""
+        path = self.out_dir / "log.txt"
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.log = path.open("a+", encoding="utf-8", buffering=1)
+            self.log.seek(0)
+            text = self.log.read()
+            if text and not text.endswith("\n"):  # a line cut short by a killed process
+                self.log.write("\n")
+        except OSError as exc:
+            message = os_fault(exc)
+            self.store.finish(self.row.id, ExecutionStatus.ERROR, error=message)
+            raise InfrastructureError(message) from exc
+        lines = text.split("\n")  # as written: a step's line may hold a "\r"
+        return lines[:-1] if lines[-1] == "" else lines
+
+    def _walk(
+        self, objects: Callable[[list[tuple[str, str]]], contextlib.AbstractContextManager[None]]
+    ) -> ExecutionRow:
+        """Follow the execution inside ``objects`` (which creates or finds them), then
+        delete them and record its end; a detached engine leaves both to the adopter."""
         result = _Result(artifacts=self._receiver())
         error: str | None = None
         created: list[tuple[str, str]] = []
+        faults: list[str] = []
         try:
-            self.store.add_task(self.row.id, self._task())
-            with self._created(created):
+            with objects(created):
                 error = self._follow(result)
         except AssayError as exc:
             error = self.masker(str(exc))
         finally:
-            self._keep_service_logs(created)
-            faults = self._delete(created)
-            if not faults:
-                with contextlib.suppress(AssayError):
-                    self.store.remove_task(self.row.id, OBJECTS_TASK)
+            if not self.engine._detached:
+                self._keep_service_logs(created)
+                faults = self._delete(created)
+                if not faults:
+                    with contextlib.suppress(AssayError):
+                        self.store.remove_task(self.row.id, OBJECTS_TASK)
             with contextlib.suppress(OSError):
+                assert self.log is not None
                 self.log.close()
+        if self.engine._detached:
+            return self.store.get(self.row.id)
         error = error or (faults[0] if faults else None)
         self._artifacts_received(result)
         return self._record(result, error)
@@ -340,7 +404,9 @@ class _Execution:
 
     @contextlib.contextmanager
     def _created(self, created: list[tuple[str, str]]) -> Iterator[None]:
-        """Create the objects in order, remembering each for :meth:`_delete`."""
+        """Create the objects in order, remembering each for :meth:`_delete` (and, before
+        the first, in the store: :meth:`_task`)."""
+        self.store.add_task(self.row.id, self._task())
         for item in self.rendered.objects:
             if item is self.job and not self.engine._cancel.is_set():
                 self._await_services()
@@ -351,6 +417,27 @@ class _Execution:
             if item is self.job:
                 self.job_uid = str(made["metadata"]["uid"])
                 self.engine._register(self.row.id, self.cluster, item["metadata"]["name"])
+        try:
+            yield
+        finally:
+            self.engine._register(self.row.id, self.cluster, None)
+
+    @contextlib.contextmanager
+    def _adopted(self, created: list[tuple[str, str]]) -> Iterator[None]:
+        """The objects a lost worker created (all of them, for :meth:`_delete`: one never
+        created is gone already); raises InfrastructureError when its Job is gone."""
+        created += [(item["kind"], item["metadata"]["name"]) for item in self.rendered.objects]
+        name = self.job["metadata"]["name"]
+        try:
+            self.job_uid = str(self.cluster.read_job(name)["metadata"]["uid"])
+        except InfrastructureError as exc:
+            if ": 404 " in str(exc):
+                raise InfrastructureError(
+                    f"Job {name} was gone when the execution was resumed (deleted, or its "
+                    "TTL ran out)"
+                ) from None
+            raise
+        self.engine._register(self.row.id, self.cluster, name)
         try:
             yield
         finally:
@@ -395,6 +482,11 @@ class _Execution:
         masked = self.masker(line)
         with self.lock:
             assert self.log is not None
+            if self._replayed < len(self._replay):
+                if self._replay[self._replayed] == masked:  # in the log already
+                    self._replayed += 1
+                    return
+                self._replay = []  # the logs differ from here: keep every line
             self.log.write(masked + "\n")
         self.sink.log(ref, masked)
 

@@ -16,6 +16,8 @@ no owner. Workers on any number of machines share the queue through the database
 - A worker renews its leases (:meth:`renew`); :meth:`expired` lists those not renewed in
   time, for :mod:`assay.engine.recovery` to close. Lease times are the store's clock on
   PostgreSQL, so the machines' clocks need not agree.
+- A running execution whose work outlives its worker (a Job in a cluster) is taken over by
+  another worker (:meth:`adopt`): compare-and-set on the lease's owner, so one adopter wins.
 """
 
 from __future__ import annotations
@@ -189,6 +191,33 @@ class QueueStore:
                 .values(lease_expires=_clock(session) + timedelta(seconds=ttl))
             )
             return bool(getattr(result, "rowcount", 0))
+
+    def adopt(
+        self, execution_id: str, previous: str, worker: str, ttl: float
+    ) -> ExecutionRow | None:
+        """Take over the lease of a running execution from ``previous`` (a worker that is
+        gone): ``worker``'s for ``ttl`` seconds, owned by this process; None when the lease
+        is no longer ``previous``'s (another worker adopted it first) or it has ended."""
+        me = ProcessId.current()
+        with self.db.session(write=True) as session:
+            result = session.execute(
+                update(ExecutionRow)
+                .where(
+                    ExecutionRow.id == execution_id,
+                    ExecutionRow.lease_owner == previous[:100],
+                    ExecutionRow.status == _RUNNING,
+                )
+                .values(
+                    lease_owner=worker[:100],
+                    lease_expires=_clock(session) + timedelta(seconds=ttl),
+                    owner_pid=me.pid,
+                    owner_started=me.started,
+                    owner_host=me.host[:253],
+                )
+            )
+            if not getattr(result, "rowcount", 0):
+                return None
+            return session.get(ExecutionRow, execution_id)
 
     def expired(self, at: datetime | None = None) -> list[ExecutionRow]:
         """Running claimed executions whose lease ran out (before ``at``, default now by
