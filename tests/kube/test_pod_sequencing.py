@@ -206,9 +206,9 @@ def test_groups_carry_their_condition_and_timeout_to_their_steps(tmp_path: Path)
   - condition: always
     shell: touch /data/b
 - name: timed-group
-  timeout: 2s
+  timeout: 3s
   steps:
-  - shell: sleep 1
+  - shell: echo quick
   - shell: sleep 30
   - shell: touch /data/c
 - name: after-group

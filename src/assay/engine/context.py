@@ -51,6 +51,17 @@ class ExecutionContext:
     faults: list[str] = field(default_factory=list)
     """Infrastructure faults met on the way (a log that could not be written): the execution
     ends in ``error`` with the first."""
+    noted: set[str] = field(default_factory=set)
+    """The runner's notes already shown (:meth:`note_once`)."""
+
+    def note_once(self, ref: str, note: str) -> None:
+        """Warn ``note`` of the runner about step ``ref``, unless an earlier step (or attempt)
+        got it already: an image the local runner ignores is said once, not per step."""
+        with self.lock:
+            if note in self.noted:
+                return
+            self.noted.add(note)
+        self.sink.warning(f"step {ref}: {note} (not repeated for later steps)")
 
     def expression_context(self, env: dict[str, str], **extra: Any) -> dict[str, Any]:
         """Variables visible to `{{ }}` expressions."""

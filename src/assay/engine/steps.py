@@ -359,7 +359,7 @@ class StepWalker:
             security_context=run_frame.security,
         )
         for note in self.ctx.runner.unsupported(spec):
-            self.ctx.sink.warning(f"step {ref}: {note}")
+            self.ctx.note_once(ref, note)
         output = PytestOutput()
         result = self._start_and_follow(spec, ref, output)
         self.results.task_reports(ref, attempt, reports, output)

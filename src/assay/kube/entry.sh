@@ -356,6 +356,7 @@ step() {
         say "--- step $ref: attempt $attempt $status, retrying ---"
     done
     [ "$status" = failed ] && status=$failure
+    case "$status" in timeout | aborted) code=- ;; esac # stopped: no exit code of its own, as elsewhere
     [ -z "$artifacts" ] || collect_artifacts
     end_step "$status" "$code" "$attempt"
 }

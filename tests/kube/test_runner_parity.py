@@ -1,0 +1,119 @@
+"""The shared contract of the runners, at the level the Kubernetes runner works: one workflow
+(config, env, retries, optional and negative steps, a condition, a timeout, an `after` step)
+run by `assay run` on the local, docker and kubernetes runners (the last against the API
+stand-in, its Pods on Docker) ends the same way on all three: the same status, the same
+status, attempts and exit code for every step, the same lines from the steps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from standin import StandIn
+from test_live import wait_until_gone
+
+from support import Cli
+
+FLOW = """\
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {name: parity}
+spec:
+  config:
+    who: {type: string, default: world}
+  container:
+    image: "IMAGE"
+    workingDir: /data
+    env:
+      - {name: LEVEL, value: high}
+  steps:
+    - name: greet
+      shell: echo "hello {{ config.who }} at $LEVEL"
+    - name: flaky
+      retry: {count: 2}
+      shell: >-
+        n=$(cat tries 2>/dev/null || echo 0); n=$((n+1)); echo $n > tries;
+        echo "attempt $n"; [ "$n" -ge 2 ]
+    - name: optional
+      optional: true
+      shell: echo "optional fails"; exit 4
+    - name: negative
+      negative: true
+      shell: exit 1
+    - name: on-failure
+      condition: failed
+      shell: echo "on-failure ran"
+    - name: slow
+      timeout: 2s
+      shell: echo "slow starts"; sleep 30
+    - name: after-slow
+      shell: echo "after-slow ran"
+  after:
+    - name: cleanup
+      condition: always
+      shell: echo "cleanup ran"
+"""
+LINES = (
+    "hello parity at high",
+    "attempt 1",
+    "attempt 2",
+    "optional fails",
+    "slow starts",
+    "cleanup ran",
+)
+NOT_RUN = ("on-failure ran", "after-slow ran")
+RUNNERS = ("local", "docker", "kubernetes")
+
+
+def _run(cli: Cli, wf: Path, runner: str) -> tuple[dict[str, Any], str, str]:
+    """The execution as `-o json` shows it, its log, and what `assay run` said on stderr."""
+    args = ["run", "-f", str(wf), "-c", "who=parity", "--runner", runner, "-o", "json"]
+    if runner == "kubernetes":
+        args += ["--namespace", "tests"]
+    done = cli(*args, check=None)
+    assert done.returncode == 1, (runner, done.stderr)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result, cli("logs", result["id"]).stdout, done.stderr
+
+
+def _steps(result: dict[str, Any]) -> dict[str, tuple[str, int, int | None]]:
+    """Each step of the workflow (not assay's own, such as writing content): status,
+    attempts, exit code."""
+    names = {"greet", "flaky", "optional", "negative", "on-failure", "slow", "after-slow"}
+    return {
+        step["name"]: (step["status"], step.get("attempts") or 1, step.get("exitCode"))
+        for step in result["steps"]
+        if step["name"] in names | {"cleanup"}
+    }
+
+
+@pytest.mark.slow
+def test_one_workflow_ends_the_same_way_on_every_runner(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    wf = tmp_path / "parity.yaml"
+    wf.write_text(FLOW.replace("IMAGE", docker_image), encoding="utf-8")
+    outcomes = {runner: _run(cli, wf, runner) for runner in RUNNERS}
+    local, _, said = outcomes["local"]
+    assert local["status"] == "timeout"
+    assert said.count("is ignored by the local runner") == 1, said  # not once per step
+    assert _steps(local) == {
+        "greet": ("passed", 1, 0),
+        "flaky": ("passed", 2, 0),
+        "optional": ("failed", 1, 4),
+        "negative": ("passed", 1, 1),
+        "on-failure": ("skipped", 1, None),
+        "slow": ("timeout", 1, None),
+        "after-slow": ("skipped", 1, None),
+        "cleanup": ("passed", 1, 0),
+    }
+    for runner, (result, log, _) in outcomes.items():
+        assert (result["status"], result["runner"]) == ("timeout", runner)
+        assert _steps(result) == _steps(local), runner
+        for line in LINES:
+            assert line in log, (runner, line, log)
+        for line in NOT_RUN:
+            assert line not in log, (runner, line, log)
+    assert wait_until_gone(standin) == {}
