@@ -2,7 +2,9 @@
 (config, env, retries, optional and negative steps, a condition, a timeout, an `after` step)
 run by `assay run` on the local, docker and kubernetes runners (the last against the API
 stand-in, its Pods on Docker) ends the same way on all three: the same status, the same
-status, attempts and exit code for every step, the same lines from the steps."""
+status, attempts and exit code for every step, the same lines from the steps; and a pytest
+step retried once records the same test cases of each attempt (a flaky test found), the
+same summary and the same artifact."""
 
 from __future__ import annotations
 
@@ -64,12 +66,45 @@ LINES = (
     "cleanup ran",
 )
 NOT_RUN = ("on-failure ran", "after-slow ran")
+TESTS = """\
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {name: parity-tests}
+spec:
+  container:
+    image: "IMAGE"
+  content:
+    files:
+      - path: /data/repo/test_numbers.py
+        content: |
+          import os
+
+          def test_adds():
+              assert 1 + 1 == 2
+
+          def test_breaks():
+              assert 2 + 2 == 5
+
+          def test_flaky():
+              if not os.path.exists("flaky-mark"):
+                  open("flaky-mark", "w").close()
+                  raise AssertionError("first time")
+  steps:
+    - name: tests
+      workingDir: /data/repo
+      retry: {count: 1}
+      shell: >-
+        mkdir -p out && echo "notes of $(cat flaky-mark 2>/dev/null || echo none)" > out/notes.txt
+        && python3 -m pytest -q -p no:cacheprovider
+      artifacts:
+        paths: [out/*.txt]
+"""
 RUNNERS = ("local", "docker", "kubernetes")
 
 
-def _run(cli: Cli, wf: Path, runner: str) -> tuple[dict[str, Any], str, str]:
+def _run(cli: Cli, wf: Path, runner: str, *extra: str) -> tuple[dict[str, Any], str, str]:
     """The execution as `-o json` shows it, its log, and what `assay run` said on stderr."""
-    args = ["run", "-f", str(wf), "-c", "who=parity", "--runner", runner, "-o", "json"]
+    args = ["run", "-f", str(wf), *extra, "--runner", runner, "-o", "json"]
     if runner == "kubernetes":
         args += ["--namespace", "tests"]
     done = cli(*args, check=None)
@@ -95,7 +130,7 @@ def test_one_workflow_ends_the_same_way_on_every_runner(
 ) -> None:
     wf = tmp_path / "parity.yaml"
     wf.write_text(FLOW.replace("IMAGE", docker_image), encoding="utf-8")
-    outcomes = {runner: _run(cli, wf, runner) for runner in RUNNERS}
+    outcomes = {runner: _run(cli, wf, runner, "-c", "who=parity") for runner in RUNNERS}
     local, _, said = outcomes["local"]
     assert local["status"] == "timeout"
     assert said.count("is ignored by the local runner") == 1, said  # not once per step
@@ -116,4 +151,51 @@ def test_one_workflow_ends_the_same_way_on_every_runner(
             assert line in log, (runner, line, log)
         for line in NOT_RUN:
             assert line not in log, (runner, line, log)
+    assert wait_until_gone(standin) == {}
+
+
+@pytest.mark.slow
+def test_test_cases_of_every_attempt_and_artifacts_are_the_same_on_every_runner(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    wf = tmp_path / "parity-tests.yaml"
+    wf.write_text(TESTS.replace("IMAGE", docker_image), encoding="utf-8")
+    seen: dict[str, tuple[object, ...]] = {}
+    for runner in RUNNERS:
+        result, log, _ = _run(cli, wf, runner)
+        cases = cli.json("get", "testcases", result["id"])
+        listed = cli("artifacts", result["id"]).stdout.split()
+        download = tmp_path / runner
+        cli("artifacts", result["id"], "--download", str(download))
+        seen[runner] = (
+            result["status"],
+            [
+                (step["status"], step["attempts"])
+                for step in result["steps"]
+                if step["name"] == "tests"
+            ],
+            {key: result["summary"][key] for key in ("tests", "passed", "failed", "flaky")},
+            sorted((case["name"], case["status"], case["attempt"]) for case in cases),
+            listed[0],
+            (download / "out" / "notes.txt").read_text(encoding="utf-8"),
+            "1 failed, 2 passed" in log,
+        )
+    assert seen["local"] == (
+        "failed",
+        [("failed", 2)],
+        {"tests": 3, "passed": 2, "failed": 1, "flaky": 1},
+        [
+            ("test_adds", "passed", 1),
+            ("test_adds", "passed", 2),
+            ("test_breaks", "failed", 1),
+            ("test_breaks", "failed", 2),
+            ("test_flaky", "failed", 1),
+            ("test_flaky", "passed", 2),
+        ],
+        "out/notes.txt",
+        "notes of \n",
+        True,
+    )
+    assert seen["docker"] == seen["local"]
+    assert seen["kubernetes"] == seen["local"]
     assert wait_until_gone(standin) == {}
