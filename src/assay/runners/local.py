@@ -212,11 +212,9 @@ class LocalRunner:
         pgid = int(handle.data["pid"])
         if proc is None and not _still_ours(pgid, handle.data.get("started")):
             return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+        for sig in (signal.SIGTERM, signal.SIGKILL):  # after SIGKILL too: gone when we return
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, sig)
-            if sig is signal.SIGKILL:
-                break
             end = time.time() + self.grace_seconds
             while time.time() < end and group_alive(pgid):
                 if proc is not None:
