@@ -72,6 +72,19 @@ def kubernetes_server(
         yield server
 
 
+def run_until_running(server: ApiServer, standin: StandIn) -> str:
+    """A run of kube-live requested from ``server``, once its first step container runs;
+    its execution id."""
+    with server.client("run") as client:
+        answer = client.post("/v1/test-workflows/kube-live/executions", json={})
+        assert answer.status_code == 200, answer.text
+    deadline = time.monotonic() + 90
+    while not _running(standin):
+        assert time.monotonic() < deadline, "the step container never ran"
+        time.sleep(0.2)
+    return str(answer.json()["id"])
+
+
 def test_a_killed_run_is_aborted_by_the_next_command_which_deletes_its_job(
     cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
 ) -> None:
@@ -139,16 +152,9 @@ def test_an_interrupted_worker_stops_its_job_too(
     standin: StandIn, docker_image: str, tmp_path: Path
 ) -> None:
     with kubernetes_server(tmp_path, standin, sleeping(tmp_path, docker_image)) as server:
-        with server.client("run") as client:
-            execution_id = client.post("/v1/test-workflows/kube-live/executions", json={}).json()[
-                "id"
-            ]
-            deadline = time.monotonic() + 90
-            while not _running(standin):
-                assert time.monotonic() < deadline, "the step container never ran"
-                time.sleep(0.2)
-            server.process.send_signal(signal.SIGTERM)  # the server stops its workers
-            server.process.wait(timeout=60)
+        execution_id = run_until_running(server, standin)
+        server.process.send_signal(signal.SIGTERM)  # the server stops its workers
+        server.process.wait(timeout=60)
         found = server.cli_json("get", "execution", execution_id)
     assert found["status"] == "aborted" and found["error"] == "worker stopped", found
     assert wait_until_gone(standin) == {}
@@ -215,14 +221,7 @@ def test_a_run_whose_job_is_gone_when_resumed_ends_in_error(
     standin: StandIn, docker_image: str, tmp_path: Path
 ) -> None:
     with kubernetes_server(tmp_path, standin, sleeping(tmp_path, docker_image)) as first:
-        with first.client("run") as client:
-            execution_id = client.post("/v1/test-workflows/kube-live/executions", json={}).json()[
-                "id"
-            ]
-        deadline = time.monotonic() + 90
-        while not _running(standin):
-            assert time.monotonic() < deadline, "the step container never ran"
-            time.sleep(0.2)
+        execution_id = run_until_running(first, standin)
         first.process.kill()
         first.process.wait()
     [job] = standin.objects("Job")

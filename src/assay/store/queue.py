@@ -59,6 +59,15 @@ def _waiting() -> ColumnElement[bool]:
     )
 
 
+def _leased_to(execution_id: str, worker: str) -> ColumnElement[bool]:
+    """The running execution ``execution_id`` while ``worker`` holds its lease."""
+    return and_(
+        ExecutionRow.id == execution_id,
+        ExecutionRow.lease_owner == worker[:100],
+        ExecutionRow.status == _RUNNING,
+    )
+
+
 def _clock(session: Session) -> datetime:
     """Now by the store's clock: PostgreSQL's when workers on several machines share it (so
     that their clocks need not agree for leases), this machine's for SQLite."""
@@ -183,11 +192,7 @@ class QueueStore:
         with self.db.session(write=True) as session:
             result = session.execute(
                 update(ExecutionRow)
-                .where(
-                    ExecutionRow.id == execution_id,
-                    ExecutionRow.lease_owner == worker[:100],
-                    ExecutionRow.status == _RUNNING,
-                )
+                .where(_leased_to(execution_id, worker))
                 .values(lease_expires=_clock(session) + timedelta(seconds=ttl))
             )
             return bool(getattr(result, "rowcount", 0))
@@ -202,11 +207,7 @@ class QueueStore:
         with self.db.session(write=True) as session:
             result = session.execute(
                 update(ExecutionRow)
-                .where(
-                    ExecutionRow.id == execution_id,
-                    ExecutionRow.lease_owner == previous[:100],
-                    ExecutionRow.status == _RUNNING,
-                )
+                .where(_leased_to(execution_id, previous))
                 .values(
                     lease_owner=worker[:100],
                     lease_expires=_clock(session) + timedelta(seconds=ttl),
