@@ -22,6 +22,7 @@ from typing import Any
 
 from assay.errors import InfrastructureError
 from assay.kube.cluster import Cluster
+from assay.kube.follow import FATAL_WAITING
 from assay.kube.render import (
     LOGS_ANNOTATION,
     READY_TIMEOUT_ANNOTATION,
@@ -29,19 +30,8 @@ from assay.kube.render import (
     SERVICE_INDEX_LABEL,
 )
 
-__all__ = ["CONTAINER_FAULTS", "ServicePod", "await_ready", "keep_log", "log_tail"]
+__all__ = ["ServicePod", "await_ready", "keep_log", "log_tail"]
 
-CONTAINER_FAULTS = frozenset(
-    {
-        "ErrImagePull",
-        "ImagePullBackOff",
-        "ErrImageNeverPull",
-        "InvalidImageName",
-        "CreateContainerConfigError",
-        "CreateContainerError",
-    }
-)
-"""Waiting reasons of a container that will not start by itself: not ready, at once."""
 POLL_SECONDS = 0.5
 
 
@@ -113,7 +103,7 @@ def _fault(status: Mapping[str, Any]) -> str | None:
     for entry in status.get("containerStatuses") or []:
         state = entry.get("state") or {}
         waiting = state.get("waiting") or {}
-        if waiting.get("reason") in CONTAINER_FAULTS:
+        if waiting.get("reason") in FATAL_WAITING:  # will not start by itself: not ready, at once
             return f"{waiting['reason']}: {waiting.get('message', '')}".rstrip(": ")
         ended = state.get("terminated")
         if ended is not None and status.get("phase") in ("Succeeded", "Failed"):
