@@ -136,7 +136,7 @@ def test_an_image_that_cannot_be_pulled_is_an_error_not_a_failure(
     assert wait_until_gone(standin) == {}
 
 
-def test_abort_deletes_the_job_and_its_pod(
+def test_ctrl_c_runs_the_always_step_in_the_pod_then_deletes_the_job(
     cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
 ) -> None:
     text = WORKFLOW.replace(
@@ -146,18 +146,60 @@ def test_abort_deletes_the_job_and_its_pod(
     process = _start_until_a_step_runs(cli, standin, write(tmp_path, docker_image, text))
     try:
         process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "`always` still run in its Pod" in stderr
+    # the abort went to the Pod as an annotation (no pods/exec), then the Job was deleted
+    patches = [path for method, path in standin.api.requests if method == "PATCH"]
+    assert len(patches) == 1 and f"/api/v1/namespaces/{NS}/pods/" in patches[0], patches
+    deletes = [path for method, path in standin.api.requests if method == "DELETE"]
+    assert any("/jobs/" in path for path in deletes)
+    assert not any("/pods/" in path for path in deletes)
+    assert wait_until_gone(standin) == {}
+    [execution] = cli.json("get", "executions")
+    assert execution["status"] == "aborted", (stdout, execution)
+    assert execution["error"] == "interrupted by SIGINT"
+    steps = {step["name"]: step["status"] for step in execution["steps"]}
+    assert steps == {
+        "write content.files": "passed",
+        "prepare": "aborted",
+        "test": "aborted",
+        "report": "passed",
+    }, steps
+    log = cli("logs", execution["id"], check=0).stdout
+    assert "started" in log and "always ran" in log, log
+    assert "abort: signalled to Pod" in log, log
+
+
+def test_a_second_ctrl_c_deletes_the_job_at_once(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared',
+        "echo started; sleep 120",
+    ).replace('shell: echo "always ran"', 'shell: echo "always began"; sleep 120')
+    process = _start_until_a_step_runs(cli, standin, write(tmp_path, docker_image, text))
+    try:
+        process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 60
+        while "always began" not in _logged(cli):
+            assert time.monotonic() < deadline, "the always step never began"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 130, stderr
-    result = json.loads(stdout) if stdout.strip() else None
-    deletes = [path for method, path in standin.api.requests if method == "DELETE"]
-    assert any("/jobs/" in path for path in deletes)
     assert wait_until_gone(standin) == {}
-    executions = cli.json("get", "executions")
-    assert executions[0]["status"] == "aborted", (result, executions)
-    assert "started" in cli("logs", executions[0]["id"], check=0).stdout
+    [execution] = cli.json("get", "executions")
+    assert execution["status"] == "aborted", (stdout, execution)
+    steps = {step["name"]: step["status"] for step in execution["steps"]}
+    assert steps["report"] == "aborted", steps
+    assert "always began" in cli("logs", execution["id"], check=0).stdout
 
 
 def _start_until_a_step_runs(cli: Cli, standin: StandIn, wf: Path) -> subprocess.Popen[str]:
@@ -183,6 +225,12 @@ def _start_until_a_step_runs(cli: Cli, standin: StandIn, wf: Path) -> subprocess
         process.kill()
         raise
     return process
+
+
+def _logged(cli: Cli) -> str:
+    """What the execution logs hold so far (read from ASSAY_HOME, not through assay)."""
+    logs = Path(cli.env["ASSAY_HOME"]).glob("executions/*/log.txt")
+    return "".join(path.read_text(encoding="utf-8", errors="replace") for path in logs)
 
 
 def _following_a_step(standin: StandIn) -> bool:

@@ -12,7 +12,10 @@ the lines before it the steps' JUnit reports and artifacts (:mod:`assay.kube.art
 Infrastructure faults (an image that cannot be pulled, OOMKilled, eviction, a lost node, a Pod
 deleted by someone, unschedulable, a ResourceQuota refusing the Job or its Pod, a step
 container that did not exit 0, a service not ready) end the execution in ``error`` with the
-Kubernetes reason and the step or service. An abort deletes the Job with its Pods.
+Kubernetes reason and the step or service. An abort is signalled to the Pod through its
+annotations (:mod:`assay.kube.signals`): its ``always`` steps run and are recorded within a
+bounded grace, then the Job is deleted with its Pods (at once when none is left, or on a
+second abort).
 Everything created is deleted at the end, whatever way the execution ended.
 
 Not yet: ``parallel`` (its Jobs render, but are not run live), ``execute`` steps,
@@ -48,6 +51,7 @@ from assay.kube.model import PlanOptions
 from assay.kube.names import EXECUTION_LABEL, ExecutionIdentity, label_value
 from assay.kube.render import Rendered, render_workflow
 from assay.kube.services import ServicePod, await_ready, keep_log, log_tail
+from assay.kube.signals import SIGNAL_DELAY, Stopper
 from assay.model import Summary, TestCaseResult
 from assay.results.junit import iter_junit
 from assay.settings import Settings
@@ -101,7 +105,8 @@ class KubernetesEngine:
     counterpart for ``--runner kubernetes``; same :meth:`run` and :meth:`cancel`)."""
 
     cleanup_grace: float = 0.0
-    """`after` steps do not run once aborted: the abort deletes the Job."""
+    """Unused here: the grace of `always` steps once aborted is the Pod's
+    (:class:`~assay.kube.signals.Stopper`)."""
 
     def __init__(
         self,
@@ -119,21 +124,23 @@ class KubernetesEngine:
             "ASSAY_KUBERNETES_UNSCHEDULABLE_TIMEOUT", PodFollower.unschedulable_timeout
         )
         self.service_timeout = _seconds("ASSAY_KUBERNETES_SERVICE_TIMEOUT", SERVICE_TIMEOUT)
+        self.signal_delay = _seconds("ASSAY_KUBERNETES_SIGNAL_DELAY", SIGNAL_DELAY)
         self._cancel = threading.Event()
         self._cancel_reason = "aborted"
-        self._jobs: dict[str, tuple[Cluster, str]] = {}
+        self._jobs: dict[str, Stopper] = {}
         self._lock = threading.Lock()
 
     def cancel(self, reason: str = "aborted") -> None:
-        """Abort the running executions: their Jobs are deleted with their Pods."""
+        """Abort the running executions: their ``always`` steps run in their Pods within a
+        bounded grace, then their Jobs are deleted with their Pods; calling it again deletes
+        them at once (:class:`~assay.kube.signals.Stopper`)."""
         if not self._cancel.is_set():
             self._cancel_reason = reason
         self._cancel.set()
         with self._lock:
             jobs = list(self._jobs.values())
-        for cluster, job in jobs:
-            with contextlib.suppress(InfrastructureError):
-                cluster.delete("Job", job)
+        for stopper in jobs:
+            stopper.abort(self._cancel_reason)
 
     def run(self, workflow: TestWorkflow, options: RunOptions | None = None) -> ExecutionRow:
         """Run ``workflow`` as a Job; bad input raises DefinitionError and an unreachable
@@ -195,12 +202,14 @@ class KubernetesEngine:
     def _options(self) -> PlanOptions:
         return PlanOptions.from_env(self.namespace)
 
-    def _register(self, execution_id: str, cluster: Cluster, job: str | None) -> None:
+    def _register(self, execution_id: str, stopper: Stopper | None) -> None:
         with self._lock:
-            if job is None:
+            if stopper is None:
                 self._jobs.pop(execution_id, None)
             else:
-                self._jobs[execution_id] = (cluster, job)
+                self._jobs[execution_id] = stopper
+        if stopper is not None and self._cancel.is_set():  # cancelled while it was created
+            stopper.abort(self._cancel_reason)
 
 
 def engine_for(settings: Settings, db: Database, row: ExecutionRow) -> QueuedEngine:
@@ -280,6 +289,7 @@ class _Execution:
             found for item in rendered.objects if (found := ServicePod.of(item)) is not None
         ]
         self.job_uid = ""
+        self.stopper: Stopper | None = None
         self.log: TextIO | None = None
         self.lock = threading.Lock()
 
@@ -350,11 +360,21 @@ class _Execution:
             created.append((item["kind"], item["metadata"]["name"]))
             if item is self.job:
                 self.job_uid = str(made["metadata"]["uid"])
-                self.engine._register(self.row.id, self.cluster, item["metadata"]["name"])
+                self.stopper = Stopper(
+                    self.cluster,
+                    item["metadata"]["name"],
+                    self._selector(),
+                    self.engine._options().cleanup_grace,
+                    self.engine.signal_delay,
+                    say=self.write_log_safely,
+                )
+                self.engine._register(self.row.id, self.stopper)
         try:
             yield
         finally:
-            self.engine._register(self.row.id, self.cluster, None)
+            self.engine._register(self.row.id, None)
+            if self.stopper is not None:
+                self.stopper.close()
 
     def _await_services(self) -> None:
         """Wait until every service's Pod is Ready; raises InfrastructureError naming the
@@ -398,18 +418,23 @@ class _Execution:
             self.log.write(masked + "\n")
         self.sink.log(ref, masked)
 
-    def _follow(self, result: _Result) -> str | None:
-        """Follow the Pod to its end; the fault that ended it early, if any."""
-        if self.engine._cancel.is_set():
-            return None
-        selector = (
+    def _selector(self) -> str:
+        """The Job's Pods."""
+        return (
             f"{EXECUTION_LABEL}={label_value(self.identity.id)},"
             f"job-name={self.job['metadata']['name']}"
         )
+
+    def _follow(self, result: _Result) -> str | None:
+        """Follow the Pod to its end (an abort's ``always`` steps included); the fault that
+        ended it early, if any."""
+        if self.stopper is None:
+            return None
+        stopped = self.stopper.hard
         names = {step["container"]: f"step {step['name']!r}" for step in self.steps}
         names[RESULT] = "the result container"
         job = (self.job["metadata"]["name"], self.job_uid)
-        follower = PodFollower(self.cluster, selector, names, self.engine._cancel, job)
+        follower = PodFollower(self.cluster, self._selector(), names, stopped, job)
         follower.unschedulable_timeout = self.engine.unschedulable_timeout
         follower.start()
         try:
@@ -430,7 +455,7 @@ class _Execution:
 
                 follower.follow_log(pod, container, line)
                 end = follower.ended(container, 10.0)
-                if follower.fault or self.engine._cancel.is_set():
+                if follower.fault or stopped.is_set():
                     break
                 if end is None and follower.vanished:
                     break
