@@ -487,8 +487,7 @@ def test_what_is_not_run_live_yet_is_refused_before_anything_is_made(
 ) -> None:
     text = WORKFLOW.replace(
         "    - name: report\n",
-        "    - name: workers\n      parallel: {{count: 2, shell: echo worker}}\n"
-        "    - name: report\n",
+        "    - name: others\n      execute: {{workflows: [{{name: other}}]}}\n    - name: report\n",
     )
     done = cli("run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes",
                "--namespace", NS)  # fmt: skip
@@ -496,3 +495,108 @@ def test_what_is_not_run_live_yet_is_refused_before_anything_is_made(
     assert "not yet run by --runner kubernetes" in done.stderr
     assert cli.json("get", "executions") == []
     assert standin.api.requests == [] and left_behind(standin) == {}
+
+
+PARALLEL = """\
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {{name: kube-par}}
+spec:
+  container: {{image: "{image}"}}
+  steps:
+    - name: first
+      shell: echo first
+    - name: fan
+      parallel:
+        count: 3
+        parallelism: 2
+        content:
+          files:
+            - path: /data/test_shard.py
+              content: |
+                import os
+
+                def test_shard():
+                    assert os.environ["INDEX"] != "2"
+        shell: >-
+          export INDEX={{{{ index }}}}; echo "worker $INDEX of {{{{ count }}}}";
+          cd /data && python3 -m pytest -q -p no:cacheprovider
+        after:
+          - name: tidy
+            condition: always
+            shell: echo "tidy {{{{ index }}}}"
+    - name: next
+      shell: echo not run
+    - name: last
+      condition: always
+      shell: echo last
+"""
+
+
+def test_parallel_workers_run_as_jobs_when_the_pod_waits_for_them(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    wf = write(tmp_path, docker_image, PARALLEL)
+    done = cli("run", "-f", str(wf), "--runner", "kubernetes", "--namespace", NS, "-o", "json",
+               check=1)  # fmt: skip
+    result = json.loads(done.stdout)
+    assert result["status"] == "failed", done.stderr
+    steps = {step["ref"]: (step["name"], step["status"]) for step in result["steps"]}
+    assert steps == {
+        "1": ("first", "passed"),
+        **{f"2.w{i}-files": ("write content.files", "passed") for i in range(3)},
+        "2.w0": ("worker 0: fan", "passed"),
+        "2.w0.1": ("tidy", "passed"),
+        "2.w1": ("worker 1: fan", "passed"),
+        "2.w1.1": ("tidy", "passed"),
+        "2.w2": ("worker 2: fan", "failed"),
+        "2.w2.1": ("tidy", "passed"),
+        "2": ("fan", "failed"),
+        "3": ("next", "skipped"),
+        "4": ("last", "passed"),
+    }, steps
+    log = cli("logs", result["id"]).stdout
+    for index in range(3):
+        assert f"[worker {index}] worker {index} of 3" in log and f"[worker {index}] tidy" in log
+    assert "parallel: 3 worker(s) as Jobs, 2 at a time" in log
+    assert "parallel: 3 worker(s) ended, failed" in log and "last" in log
+    cases = cli.json("get", "testcases", result["id"])
+    assert sorted(case["status"] for case in cases) == ["failed", "passed", "passed"], cases
+    patches = [path for method, path in standin.api.requests if method == "PATCH"]
+    assert len(patches) == 1, patches  # the group's status, to the main Pod
+    jobs = f"/apis/batch/v1/namespaces/{NS}/jobs"
+    created = [path for method, path in standin.api.requests if (method, path[: len(jobs)]) == (
+        "POST", jobs)]  # fmt: skip
+    assert len(created) == 4
+    assert wait_until_gone(standin) == {}
+
+
+def test_ctrl_c_while_workers_run_deletes_them_and_the_pods_always_steps_still_run(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = PARALLEL.replace('echo "worker $INDEX of {{{{ count }}}}";', "echo napping; sleep 120;")
+    process = subprocess.Popen(
+        [ASSAY, "run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes",
+         "--namespace", NS, "-o", "json"],
+        env=cli.env, cwd=cli.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while _logged(cli).count("napping") < 2:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, _logged(cli)
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert wait_until_gone(standin) == {}
+    [execution] = cli.json("get", "executions")
+    steps = {step["ref"]: step["status"] for step in execution["steps"]}
+    assert (steps["2.w0"], steps["2.w1"], steps["2"], steps["3"]) == ("aborted",) * 4, steps
+    assert steps["2.w2"] == "aborted", steps  # never started: the abort came first
+    assert steps["4"] == "passed", steps  # `always`: run in the main Pod after the abort
+    deletes = [path for method, path in standin.api.requests if method == "DELETE"]
+    assert sum("/jobs/kube-par-" in path and "-2-w" in path for path in deletes) >= 2, deletes

@@ -684,6 +684,7 @@ files() { # LIST: lines "KEY MODE PATH"; KEY a file next to LIST, MODE octal or 
 
 wait_signal() { # REF: the runner's signal REF (the status of a parallel or execute step)
     setup
+    say "step $1: waiting for the runner" # the runner starts what the step waits for
     while ! signalled "$1"; do sleep 1; done
     read -r word _ <"$S/signals/$1"
     say "step $1: $word"

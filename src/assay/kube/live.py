@@ -18,7 +18,8 @@ bounded grace, then the Job is deleted with its Pods (at once when none is left,
 second abort).
 Everything created is deleted at the end, whatever way the execution ended.
 
-Not yet: ``parallel`` (its Jobs render, but are not run live), ``execute`` steps,
+``parallel`` workers are Jobs created when the main Pod waits for them
+(:mod:`assay.kube.workers`). Not yet: ``execute`` steps,
 re-attaching after a restart (an execution whose process died is aborted and its objects
 deleted by the next reconciliation, :mod:`assay.kube.orphans`), ``--source``.
 """
@@ -32,7 +33,7 @@ import posixpath
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -52,6 +53,7 @@ from assay.kube.names import EXECUTION_LABEL, ExecutionIdentity, label_value
 from assay.kube.render import Rendered, render_workflow
 from assay.kube.services import ServicePod, await_ready, keep_log, log_tail
 from assay.kube.signals import SIGNAL_DELAY, Stopper
+from assay.kube.workers import is_worker, main_job, parallel_refs, run_workers, waiting_line, waits
 from assay.model import Summary, TestCaseResult
 from assay.results.junit import iter_junit
 from assay.settings import Settings
@@ -95,7 +97,8 @@ class _Result:
             return True
         if line.startswith('{"status"'):
             found = json.loads(line)
-            self.status, self.steps = str(found["status"]), dict(found.get("steps", {}))
+            self.status = str(found["status"])
+            self.steps.update(found.get("steps", {}))  # beside the workers' (kube/workers.py)
             return True
         return False
 
@@ -241,21 +244,17 @@ def _job_namespace(workflow: TestWorkflow) -> str | None:
 
 
 def _refuse_unsupported(rendered: Rendered) -> None:
-    kinds = [item["kind"] for item in rendered.objects]
-    if kinds.count("Job") > 1:
-        raise DefinitionError("parallel: rendered by --dry-run, not yet run by --runner kubernetes")
-    for item in rendered.objects:
-        if item["kind"] != "Job":
-            continue
-        args = [
-            arg
-            for container in item["spec"]["template"]["spec"]["initContainers"]
-            for arg in container.get("args", [])[:1]
-        ]
-        if "wait" in args:
-            raise DefinitionError(
-                "execute steps: rendered by --dry-run, not yet run by --runner kubernetes"
-            )
+    """``execute`` steps (a wait without workers), and waits inside a worker."""
+    objects = rendered.objects
+    if set(waits(main_job(objects))) - parallel_refs(objects):
+        raise DefinitionError(
+            "execute steps: rendered by --dry-run, not yet run by --runner kubernetes"
+        )
+    if any(waits(item) for item in objects if is_worker(item)):
+        raise DefinitionError(
+            "parallel: a worker that waits (`parallel` or `execute` in a worker): rendered "
+            "by --dry-run, not yet run by --runner kubernetes"
+        )
 
 
 class _Execution:
@@ -279,7 +278,8 @@ class _Execution:
         self.store = engine.executions
         self.sink = engine.sink
         self.out_dir = engine.settings.executions_dir / row.id
-        self.job = next(item for item in rendered.objects if item["kind"] == "Job")
+        self.job = main_job(rendered.objects)
+        self.parallel = parallel_refs(rendered.objects)
         template = self.job["spec"]["template"]
         self.steps: list[dict[str, str]] = json.loads(
             template["metadata"]["annotations"]["assay.io/steps"]
@@ -352,6 +352,8 @@ class _Execution:
     def _created(self, created: list[tuple[str, str]]) -> Iterator[None]:
         """Create the objects in order, remembering each for :meth:`_delete`."""
         for item in self.rendered.objects:
+            if is_worker(item):  # created when the main Pod waits for them
+                continue
             if item is self.job and not self.engine._cancel.is_set():
                 self._await_services()
             if self.engine._cancel.is_set():
@@ -452,6 +454,8 @@ class _Execution:
                 def line(text: str, ref: str = ref, container: str = container) -> None:
                     if container != RESULT or not result.take(text):
                         self.write_log(ref, text)
+                    if ref in self.parallel and text == waiting_line(ref):
+                        run_workers(self, ref, pod, result)
 
                 follower.follow_log(pod, container, line)
                 end = follower.ended(container, 10.0)
@@ -533,6 +537,11 @@ class _Execution:
         self.sink.execution_finished(self.row.id, status)
         return finished
 
+    def worker_execution(self, job: dict[str, Any], say: Callable[[str, str], None]) -> _Execution:
+        """A ``parallel`` worker's Job, followed as an execution that logs through ``say``
+        (:mod:`assay.kube.workers`)."""
+        return _WorkerExecution(self, job, say)
+
     def write_log_safely(self, line: str) -> None:
         with (
             contextlib.suppress(OSError),
@@ -604,6 +613,22 @@ class _Execution:
             case.apply_quarantine(self.identity.workflow, quarantined)
             self.masker.mask_case(case)
         return found
+
+
+class _WorkerExecution(_Execution):
+    """A worker's Job as an execution of its own: only followed, its log its parent's."""
+
+    def __init__(
+        self, parent: _Execution, job: dict[str, Any], say: Callable[[str, str], None]
+    ) -> None:
+        objects = Rendered([job])
+        super().__init__(
+            parent.engine, parent.cluster, parent.row, parent.identity, objects, parent.masker
+        )
+        self.say = say
+
+    def write_log(self, ref: str, line: str) -> None:
+        self.say(ref, line)
 
 
 def _attempt_of(report: str) -> int:
