@@ -525,6 +525,7 @@ spec:
           - name: tidy
             condition: always
             shell: echo "tidy {{{{ index }}}}"
+            artifacts: {{paths: [test_shard.py]}}
     - name: next
       shell: echo not run
     - name: last
@@ -560,6 +561,10 @@ def test_parallel_workers_run_as_jobs_when_the_pod_waits_for_them(
         assert f"[worker {index}] worker {index} of 3" in log and f"[worker {index}] tidy" in log
     assert "parallel: 3 worker(s) as Jobs, 2 at a time" in log
     assert "parallel: 3 worker(s) ended, failed" in log and "last" in log
+    listed = [line.split("\t")[0] for line in cli("artifacts", result["id"]).stdout.splitlines()]
+    assert [name for name in listed if name.endswith(".py")] == [
+        f"workers/2.w{index}/test_shard.py" for index in range(3)
+    ], listed
     cases = cli.json("get", "testcases", result["id"])
     assert sorted(case["status"] for case in cases) == ["failed", "passed", "passed"], cases
     patches = [path for method, path in standin.api.requests if method == "PATCH"]

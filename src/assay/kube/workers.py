@@ -97,7 +97,7 @@ def run_workers(parent: _Execution, ref: str, pod: str, result: _Result) -> None
     done = threading.Event()
 
     def one(job: dict[str, Any]) -> None:
-        status = _Worker(parent, job).run(result, merge, running)
+        status = _Worker(parent, ref, job).run(result, merge, running)
         with merge:
             statuses.append(status)
 
@@ -128,19 +128,20 @@ def run_workers(parent: _Execution, ref: str, pod: str, result: _Result) -> None
 class _Worker:
     """One worker's Job, followed as an execution of its own into the parent's records."""
 
-    def __init__(self, parent: _Execution, job: dict[str, Any]) -> None:
+    def __init__(self, parent: _Execution, group: str, job: dict[str, Any]) -> None:
         self.parent = parent
+        self.group = group
         self.job = job
         self.index = int(job["metadata"]["labels"][WORKER_LABEL])
+        self.ref = f"{group}.w{self.index}"
         self.steps = _steps(job)
 
     def run(self, result: _Result, merge: threading.Lock, running: list[Stopper]) -> StepStatus:
         from assay.kube.live import _Result
 
         parent, name = self.parent, self.job["metadata"]["name"]
-        ref = self.steps[0]["ref"]
         options = parent.engine._options()
-        target = parent.out_dir / "artifacts" / "workers" / ref
+        target = parent.out_dir / "artifacts" / "workers" / self.ref
         own = _Result(artifacts=ArtifactReceiver(target, parent.masker, options.artifacts_limit))
         follower = parent.worker_execution(self.job, self.say)
         error: str | None = None
@@ -190,14 +191,10 @@ class _Worker:
         result.reports.update(own.reports)
         assert own.artifacts is not None
         if result.artifacts is not None:
-            ref = self.steps[0]["ref"]
             for name, step_ref in own.artifacts.refs.items():
-                result.artifacts.refs[f"workers/{ref}/{name}"] = step_ref
-        group = self.steps[0]["ref"].rsplit(".w", 1)[0]
-        at = next(
-            (i + 1 for i, step in enumerate(self.parent.steps) if step["ref"] == group),
-            len(self.parent.steps),
-        )
-        while at < len(self.parent.steps) and self.parent.steps[at]["ref"].startswith(f"{group}.w"):
+                result.artifacts.refs[f"workers/{self.ref}/{name}"] = step_ref
+        steps, group = self.parent.steps, self.group
+        at = next((i + 1 for i, step in enumerate(steps) if step["ref"] == group), len(steps))
+        while at < len(steps) and steps[at]["ref"].startswith(f"{group}.w"):
             at += 1
-        self.parent.steps[at:at] = self.steps
+        steps[at:at] = self.steps
