@@ -160,9 +160,11 @@ def run_pod(
     timeout: float = 60,
     data: Path | None = None,
     shell: tuple[str, ...] = ("/bin/sh",),
+    pod_info: Path | None = None,
 ) -> PodRun:
     """Run the Pod of Job ``job_name`` under ``root`` (see the module's doc); each container
-    runs entry.sh with ``shell`` (images have dash, busybox ash, bash...)."""
+    runs entry.sh with ``shell`` (images have dash, busybox ash, bash...); ``pod_info``: the
+    file of the Pod's annotations (its downwardAPI volume's)."""
     secrets = secrets or {}
     job = named(objects, "Job", job_name)
     pod = job["spec"]["template"]["spec"]
@@ -188,6 +190,8 @@ def run_pod(
     logs: dict[str, str] = {}
     for container in [*pod.get("initContainers", []), *pod["containers"]]:
         env = {"PATH": os.environ["PATH"], "ASSAY_STATE_DIR": str(data / ".assay")}
+        if pod_info is not None:
+            env["ASSAY_POD_INFO"] = str(pod_info)
         for variable in container.get("env", []):
             if "value" in variable:
                 env[variable["name"]] = mapped(_expand(variable["value"], env))

@@ -50,7 +50,9 @@ def test_rbac_is_namespaced_and_has_no_wildcards(manifests: list[dict[str, Any]]
             granted[(rule["apiGroups"][0], resource)] = set(rule["verbs"])
     assert granted[("batch", "jobs")] >= {"create", "get", "list", "watch", "delete"}
     assert granted[("", "pods/log")] == {"get"}
-    assert granted[("", "pods/exec")] == {"create", "get"}
+    # signals go through the Pod's annotations: patch on pods, and no exec at all
+    assert granted[("", "pods")] == {"create", "get", "list", "watch", "delete", "patch"}
+    assert ("", "pods/exec") not in granted
     assert granted[("", "secrets")] == {"create", "delete"}  # never reads a secret
     for crd in of_kind(manifests, "CustomResourceDefinition"):  # read and watched, never written
         resource = (crd["spec"]["group"], crd["spec"]["names"]["plural"])

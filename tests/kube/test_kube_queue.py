@@ -148,6 +148,36 @@ def test_a_server_with_the_kubernetes_runner_runs_queued_runs_as_jobs(
     assert wait_until_gone(standin) == {}
 
 
+def test_an_abort_request_runs_the_always_step_in_the_pod_then_deletes_the_job(
+    standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    with (
+        kubernetes_server(tmp_path, standin, sleeping(tmp_path, docker_image)) as server,
+        server.client("run") as client,
+    ):
+        execution_id = client.post("/v1/test-workflows/kube-live/executions", json={}).json()["id"]
+        deadline = time.monotonic() + 90
+        logs = f"/v1/test-workflow-executions/{execution_id}/logs"
+        while "started" not in client.get(logs).text:  # the first step runs
+            assert time.monotonic() < deadline, "the step never started"
+            time.sleep(0.2)
+        answer = client.post(f"/v1/test-workflow-executions/{execution_id}/abort")
+        assert answer.status_code == 200, answer.text
+        while not ExecutionStatus(
+            (found := server.cli_json("get", "execution", execution_id))["status"]
+        ).finished:
+            assert time.monotonic() < deadline + 60, found
+            time.sleep(0.3)
+        log = client.get(logs).text
+    assert found["status"] == "aborted" and found["error"] == "aborted on request", found
+    steps = {step["name"]: step["status"] for step in found["steps"]}
+    assert (steps["prepare"], steps["test"], steps["report"]) == ("aborted", "aborted", "passed")
+    assert "started" in log and "always ran" in log and "abort: signalled to Pod" in log, log
+    assert [method for method, path in standin.api.requests if "/pods/" in path and
+            method == "PATCH"] == ["PATCH"]  # fmt: skip
+    assert wait_until_gone(standin) == {}
+
+
 def test_an_interrupted_worker_stops_its_job_too(
     standin: StandIn, docker_image: str, tmp_path: Path
 ) -> None:
@@ -157,6 +187,8 @@ def test_an_interrupted_worker_stops_its_job_too(
         server.process.wait(timeout=60)
         found = server.cli_json("get", "execution", execution_id)
     assert found["status"] == "aborted" and found["error"] == "worker stopped", found
+    steps = {step["name"]: step["status"] for step in found["steps"]}
+    assert steps["report"] == "passed", steps  # `always`: it ran before the Job was deleted
     assert wait_until_gone(standin) == {}
 
 

@@ -136,7 +136,7 @@ def test_an_image_that_cannot_be_pulled_is_an_error_not_a_failure(
     assert wait_until_gone(standin) == {}
 
 
-def test_abort_deletes_the_job_and_its_pod(
+def test_ctrl_c_runs_the_always_step_in_the_pod_then_deletes_the_job(
     cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
 ) -> None:
     text = WORKFLOW.replace(
@@ -146,18 +146,60 @@ def test_abort_deletes_the_job_and_its_pod(
     process = _start_until_a_step_runs(cli, standin, write(tmp_path, docker_image, text))
     try:
         process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "`always` still run in its Pod" in stderr
+    # the abort went to the Pod as an annotation (no pods/exec), then the Job was deleted
+    patches = [path for method, path in standin.api.requests if method == "PATCH"]
+    assert len(patches) == 1 and f"/api/v1/namespaces/{NS}/pods/" in patches[0], patches
+    deletes = [path for method, path in standin.api.requests if method == "DELETE"]
+    assert any("/jobs/" in path for path in deletes)
+    assert not any("/pods/" in path for path in deletes)
+    assert wait_until_gone(standin) == {}
+    [execution] = cli.json("get", "executions")
+    assert execution["status"] == "aborted", (stdout, execution)
+    assert execution["error"] == "interrupted by SIGINT"
+    steps = {step["name"]: step["status"] for step in execution["steps"]}
+    assert steps == {
+        "write content.files": "passed",
+        "prepare": "aborted",
+        "test": "aborted",
+        "report": "passed",
+    }, steps
+    log = cli("logs", execution["id"], check=0).stdout
+    assert "started" in log and "always ran" in log, log
+    assert "abort: signalled to Pod" in log, log
+
+
+def test_a_second_ctrl_c_deletes_the_job_at_once(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = WORKFLOW.replace(
+        'echo "$GREETING from $(hostname)" > /data/repo/greeting.txt; echo prepared',
+        "echo started; sleep 120",
+    ).replace('shell: echo "always ran"', 'shell: echo "always began"; sleep 120')
+    process = _start_until_a_step_runs(cli, standin, write(tmp_path, docker_image, text))
+    try:
+        process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 60
+        while "always began" not in _logged(cli):
+            assert time.monotonic() < deadline, "the always step never began"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 130, stderr
-    result = json.loads(stdout) if stdout.strip() else None
-    deletes = [path for method, path in standin.api.requests if method == "DELETE"]
-    assert any("/jobs/" in path for path in deletes)
     assert wait_until_gone(standin) == {}
-    executions = cli.json("get", "executions")
-    assert executions[0]["status"] == "aborted", (result, executions)
-    assert "started" in cli("logs", executions[0]["id"], check=0).stdout
+    [execution] = cli.json("get", "executions")
+    assert execution["status"] == "aborted", (stdout, execution)
+    steps = {step["name"]: step["status"] for step in execution["steps"]}
+    assert steps["report"] == "aborted", steps
+    assert "always began" in cli("logs", execution["id"], check=0).stdout
 
 
 def _start_until_a_step_runs(cli: Cli, standin: StandIn, wf: Path) -> subprocess.Popen[str]:
@@ -183,6 +225,12 @@ def _start_until_a_step_runs(cli: Cli, standin: StandIn, wf: Path) -> subprocess
         process.kill()
         raise
     return process
+
+
+def _logged(cli: Cli) -> str:
+    """What the execution logs hold so far (read from ASSAY_HOME, not through assay)."""
+    logs = Path(cli.env["ASSAY_HOME"]).glob("executions/*/log.txt")
+    return "".join(path.read_text(encoding="utf-8", errors="replace") for path in logs)
 
 
 def _following_a_step(standin: StandIn) -> bool:
@@ -439,8 +487,7 @@ def test_what_is_not_run_live_yet_is_refused_before_anything_is_made(
 ) -> None:
     text = WORKFLOW.replace(
         "    - name: report\n",
-        "    - name: workers\n      parallel: {{count: 2, shell: echo worker}}\n"
-        "    - name: report\n",
+        "    - name: others\n      execute: {{workflows: [{{name: other}}]}}\n    - name: report\n",
     )
     done = cli("run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes",
                "--namespace", NS)  # fmt: skip
@@ -448,3 +495,113 @@ def test_what_is_not_run_live_yet_is_refused_before_anything_is_made(
     assert "not yet run by --runner kubernetes" in done.stderr
     assert cli.json("get", "executions") == []
     assert standin.api.requests == [] and left_behind(standin) == {}
+
+
+PARALLEL = """\
+apiVersion: testworkflows.testkube.io/v1
+kind: TestWorkflow
+metadata: {{name: kube-par}}
+spec:
+  container: {{image: "{image}"}}
+  steps:
+    - name: first
+      shell: echo first
+    - name: fan
+      parallel:
+        count: 3
+        parallelism: 2
+        content:
+          files:
+            - path: /data/test_shard.py
+              content: |
+                import os
+
+                def test_shard():
+                    assert os.environ["INDEX"] != "2"
+        shell: >-
+          export INDEX={{{{ index }}}}; echo "worker $INDEX of {{{{ count }}}}";
+          cd /data && python3 -m pytest -q -p no:cacheprovider
+        after:
+          - name: tidy
+            condition: always
+            shell: echo "tidy {{{{ index }}}}"
+            artifacts: {{paths: [test_shard.py]}}
+    - name: next
+      shell: echo not run
+    - name: last
+      condition: always
+      shell: echo last
+"""
+
+
+def test_parallel_workers_run_as_jobs_when_the_pod_waits_for_them(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    wf = write(tmp_path, docker_image, PARALLEL)
+    done = cli("run", "-f", str(wf), "--runner", "kubernetes", "--namespace", NS, "-o", "json",
+               check=1)  # fmt: skip
+    result = json.loads(done.stdout)
+    assert result["status"] == "failed", done.stderr
+    steps = {step["ref"]: (step["name"], step["status"]) for step in result["steps"]}
+    assert steps == {
+        "1": ("first", "passed"),
+        **{f"2.w{i}-files": ("write content.files", "passed") for i in range(3)},
+        "2.w0": ("worker 0: fan", "passed"),
+        "2.w0.1": ("tidy", "passed"),
+        "2.w1": ("worker 1: fan", "passed"),
+        "2.w1.1": ("tidy", "passed"),
+        "2.w2": ("worker 2: fan", "failed"),
+        "2.w2.1": ("tidy", "passed"),
+        "2": ("fan", "failed"),
+        "3": ("next", "skipped"),
+        "4": ("last", "passed"),
+    }, steps
+    log = cli("logs", result["id"]).stdout
+    for index in range(3):
+        assert f"[worker {index}] worker {index} of 3" in log and f"[worker {index}] tidy" in log
+    assert "parallel: 3 worker(s) as Jobs, 2 at a time" in log
+    assert "parallel: 3 worker(s) ended, failed" in log and "last" in log
+    listed = [line.split("\t")[0] for line in cli("artifacts", result["id"]).stdout.splitlines()]
+    assert [name for name in listed if name.endswith(".py")] == [
+        f"workers/2.w{index}/test_shard.py" for index in range(3)
+    ], listed
+    cases = cli.json("get", "testcases", result["id"])
+    assert sorted(case["status"] for case in cases) == ["failed", "passed", "passed"], cases
+    patches = [path for method, path in standin.api.requests if method == "PATCH"]
+    assert len(patches) == 1, patches  # the group's status, to the main Pod
+    jobs = f"/apis/batch/v1/namespaces/{NS}/jobs"
+    created = [path for method, path in standin.api.requests if (method, path[: len(jobs)]) == (
+        "POST", jobs)]  # fmt: skip
+    assert len(created) == 4
+    assert wait_until_gone(standin) == {}
+
+
+def test_ctrl_c_while_workers_run_deletes_them_and_the_pods_always_steps_still_run(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    text = PARALLEL.replace('echo "worker $INDEX of {{{{ count }}}}";', "echo napping; sleep 120;")
+    process = subprocess.Popen(
+        [ASSAY, "run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes",
+         "--namespace", NS, "-o", "json"],
+        env=cli.env, cwd=cli.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while _logged(cli).count("napping") < 2:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, _logged(cli)
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert wait_until_gone(standin) == {}
+    [execution] = cli.json("get", "executions")
+    steps = {step["ref"]: step["status"] for step in execution["steps"]}
+    assert (steps["2.w0"], steps["2.w1"], steps["2"], steps["3"]) == ("aborted",) * 4, steps
+    assert steps["2.w2"] == "aborted", steps  # never started: the abort came first
+    assert steps["4"] == "passed", steps  # `always`: run in the main Pod after the abort
+    deletes = [path for method, path in standin.api.requests if method == "DELETE"]
+    assert sum("/jobs/kube-par-" in path and "-2-w" in path for path in deletes) >= 2, deletes

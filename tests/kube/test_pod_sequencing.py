@@ -7,12 +7,15 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from kube_support import IDENTITY, PodRun, render_yaml, run_pod, workflow
+from standin.downward import DownwardVolume
 
+from assay.kube.signals import pod_info_volume
 from support import GitRepo
 
 JOB = IDENTITY.job_name
@@ -147,8 +150,6 @@ def test_execution_deadline_skips_the_rest_and_gives_always_steps_a_grace(
 
 
 def test_an_abort_signal_stops_the_step_and_leaves_only_always_steps(tmp_path: Path) -> None:
-    import threading
-
     text = workflow(
         """
 - shell: touch /data/started; sleep 30
@@ -431,6 +432,79 @@ def test_steps_share_a_virtualenv_on_data(tmp_path: Path) -> None:
     assert value == "42"
     assert Path(prefix).parent == tmp_path / "data" / ".assay"
     assert Path(prefix).name.startswith("venv-")
+
+
+def test_an_abort_annotation_stops_the_step_and_leaves_only_always_steps(
+    tmp_path: Path,
+) -> None:
+    """As the signals/abort file above, through the Pod's annotations: the downwardAPI file
+    the kubelet rewrites (its layout and Go quoting, by the stand-in's writer)."""
+    text = workflow(
+        """
+- shell: touch /data/started; sleep 30
+- shell: touch /data/next
+- condition: always
+  shell: touch /data/cleanup
+"""
+    )
+    rendered = render_yaml(text)
+    volume = DownwardVolume(tmp_path / "pod-info", pod_info_volume()["downwardAPI"])
+    annotations = {"assay.io/steps": '[{"ref": "1"}]', "other/note": "a\nb"}
+    volume.write({"metadata": {"annotations": annotations}})
+    runs: list[PodRun] = []
+    pod_thread = threading.Thread(
+        target=lambda: runs.append(
+            run_pod(rendered.objects, JOB, tmp_path, pod_info=volume.directory / "annotations")
+        ),
+        daemon=True,
+    )
+    started = time.monotonic()
+    pod_thread.start()
+    data = tmp_path / "data"
+    while not (data / "started").exists():
+        assert time.monotonic() - started < 20, "the first step never started"
+        time.sleep(0.05)
+    reason = 'interrupted by "SIGINT"'
+    volume.write({"metadata": {"annotations": {**annotations, "assay.io/abort": reason}}})
+    pod_thread.join(timeout=30)
+    (pod,) = runs
+    assert pod.result is not None and pod.result["status"] == "aborted", pod.logs
+    assert [pod.status(ref) for ref in "123"] == ["aborted", "aborted", "passed"]
+    assert (data / "cleanup").exists() and not (data / "next").exists()
+    assert (data / ".assay" / "signals" / "abort").read_text() == 'interrupted by \\"SIGINT\\"\n'
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_waiting_step_takes_its_status_from_the_pods_annotation(
+    tmp_path: Path, shell: tuple[str, ...]
+) -> None:
+    need(shell)
+    text = workflow(
+        """
+- name: fan-out
+  parallel: {count: 1, container: {image: busybox}, shell: "true"}
+- shell: touch /data/after
+"""
+    )
+    rendered = render_yaml(text)
+    volume = DownwardVolume(tmp_path / "pod-info", pod_info_volume()["downwardAPI"])
+    volume.write({"metadata": {"annotations": {}}})
+    info = volume.directory / "annotations"
+    runs: list[PodRun] = []
+    pod_thread = threading.Thread(
+        target=lambda: runs.append(
+            run_pod(rendered.objects, JOB, tmp_path, shell=shell, pod_info=info)
+        ),
+        daemon=True,
+    )
+    pod_thread.start()
+    time.sleep(1.5)  # the step waits (no signal yet); then the runner's annotation comes
+    assert pod_thread.is_alive()
+    volume.write({"metadata": {"annotations": {"assay.io/signal.1": "failed"}}})
+    assert info.read_text() == 'assay.io/signal.1="failed"'  # no final newline, as kubelet's
+    pod_thread.join(timeout=30)
+    (pod,) = runs
+    assert [pod.status("1"), pod.status("2")] == ["failed", "skipped"], pod.logs
 
 
 def test_parallel_step_waits_for_the_runners_signal(tmp_path: Path) -> None:

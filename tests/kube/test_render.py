@@ -287,7 +287,7 @@ def test_parallel_workers_are_jobs_of_their_own(sink: list[dict[str, Any]]) -> N
         pod = worker["spec"]["template"]["spec"]
         assert pod["nodeSelector"] == {"pool": "workers"}
         # the workflow's volumes come along: the inherited container mounts `cache`
-        assert {v["name"] for v in pod["volumes"]} == {"assay-data", "assay", "cache"}
+        assert {v["name"] for v in pod["volumes"]} == {"assay-data", "assay", "assay-pod", "cache"}
         (step,) = pod["initContainers"]
         assert step["args"][-1] == f"set -e\npytest --shard={index}/2"
         assert f"ref=3.w{index}" in step["args"]

@@ -63,7 +63,10 @@ def run_definition(
 
     def stop(signum: signal.Signals) -> None:
         if len(received) == 1 and runner_name == "kubernetes":
-            sink.warning(f"{signum.name}: aborting the execution (its Job is deleted)")
+            sink.warning(
+                f"{signum.name}: aborting the execution (`after` steps with condition `always` "
+                "still run in its Pod, then its Job is deleted; again to delete it at once)"
+            )
         elif len(received) == 1:
             sink.warning(
                 f"{signum.name}: aborting the execution (`after` steps with condition "

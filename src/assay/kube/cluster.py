@@ -144,6 +144,19 @@ class Cluster:
             lambda: self.core.read_namespaced_pod(name, self.namespace, _preload_content=False),
         )
 
+    def patch_pod(self, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """A JSON merge patch of a Pod (its annotations: :mod:`assay.kube.signals`)."""
+        return self._json(
+            f"patch Pod {name}",
+            lambda: self.core.patch_namespaced_pod(
+                name,
+                self.namespace,
+                patch,
+                _content_type="application/merge-patch+json",
+                _preload_content=False,
+            ),
+        )
+
     def read_log(self, pod: str, container: str) -> bytes:
         """A container's output so far (not followed)."""
         response = self._call(

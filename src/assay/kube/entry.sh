@@ -10,7 +10,7 @@
 #                                                    then artifacts in base64, framed: ARTIFACTS)
 #   entry.sh clone                                   content.git, from ASSAY_GIT_* variables
 #   entry.sh files LIST                              copy content.files ("KEY MODE PATH" lines)
-#   entry.sh wait REF                                wait for the runner's signals/REF
+#   entry.sh wait REF                                wait for the runner's signal REF
 #
 # State lives in $ASSAY_STATE_DIR (default /data/.assay, on the Pod's shared emptyDir):
 #   start               epoch seconds when the first container began (the execution deadline)
@@ -21,6 +21,10 @@
 #   signals/REF         the status a waiting step (parallel, execute) receives from the runner
 #   signals/abort       the runner aborts the execution: the running step is stopped, the
 #                       rest are `aborted` except `always` ones, which get the grace period
+# The runner signals through the Pod's annotations (no pods/exec): `assay.io/signal.REF`
+# (a status) and `assay.io/abort` (a reason), which the kubelet writes to the downwardAPI file
+# $ASSAY_POD_INFO (default /.assay-pod/annotations: `key="value"` lines, Go-quoted, swapped
+# in atomically). A signal found there is copied to signals/ (same meaning as written there).
 #   reports/REF-N.xml   pytest's JUnit of attempt N (PYTEST_ADDOPTS, else the file the command's
 #                       own --junit-xml names: option xml), for the runner to collect
 #   .mask-REF           a FIFO: with option mask=VAR,..., the step's output and report pass
@@ -35,6 +39,7 @@
 #   result              the execution's status, written by `finish`
 set -u
 S="${ASSAY_STATE_DIR:-/data/.assay}"
+POD_INFO="${ASSAY_POD_INFO:-/.assay-pod/annotations}"
 D=${S%/*} # the Pod's /data: artifacts come only from below it
 USER_UMASK=$(umask)
 umask 000 # steps may run as different users: state files stay writable by all of them
@@ -53,6 +58,28 @@ setup() {
 }
 
 elapsed() { echo $(($(now) - $(cat "$S/start"))); }
+
+annotation() { # NAME: the value of the Pod's annotation assay.io/NAME (unquoted), or fail
+    [ -r "$POD_INFO" ] || return 1
+    while IFS= read -r a_line || [ -n "$a_line" ]; do
+        case "$a_line" in
+        "assay.io/$1="*)
+            a_value=${a_line#*=}
+            a_value=${a_value#\"}
+            printf '%s\n' "${a_value%\"}"
+            return 0
+            ;;
+        esac
+    done <"$POD_INFO"
+    return 1
+}
+
+signalled() { # NAME: the runner's signal NAME (signals/NAME, else the annotation), or fail
+    [ -e "$S/signals/$1" ] && return 0
+    case "$1" in abort) a_key=abort ;; *) a_key=signal.$1 ;; esac
+    a_found=$(annotation "$a_key") || return 1
+    printf '%s\n' "$a_found" >"$S/signals/$1.tmp" && mv "$S/signals/$1.tmp" "$S/signals/$1"
+}
 
 least() { # the smaller of two numbers, an empty one meaning no limit
     if [ -z "$1" ]; then echo "$2"; elif [ -z "$2" ] || [ "$1" -le "$2" ]; then echo "$1"; else echo "$2"; fi
@@ -187,7 +214,7 @@ run_attempt() { # runs "$@" once within `limit` seconds (if set); sets `code` an
         end=
         [ -z "$limit" ] || end=$(($(now) + limit))
         while :; do
-            if [ -e "$S/signals/abort" ] && [ "$condition" != always ]; then
+            if [ "$condition" != always ] && signalled abort; then
                 : >"$S/.aborted"
                 break
             fi
@@ -308,7 +335,7 @@ step() {
         say "step $ref skipped: step $needs did not pass"
         end_step skipped
     fi
-    if [ -e "$S/signals/abort" ]; then
+    if signalled abort; then
         if [ "$condition" != always ]; then
             say "step $ref: the execution was aborted"
             end_step aborted
@@ -555,7 +582,7 @@ collect_artifacts() {
 
 finish() { # REF...: print the execution's result as one JSON line; exit 0 only if it passed
     setup
-    if [ -e "$S/signals/abort" ]; then
+    if signalled abort; then
         result=aborted
     elif has error; then
         result=error
@@ -656,9 +683,10 @@ files() { # LIST: lines "KEY MODE PATH"; KEY a file next to LIST, MODE octal or 
     done <"$1"
 }
 
-wait_signal() { # REF: the runner writes signals/REF (the status of a parallel or execute step)
+wait_signal() { # REF: the runner's signal REF (the status of a parallel or execute step)
     setup
-    while [ ! -e "$S/signals/$1" ]; do sleep 1; done
+    say "step $1: waiting for the runner" # the runner starts what the step waits for
+    while ! signalled "$1"; do sleep 1; done
     read -r word _ <"$S/signals/$1"
     say "step $1: $word"
     [ "$word" = passed ]

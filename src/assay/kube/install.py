@@ -54,9 +54,9 @@ CRDS = (
 
 RUNNER_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("batch", "jobs", ("create", "get", "list", "watch", "delete")),
-    ("", "pods", ("create", "get", "list", "watch", "delete")),
+    # patch: the runner's signals are the Pod's annotations (assay.kube.signals), not exec
+    ("", "pods", ("create", "get", "list", "watch", "delete", "patch")),
     ("", "pods/log", ("get",)),
-    ("", "pods/exec", ("create", "get")),  # get: exec over WebSockets (1.30+)
     ("", "configmaps", ("create", "get", "list", "delete")),
     ("", "secrets", ("create", "delete")),
     ("", "services", ("create", "get", "list", "delete")),
@@ -64,7 +64,9 @@ RUNNER_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     *((kind.group, kind.plural, ("get", "list", "watch")) for kind in CRDS),
 )
 """(API group, resource, verbs) the server's ServiceAccount may use in its namespace: Jobs
-and their Pods (logs; exec to signal a waiting step), service Pods and Services, ConfigMaps,
+and their Pods (logs; ``patch`` to set the annotations that signal a waiting step or an abort
+to the Pod, :mod:`assay.kube.signals`: no ``pods/exec``, which would run any command in any
+Pod of the namespace), service Pods and Services, ConfigMaps,
 the Secrets it creates for literal git credentials (create and delete only: it reads none),
 events (why a Pod does not start), and the definitions (listed and watched into the store,
 :mod:`assay.server.kube_sync`; never written)."""

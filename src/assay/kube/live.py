@@ -12,7 +12,10 @@ the lines before it the steps' JUnit reports and artifacts (:mod:`assay.kube.art
 Infrastructure faults (an image that cannot be pulled, OOMKilled, eviction, a lost node, a Pod
 deleted by someone, unschedulable, a ResourceQuota refusing the Job or its Pod, a step
 container that did not exit 0, a service not ready) end the execution in ``error`` with the
-Kubernetes reason and the step or service. An abort deletes the Job with its Pods.
+Kubernetes reason and the step or service. An abort is signalled to the Pod through its
+annotations (:mod:`assay.kube.signals`): its ``always`` steps run and are recorded within a
+bounded grace, then the Job is deleted with its Pods (at once when none is left, or on a
+second abort).
 Everything created is deleted at the end, whatever way the execution ended.
 
 A queued run whose worker was lost (killed, its lease expired) is resumed by another worker
@@ -21,8 +24,8 @@ its objects, with the lines already in the execution's log skipped, loses nothin
 run`` whose process died is aborted and its objects deleted by the next reconciliation
 (:mod:`assay.kube.orphans`): nothing would record its end.
 
-Not yet: ``parallel`` (its Jobs render, but are not run live), ``execute`` steps,
-``--source``.
+``parallel`` workers are Jobs created when the main Pod waits for them
+(:mod:`assay.kube.workers`). Not yet: ``execute`` steps, ``--source``.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ from assay.kube.model import PlanOptions
 from assay.kube.names import EXECUTION_LABEL, ExecutionIdentity, label_value
 from assay.kube.render import Rendered, render_workflow
 from assay.kube.services import ServicePod, await_ready, keep_log, log_tail
+from assay.kube.signals import SIGNAL_DELAY, Stopper
+from assay.kube.workers import is_worker, main_job, parallel_refs, run_workers, waiting_line, waits
 from assay.model import Summary, TestCaseResult
 from assay.results.junit import iter_junit
 from assay.settings import Settings
@@ -96,7 +101,8 @@ class _Result:
             return True
         if line.startswith('{"status"'):
             found = json.loads(line)
-            self.status, self.steps = str(found["status"]), dict(found.get("steps", {}))
+            self.status = str(found["status"])
+            self.steps.update(found.get("steps", {}))  # beside the workers' (kube/workers.py)
             return True
         return False
 
@@ -106,7 +112,8 @@ class KubernetesEngine:
     counterpart for ``--runner kubernetes``; same :meth:`run` and :meth:`cancel`)."""
 
     cleanup_grace: float = 0.0
-    """`after` steps do not run once aborted: the abort deletes the Job."""
+    """Unused here: the grace of `always` steps once aborted is the Pod's
+    (:class:`~assay.kube.signals.Stopper`)."""
 
     def __init__(
         self,
@@ -124,28 +131,34 @@ class KubernetesEngine:
             "ASSAY_KUBERNETES_UNSCHEDULABLE_TIMEOUT", PodFollower.unschedulable_timeout
         )
         self.service_timeout = _seconds("ASSAY_KUBERNETES_SERVICE_TIMEOUT", SERVICE_TIMEOUT)
+        self.signal_delay = _seconds("ASSAY_KUBERNETES_SIGNAL_DELAY", SIGNAL_DELAY)
         self._cancel = threading.Event()
         self._cancel_reason = "aborted"
         self._detached = False
-        self._jobs: dict[str, tuple[Cluster, str]] = {}
+        self._jobs: dict[str, Stopper] = {}
         self._lock = threading.Lock()
 
     def cancel(self, reason: str = "aborted") -> None:
-        """Abort the running executions: their Jobs are deleted with their Pods."""
+        """Abort the running executions: their ``always`` steps run in their Pods within a
+        bounded grace, then their Jobs are deleted with their Pods; calling it again deletes
+        them at once (:class:`~assay.kube.signals.Stopper`)."""
         if not self._cancel.is_set():
             self._cancel_reason = reason
         self._cancel.set()
         with self._lock:
             jobs = list(self._jobs.values())
-        for cluster, job in jobs:
-            with contextlib.suppress(InfrastructureError):
-                cluster.delete("Job", job)
+        for stopper in jobs:
+            stopper.abort(self._cancel_reason)
 
     def detach(self) -> None:
         """Stop following without deleting or recording anything: another worker adopted
         the execution (its lease is no longer this worker's)."""
         self._detached = True
         self._cancel.set()
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for stopper in jobs:
+            stopper.release()
 
     def run(self, workflow: TestWorkflow, options: RunOptions | None = None) -> ExecutionRow:
         """Run ``workflow`` as a Job; bad input raises DefinitionError and an unreachable
@@ -223,12 +236,14 @@ class KubernetesEngine:
     def _options(self) -> PlanOptions:
         return PlanOptions.from_env(self.namespace)
 
-    def _register(self, execution_id: str, cluster: Cluster, job: str | None) -> None:
+    def _register(self, execution_id: str, stopper: Stopper | None) -> None:
         with self._lock:
-            if job is None:
+            if stopper is None:
                 self._jobs.pop(execution_id, None)
             else:
-                self._jobs[execution_id] = (cluster, job)
+                self._jobs[execution_id] = stopper
+        if stopper is not None and self._cancel.is_set():  # cancelled while it was created
+            stopper.abort(self._cancel_reason)
 
 
 def engine_for(settings: Settings, db: Database, row: ExecutionRow) -> QueuedEngine:
@@ -260,21 +275,17 @@ def _job_namespace(workflow: TestWorkflow) -> str | None:
 
 
 def _refuse_unsupported(rendered: Rendered) -> None:
-    kinds = [item["kind"] for item in rendered.objects]
-    if kinds.count("Job") > 1:
-        raise DefinitionError("parallel: rendered by --dry-run, not yet run by --runner kubernetes")
-    for item in rendered.objects:
-        if item["kind"] != "Job":
-            continue
-        args = [
-            arg
-            for container in item["spec"]["template"]["spec"]["initContainers"]
-            for arg in container.get("args", [])[:1]
-        ]
-        if "wait" in args:
-            raise DefinitionError(
-                "execute steps: rendered by --dry-run, not yet run by --runner kubernetes"
-            )
+    """``execute`` steps (a wait without workers), and waits inside a worker."""
+    objects = rendered.objects
+    if set(waits(main_job(objects))) - parallel_refs(objects):
+        raise DefinitionError(
+            "execute steps: rendered by --dry-run, not yet run by --runner kubernetes"
+        )
+    if any(waits(item) for item in objects if is_worker(item)):
+        raise DefinitionError(
+            "parallel: a worker that waits (`parallel` or `execute` in a worker): rendered "
+            "by --dry-run, not yet run by --runner kubernetes"
+        )
 
 
 class _Execution:
@@ -298,7 +309,8 @@ class _Execution:
         self.store = engine.executions
         self.sink = engine.sink
         self.out_dir = engine.settings.executions_dir / row.id
-        self.job = next(item for item in rendered.objects if item["kind"] == "Job")
+        self.job = main_job(rendered.objects)
+        self.parallel = parallel_refs(rendered.objects)
         template = self.job["spec"]["template"]
         self.steps: list[dict[str, str]] = json.loads(
             template["metadata"]["annotations"]["assay.io/steps"]
@@ -308,6 +320,7 @@ class _Execution:
             found for item in rendered.objects if (found := ServicePod.of(item)) is not None
         ]
         self.job_uid = ""
+        self.stopper: Stopper | None = None
         self.log: TextIO | None = None
         self.lock = threading.Lock()
         self._replay: list[str] = []
@@ -408,6 +421,8 @@ class _Execution:
         the first, in the store: :meth:`_task`)."""
         self.store.add_task(self.row.id, self._task())
         for item in self.rendered.objects:
+            if is_worker(item):  # created when the main Pod waits for them
+                continue
             if item is self.job and not self.engine._cancel.is_set():
                 self._await_services()
             if self.engine._cancel.is_set():
@@ -416,11 +431,28 @@ class _Execution:
             created.append((item["kind"], item["metadata"]["name"]))
             if item is self.job:
                 self.job_uid = str(made["metadata"]["uid"])
-                self.engine._register(self.row.id, self.cluster, item["metadata"]["name"])
+                self._stoppable()
         try:
             yield
         finally:
-            self.engine._register(self.row.id, self.cluster, None)
+            self._unstoppable()
+
+    def _stoppable(self) -> None:
+        """The Job exists: an abort now goes through its :class:`Stopper`."""
+        self.stopper = Stopper(
+            self.cluster,
+            self.job["metadata"]["name"],
+            self._selector(),
+            self.engine._options().cleanup_grace,
+            self.engine.signal_delay,
+            say=self.write_log_safely,
+        )
+        self.engine._register(self.row.id, self.stopper)
+
+    def _unstoppable(self) -> None:
+        self.engine._register(self.row.id, None)
+        if self.stopper is not None:
+            self.stopper.close()
 
     @contextlib.contextmanager
     def _adopted(self, created: list[tuple[str, str]]) -> Iterator[None]:
@@ -428,6 +460,11 @@ class _Execution:
         created is gone already); raises InfrastructureError when its Job is gone."""
         created += [(item["kind"], item["metadata"]["name"]) for item in self.rendered.objects]
         name = self.job["metadata"]["name"]
+        if any(is_worker(item) for item in self.rendered.objects):
+            raise InfrastructureError(
+                "not resumed: its `parallel` workers were run by the worker that was lost (its "
+                "objects are deleted)"
+            )
         try:
             self.job_uid = str(self.cluster.read_job(name)["metadata"]["uid"])
         except InfrastructureError as exc:
@@ -437,11 +474,11 @@ class _Execution:
                     "TTL ran out)"
                 ) from None
             raise
-        self.engine._register(self.row.id, self.cluster, name)
+        self._stoppable()
         try:
             yield
         finally:
-            self.engine._register(self.row.id, self.cluster, None)
+            self._unstoppable()
 
     def _await_services(self) -> None:
         """Wait until every service's Pod is Ready; raises InfrastructureError naming the
@@ -490,18 +527,23 @@ class _Execution:
             self.log.write(masked + "\n")
         self.sink.log(ref, masked)
 
-    def _follow(self, result: _Result) -> str | None:
-        """Follow the Pod to its end; the fault that ended it early, if any."""
-        if self.engine._cancel.is_set():
-            return None
-        selector = (
+    def _selector(self) -> str:
+        """The Job's Pods."""
+        return (
             f"{EXECUTION_LABEL}={label_value(self.identity.id)},"
             f"job-name={self.job['metadata']['name']}"
         )
+
+    def _follow(self, result: _Result) -> str | None:
+        """Follow the Pod to its end (an abort's ``always`` steps included); the fault that
+        ended it early, if any."""
+        if self.stopper is None:
+            return None
+        stopped = self.stopper.hard
         names = {step["container"]: f"step {step['name']!r}" for step in self.steps}
         names[RESULT] = "the result container"
         job = (self.job["metadata"]["name"], self.job_uid)
-        follower = PodFollower(self.cluster, selector, names, self.engine._cancel, job)
+        follower = PodFollower(self.cluster, self._selector(), names, stopped, job)
         follower.unschedulable_timeout = self.engine.unschedulable_timeout
         follower.start()
         try:
@@ -519,10 +561,12 @@ class _Execution:
                 def line(text: str, ref: str = ref, container: str = container) -> None:
                     if container != RESULT or not result.take(text):
                         self.write_log(ref, text)
+                    if ref in self.parallel and text == waiting_line(ref):
+                        run_workers(self, ref, pod, result)
 
                 follower.follow_log(pod, container, line)
                 end = follower.ended(container, 10.0)
-                if follower.fault or self.engine._cancel.is_set():
+                if follower.fault or stopped.is_set():
                     break
                 if end is None and follower.vanished:
                     break
@@ -600,6 +644,11 @@ class _Execution:
         self.sink.execution_finished(self.row.id, status)
         return finished
 
+    def worker_execution(self, job: dict[str, Any], say: Callable[[str, str], None]) -> _Execution:
+        """A ``parallel`` worker's Job, followed as an execution that logs through ``say``
+        (:mod:`assay.kube.workers`)."""
+        return _WorkerExecution(self, job, say)
+
     def write_log_safely(self, line: str) -> None:
         with (
             contextlib.suppress(OSError),
@@ -671,6 +720,22 @@ class _Execution:
             case.apply_quarantine(self.identity.workflow, quarantined)
             self.masker.mask_case(case)
         return found
+
+
+class _WorkerExecution(_Execution):
+    """A worker's Job as an execution of its own: only followed, its log its parent's."""
+
+    def __init__(
+        self, parent: _Execution, job: dict[str, Any], say: Callable[[str, str], None]
+    ) -> None:
+        objects = Rendered([job])
+        super().__init__(
+            parent.engine, parent.cluster, parent.row, parent.identity, objects, parent.masker
+        )
+        self.say = say
+
+    def write_log(self, ref: str, line: str) -> None:
+        self.say(ref, line)
 
 
 def _attempt_of(report: str) -> int:

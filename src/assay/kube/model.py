@@ -23,6 +23,7 @@ __all__ = [
     "DATA",
     "ENTRY",
     "HELPER_SECURITY",
+    "PARALLELISM_ANNOTATION",
     "FilePlan",
     "Gate",
     "Plan",
@@ -38,6 +39,8 @@ DATA = "/data"
 """The Pod's shared emptyDir."""
 ENTRY = "/.assay/entry.sh"
 """The entry script, from the execution's ConfigMap."""
+PARALLELISM_ANNOTATION = "assay.io/parallelism"
+"""On a ``parallel`` worker's Job: how many of the group's workers run at once."""
 ARTIFACTS_LIMIT = 5 * 1024 * 1024
 """Bytes of artifacts an execution keeps by default (``ASSAY_KUBERNETES_ARTIFACTS_LIMIT``):
 they reach the runner as base64 in the ``result`` container's log, and a kubelet rotates a

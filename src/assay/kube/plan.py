@@ -23,6 +23,7 @@ from assay.kube.model import (
     DATA,
     ENTRY,
     HELPER_SECURITY,
+    PARALLELISM_ANNOTATION,
     Gate,
     Plan,
     PlanOptions,
@@ -420,7 +421,9 @@ class _PodBuilder:
                 worker=index,
             )
             if group.job is not None:
-                pod.job_labels, pod.job_annotations = group.job.labels, group.job.annotations
+                pod.job_labels = group.job.labels
+                pod.job_annotations = dict(group.job.annotations)
+            pod.job_annotations[PARALLELISM_ANNOTATION] = str(params.parallelism)
             builder = _PodBuilder(self.planner, pod, context, self.default_dir, deadline)
             if group.content is not None:
                 builder.content(group.content, own, f"{ref}.w{index}", (), "always")

@@ -19,6 +19,7 @@ from assay.errors import DefinitionError
 from assay.kube.model import DATA, ENTRY, HELPER_SECURITY, Plan, PlanOptions, PodPlan, PodStep
 from assay.kube.names import EXECUTION_LABEL, ExecutionIdentity, label_value
 from assay.kube.plan import make_plan
+from assay.kube.signals import POD_INFO, POD_INFO_VOLUME, pod_info_volume
 from assay.spec.workflow import TestWorkflow
 
 __all__ = [
@@ -72,7 +73,7 @@ LOGS_ANNOTATION = "assay.io/logs"
 WORKER_LABEL = "assay.io/worker"
 CONFIGMAP_LIMIT = 1024 * 1024
 _PULL_POLICIES = ("Always", "IfNotPresent", "Never")
-_RESERVED_VOLUMES = ("assay", "assay-data")
+_RESERVED_VOLUMES = ("assay", "assay-data", POD_INFO_VOLUME)
 _RESULT_RESOURCES = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
 
 
@@ -188,11 +189,12 @@ def _mounts(step_mounts: Sequence[Mapping[str, Any]], where: str) -> list[dict[s
     mounts: list[dict[str, Any]] = [
         {"name": "assay-data", "mountPath": DATA},
         {"name": "assay", "mountPath": "/.assay", "readOnly": True},
+        {"name": POD_INFO_VOLUME, "mountPath": POD_INFO, "readOnly": True},
     ]
     by_path: dict[str, dict[str, Any]] = {}  # a step's mount replaces an inherited one
     for mount in step_mounts:
         path = str(mount.get("mountPath", ""))
-        if path in (DATA, "/.assay") or path.startswith("/.assay/"):
+        if path in (DATA, "/.assay", POD_INFO) or path.startswith(("/.assay/", f"{POD_INFO}/")):
             raise DefinitionError(f"{where}: volumeMounts: {path} is assay's own")
         by_path.pop(path, None)
         by_path[path] = dict(mount)
@@ -275,6 +277,7 @@ def _job(plan: Plan, pod: PodPlan) -> dict[str, Any]:
         "volumes": [
             {"name": "assay-data", "emptyDir": {}},
             {"name": "assay", "projected": _projection(pod)},
+            pod_info_volume(),
             *user_volumes,
         ],
     }

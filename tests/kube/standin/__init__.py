@@ -3,7 +3,7 @@
 No Kubernetes can run on these machines, so the runner is tested at its one seam, the API:
 :class:`StandIn` serves the subset the runner uses (:mod:`standin.api`: create, get, replace,
 list, delete and watch Jobs, Pods, ConfigMaps, Secrets, headless Services, Events and
-ResourceQuotas; Pod logs
+ResourceQuotas; patch Pods' labels and annotations (:mod:`standin.patch`); Pod logs
 with ``follow``; CRDs and their custom resources), validating every body strictly against the
 Kubernetes 1.31 OpenAPI schemas (a custom resource against its CRD's), enforcing object-count
 quotas (:mod:`standin.quota`), and runs each Job's Pod and each bare Pod on the Docker Engine
@@ -28,6 +28,7 @@ import yaml
 
 from standin.api import Api, ApiError, Store
 from standin.kubelet import Kubelet
+from standin.patch import patched_pod
 from standin.quota import admit
 
 __all__ = ["StandIn"]
@@ -45,6 +46,7 @@ class StandIn:
         """None (``pods`` false): Pods are stored, never run (no Docker needed)."""
         self.token = secrets.token_hex(16)
         self.api = Api(self.store, self.token, self.kubelet.logs if self.kubelet else _no_logs)
+        self.api.patch = patched_pod
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]

@@ -256,6 +256,8 @@ class Store:
     """Admission checks, under the lock, of every object created (by a client or by a
     controller), its name generated: raise an :class:`ApiError` to refuse it."""
     on_delete: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+    on_update: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+    """Called with the object a client replaced or patched (not a controller's update)."""
 
     def _record(self, kind: str, kind_of_change: str, item: dict[str, Any]) -> dict[str, Any]:
         self.version += 1
@@ -330,7 +332,30 @@ class Store:
                 creationTimestamp=stored["creationTimestamp"],
             )
             self.objects[(kind, namespace, name)] = body
-            return self._record(kind, "MODIFIED", body)
+            replaced = self._record(kind, "MODIFIED", body)
+        for hook in self.on_update:
+            hook(replaced)
+        return replaced
+
+    def patch(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        patched: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Replace an object by ``patched(stored)`` (a PATCH: the function applies and
+        validates the patch, raising an :class:`ApiError` to refuse it)."""
+        with self.lock:
+            item = self.objects.get((kind, namespace, name))
+            if item is None:
+                raise ApiError(404, "NotFound", f'{kind.lower()}s "{name}" not found')
+            body = patched(copy.deepcopy(item))
+            self.objects[(kind, namespace, name)] = body
+            result = self._record(kind, "MODIFIED", body)
+        for hook in self.on_update:
+            hook(result)
+        return result
 
     def compact(self) -> None:
         """Forget the change log, as etcd's compaction does: a watch from an older
@@ -398,17 +423,17 @@ class Api:
         self.custom: dict[tuple[str, str, str], Resource] = {}
         """(group, version, plural) -> resource, from the created CRDs."""
         self.crds: dict[str, dict[str, Any]] = {}
+        self.patch: Callable[[dict[str, Any], Any, str], dict[str, Any]] | None = None
+        """PATCH of Pods (:func:`standin.patch.patched_pod`: stored, patch, content type ->
+        the patched Pod, validated); None: PATCH is not served."""
         routes = []
         for plural, (prefix, kind, api_version) in RESOURCES.items():
             check = validate_service if kind == "Service" else validate
             builtin = functools.partial(_same, Resource(kind, api_version, check))
             collection = f"{prefix}/namespaces/{{namespace}}/{plural}"
             routes.append(Route(collection, self._collection(builtin), methods=["GET", "POST"]))
-            routes.append(
-                Route(
-                    f"{collection}/{{name}}", self._item(builtin), methods=["GET", "PUT", "DELETE"]
-                )
-            )
+            methods = ["GET", "PUT", "DELETE", *(["PATCH"] if kind == "Pod" else [])]
+            routes.append(Route(f"{collection}/{{name}}", self._item(builtin), methods=methods))
         routes.append(Route("/api/v1/namespaces/{namespace}/pods/{name}/log", self._log))
         routes.append(Route(CRD_PATH, self._create_crd, methods=["POST"]))
         custom = "/apis/{group}/{version}/namespaces/{namespace}/{plural}"
@@ -553,6 +578,8 @@ class Api:
                     if body.get("metadata", {}).get("name") not in (None, name):
                         raise ApiError(400, "BadRequest", "the name of the object does not match")
                     return JSONResponse(self.store.replace(kind, namespace, name, body))
+                if request.method == "PATCH":
+                    return JSONResponse(await self._patched(request, kind, namespace, name))
                 raw = await request.body()
                 options = json.loads(raw) if raw else {}
                 unknown = set(options) - DELETE_OPTIONS
@@ -582,6 +609,21 @@ class Api:
                 return exc.response()
 
         return endpoint
+
+    async def _patched(
+        self, request: Request, kind: str, namespace: str, name: str
+    ) -> dict[str, Any]:
+        patch = self.patch
+        if patch is None:
+            raise ApiError(405, "MethodNotAllowed", f"PATCH of {kind}: not served")
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            raise ApiError(400, "BadRequest", "the patch is not JSON") from None
+        return self.store.patch(
+            kind, namespace, name, lambda stored: patch(stored, body, content_type)
+        )
 
     async def _log(self, request: Request) -> Response:
         try:

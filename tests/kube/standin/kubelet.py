@@ -10,7 +10,9 @@ container's ``readinessProbe`` (:mod:`standin.probe`) sets its ``ready`` and the
 
 A Job gets one Pod (``backoffLimit`` beyond 0 is not retried). The Pod's volumes: an
 ``emptyDir`` is a Docker volume; ``configMap``, ``secret`` and ``projected`` volumes are
-written into a directory of this machine (items, modes) and bind-mounted read-only. Init
+written into a directory of this machine (items, modes) and bind-mounted read-only, as is a
+``downwardAPI`` volume (:mod:`standin.downward`), rewritten atomically as a kubelet does when
+a client patches or replaces the Pod's labels or annotations. Init
 containers run one at a time, in order, each only after the previous one exited 0; then the
 containers. Statuses are the real containers': ``terminated.exitCode``, ``reason``
 (``Completed``, ``Error``, ``OOMKilled`` from Docker's OOM flag). An image the daemon lacks is
@@ -41,6 +43,7 @@ import docker.errors
 from docker.types import Mount
 
 from standin.api import ApiError, Store, timestamp
+from standin.downward import DownwardVolume
 from standin.probe import Prober
 
 LABEL = "assay.standin.pod"
@@ -111,9 +114,15 @@ class Kubelet:
         self._events: dict[str, str] = {}  # Job uid -> its FailedCreate Event
         self._made: dict[str, tuple[list[str], Path]] = {}  # pod uid -> (volumes, directory)
         self._lock = threading.Lock()
+        self._downward: dict[str, list[DownwardVolume]] = {}  # pod uid -> its volumes
+        self._downward_lock = threading.Lock()
+        self.downward_delay = 0.0
+        """Seconds between a change of a Pod's metadata and its downwardAPI files' (a real
+        kubelet's: up to its sync period, typically under a minute)."""
         self.threads: list[threading.Thread] = []
         store.on_create.append(self._created)
         store.on_delete.append(self._deleted_object)
+        store.on_update.append(self._updated)
 
     # -- controllers ---------------------------------------------------------------------
 
@@ -222,10 +231,37 @@ class Kubelet:
         self.store.update("Job", meta["namespace"], meta["name"], active)
         return created
 
+    def _updated(self, item: dict[str, Any]) -> None:
+        """A client changed a Pod: its downwardAPI files follow (after
+        :attr:`downward_delay`)."""
+        if item["kind"] != "Pod" or item["metadata"]["uid"] not in self._downward:
+            return
+        if self.downward_delay <= 0:
+            self._refresh(item)
+            return
+        timer = threading.Timer(self.downward_delay, self._refresh, args=(item,))
+        timer.daemon = True
+        timer.start()
+
+    def _refresh(self, item: dict[str, Any]) -> None:
+        """Rewrite the Pod's downwardAPI volumes from its stored metadata (the latest)."""
+        meta = item["metadata"]
+        with self._downward_lock:
+            try:
+                pod = self.store.get("Pod", meta["namespace"], meta["name"])
+            except ApiError:
+                return
+            if pod["metadata"]["uid"] != meta["uid"]:
+                return
+            for volume in self._downward.get(meta["uid"], []):
+                volume.write(pod)
+
     def _deleted_object(self, item: dict[str, Any]) -> None:
         if item["kind"] != "Pod":
             return
         uid = item["metadata"]["uid"]
+        with self._downward_lock:
+            self._downward.pop(uid, None)
         with self._lock:
             self._deleted.add(uid)
             ids = [cid for (pod, _), cid in self._containers.items() if pod == uid]
@@ -498,6 +534,10 @@ class Kubelet:
                 continue
             directory = workdir / "volumes" / name
             directory.mkdir(parents=True, exist_ok=True)
+            if "downwardAPI" in volume:
+                self._downward_volume(pod, directory, volume)
+                result[name] = ("bind", str(directory))
+                continue
             sources = volume["projected"]["sources"] if "projected" in volume else [volume]
             for source in sources:
                 if "configMap" in source:
@@ -520,6 +560,20 @@ class Kubelet:
                     path.chmod(item.get("mode", ref.get("defaultMode", 0o644)))
             result[name] = ("bind", str(directory))
         return result
+
+    def _downward_volume(
+        self, pod: dict[str, Any], directory: Path, volume: dict[str, Any]
+    ) -> None:
+        """A ``downwardAPI`` volume, written from the Pod's stored metadata and rewritten on
+        every change a client makes (:mod:`standin.downward`)."""
+        meta = pod["metadata"]
+        try:
+            found = DownwardVolume(directory, volume["downwardAPI"])
+        except ValueError as exc:
+            raise ApiError(422, "Invalid", f"volume {volume['name']}: {exc}") from None
+        with self._downward_lock:
+            self._downward.setdefault(meta["uid"], []).append(found)
+            found.write(self.store.get("Pod", meta["namespace"], meta["name"]))
 
     def _env(self, pod: dict[str, Any], container: dict[str, Any]) -> dict[str, str]:
         namespace = pod["metadata"]["namespace"]
