@@ -38,7 +38,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -55,6 +54,7 @@ from assay.kube.follow import PodFollower
 from assay.kube.model import PlanOptions
 from assay.kube.names import EXECUTION_LABEL, ExecutionIdentity, label_value
 from assay.kube.render import Rendered, render_workflow
+from assay.kube.result import PodResult
 from assay.kube.services import ServicePod, await_ready, keep_log, log_tail
 from assay.kube.signals import SIGNAL_DELAY, Stopper
 from assay.kube.workers import is_worker, main_job, parallel_refs, run_workers, waiting_line, waits
@@ -72,39 +72,9 @@ __all__ = ["KubernetesEngine", "engine_for"]
 
 OBJECTS_TASK = "kubernetes-objects"
 """The task id under which an execution's objects are recorded until they are deleted."""
-REPORT_PREFIX = "assay-report "
 SERVICE_TIMEOUT = 300.0
 """Seconds a service's Pod may take to be Ready when the service sets no ``timeout``."""
 RESULT = "result"
-
-
-@dataclass
-class _Result:
-    """What the ``result`` container said: status, steps, JUnit reports (name -> text)."""
-
-    status: str | None = None
-    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
-    reports: dict[str, list[str]] = field(default_factory=dict)
-    artifacts: ArtifactReceiver | None = None
-    _current: str | None = None
-
-    def take(self, line: str) -> bool:
-        """Consume one line of the ``result`` container; False if it is plain output."""
-        if self.artifacts is not None and self.artifacts.take(line):
-            return True
-        if line.startswith(REPORT_PREFIX):
-            self._current = line[len(REPORT_PREFIX) :].strip()
-            self.reports[self._current] = []
-            return True
-        if line.startswith("|") and self._current is not None:
-            self.reports[self._current].append(line[1:])
-            return True
-        if line.startswith('{"status"'):
-            found = json.loads(line)
-            self.status = str(found["status"])
-            self.steps.update(found.get("steps", {}))  # beside the workers' (kube/workers.py)
-            return True
-        return False
 
 
 class KubernetesEngine:
@@ -368,7 +338,7 @@ class _Execution:
     ) -> ExecutionRow:
         """Follow the execution inside ``objects`` (which creates or finds them), then
         delete them and record its end; a detached engine leaves both to the adopter."""
-        result = _Result(artifacts=self._receiver())
+        result = PodResult(artifacts=self._receiver())
         error: str | None = None
         created: list[tuple[str, str]] = []
         faults: list[str] = []
@@ -398,7 +368,7 @@ class _Execution:
         limit = self.engine._options().artifacts_limit
         return ArtifactReceiver(self.out_dir / "artifacts", self.masker, limit)
 
-    def _artifacts_received(self, result: _Result) -> None:
+    def _artifacts_received(self, result: PodResult) -> None:
         """Log and warn what the Pod's artifacts lacked, as the other runners do."""
         if result.artifacts is not None:
             for warning in result.artifacts.close():
@@ -534,7 +504,7 @@ class _Execution:
             f"job-name={self.job['metadata']['name']}"
         )
 
-    def _follow(self, result: _Result) -> str | None:
+    def _follow(self, result: PodResult) -> str | None:
         """Follow the Pod to its end (an abort's ``always`` steps included); the fault that
         ended it early, if any."""
         if self.stopper is None:
@@ -599,7 +569,7 @@ class _Execution:
             "by someone)"
         )
 
-    def _record(self, result: _Result, error: str | None) -> ExecutionRow:
+    def _record(self, result: PodResult, error: str | None) -> ExecutionRow:
         cancelled = self.engine._cancel.is_set()
         outcomes = []
         for step in self.steps:
@@ -657,7 +627,7 @@ class _Execution:
             log.write(self.masker(line) + "\n")
         self.sink.log("-", self.masker(line))
 
-    def _cases(self, result: _Result) -> Summary:
+    def _cases(self, result: PodResult) -> Summary:
         """The JUnit reports the result container printed, and JUnit among the artifacts
         (the step's last attempt), as masked test cases."""
         quarantined = frozenset(self.engine.quarantine.active())

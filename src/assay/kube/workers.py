@@ -19,21 +19,64 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
+from assay.engine.events import EventSink
+from assay.engine.masking import Masker
 from assay.engine.steps import worst
 from assay.errors import InfrastructureError
 from assay.kube.artifacts import ArtifactReceiver
-from assay.kube.model import ENTRY, PARALLELISM_ANNOTATION
-from assay.kube.render import WORKER_LABEL
+from assay.kube.cluster import Cluster
+from assay.kube.model import ENTRY, PARALLELISM_ANNOTATION, PlanOptions
+from assay.kube.render import WORKER_LABEL, Rendered
+from assay.kube.result import PodResult
 from assay.kube.signals import Stopper, signal_patch
 from assay.status import StepStatus
 
-if TYPE_CHECKING:
-    from assay.kube.live import _Execution, _Result
-
 __all__ = ["is_worker", "main_job", "parallel_refs", "run_workers", "waiting_line", "waits"]
+
+
+class _Engine(Protocol):
+    """What the workers read of the :class:`~assay.kube.live.KubernetesEngine`."""
+
+    @property
+    def _cancel(self) -> threading.Event: ...
+
+    def _options(self) -> PlanOptions: ...
+
+
+class _Followed(Protocol):
+    """A worker's Job followed as an execution (``live._WorkerExecution``)."""
+
+    stopper: Stopper | None
+    job_uid: str
+
+    def _selector(self) -> str: ...
+
+    def _follow(self, result: PodResult) -> str | None: ...
+
+
+class _Parent(Protocol):
+    """The execution whose ``parallel`` group the workers are (``live._Execution``)."""
+
+    @property
+    def engine(self) -> _Engine: ...
+
+    rendered: Rendered
+    cluster: Cluster
+    out_dir: Path
+    masker: Masker
+    sink: EventSink
+    steps: list[dict[str, str]]
+
+    def write_log(self, ref: str, line: str) -> None: ...
+
+    def worker_execution(
+        self, job: dict[str, Any], say: Callable[[str, str], None]
+    ) -> _Followed: ...
 
 
 def is_worker(item: dict[str, Any]) -> bool:
@@ -84,7 +127,7 @@ def waiting_line(ref: str) -> str:
     return f"assay: step {ref}: waiting for the runner"
 
 
-def run_workers(parent: _Execution, ref: str, pod: str, result: _Result) -> None:
+def run_workers(parent: _Parent, ref: str, pod: str, result: PodResult) -> None:
     """Run the workers of group ``ref``, record them into ``result`` and ``parent``'s steps,
     then signal their status to the main Pod ``pod`` (not when the execution is aborted)."""
     jobs = workers_of(parent.rendered.objects, ref)
@@ -128,7 +171,7 @@ def run_workers(parent: _Execution, ref: str, pod: str, result: _Result) -> None
 class _Worker:
     """One worker's Job, followed as an execution of its own into the parent's records."""
 
-    def __init__(self, parent: _Execution, group: str, job: dict[str, Any]) -> None:
+    def __init__(self, parent: _Parent, group: str, job: dict[str, Any]) -> None:
         self.parent = parent
         self.group = group
         self.job = job
@@ -136,13 +179,11 @@ class _Worker:
         self.ref = f"{group}.w{self.index}"
         self.steps = _steps(job)
 
-    def run(self, result: _Result, merge: threading.Lock, running: list[Stopper]) -> StepStatus:
-        from assay.kube.live import _Result
-
+    def run(self, result: PodResult, merge: threading.Lock, running: list[Stopper]) -> StepStatus:
         parent, name = self.parent, self.job["metadata"]["name"]
         options = parent.engine._options()
         target = parent.out_dir / "artifacts" / "workers" / self.ref
-        own = _Result(artifacts=ArtifactReceiver(target, parent.masker, options.artifacts_limit))
+        own = PodResult(artifacts=ArtifactReceiver(target, parent.masker, options.artifacts_limit))
         follower = parent.worker_execution(self.job, self.say)
         error: str | None = None
         try:
@@ -170,7 +211,7 @@ class _Worker:
     def say(self, ref: str, line: str) -> None:
         self.parent.write_log(ref, f"[worker {self.index}] {line}")
 
-    def _status(self, own: _Result, error: str | None) -> StepStatus:
+    def _status(self, own: PodResult, error: str | None) -> StepStatus:
         if self.parent.engine._cancel.is_set():
             return StepStatus.ABORTED
         if error is not None:
@@ -178,7 +219,7 @@ class _Worker:
             return StepStatus.ERROR
         return StepStatus(own.status or "error")
 
-    def _record(self, own: _Result, error: str | None, result: _Result) -> None:
+    def _record(self, own: PodResult, error: str | None, result: PodResult) -> None:
         """The worker's steps, reports and artifacts into the execution's."""
         aborted = self.parent.engine._cancel.is_set()
         for step in self.steps:
