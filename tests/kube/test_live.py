@@ -482,7 +482,7 @@ def test_a_step_timeout_is_enforced_in_the_pod(
     assert wait_until_gone(standin) == {}
 
 
-def test_what_is_not_run_live_yet_is_refused_before_anything_is_made(
+def test_an_execute_step_naming_a_missing_workflow_is_refused_before_anything_is_made(
     cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
 ) -> None:
     text = WORKFLOW.replace(
@@ -492,7 +492,7 @@ def test_what_is_not_run_live_yet_is_refused_before_anything_is_made(
     done = cli("run", "-f", str(write(tmp_path, docker_image, text)), "--runner", "kubernetes",
                "--namespace", NS)  # fmt: skip
     assert done.returncode == 2, done.stderr
-    assert "not yet run by --runner kubernetes" in done.stderr
+    assert "'other'" in done.stderr, done.stderr
     assert cli.json("get", "executions") == []
     assert standin.api.requests == [] and left_behind(standin) == {}
 

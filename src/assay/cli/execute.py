@@ -53,7 +53,7 @@ def run_definition(
     if runner_name == "kubernetes":
         from assay.kube.live import KubernetesEngine
 
-        engine = KubernetesEngine(assay.settings, assay.db, namespace, sink)
+        engine = KubernetesEngine(assay.settings, assay.db, namespace, sink, catalog)
     else:
         from assay.runners import get_runner
 

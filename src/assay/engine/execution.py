@@ -40,7 +40,7 @@ from assay.store.quarantine import QuarantineStore
 from assay.store.secrets import SecretStore
 from assay.store.tables import ExecutionRow
 
-__all__ = ["Engine", "RunOptions", "checked_config"]
+__all__ = ["Engine", "RunOptions", "checked_config", "execute_targets", "with_children"]
 
 
 @dataclass
@@ -201,7 +201,7 @@ class Engine:
                 if not options.keep_workspace and not os.environ.get("ASSAY_KEEP_WORKSPACE"):
                     workspace.remove()
             summary = self.executions.add_test_cases(row.id, row.workflow, ctx.cases)
-            summary = self._with_children(row.id, summary)
+            summary = with_children(self.executions, row.id, summary)
             error = error or (ctx.faults[0] if ctx.faults else None)
             status = self._final_status(walker, ctx, error)
             if status is ExecutionStatus.ABORTED:
@@ -249,13 +249,7 @@ class Engine:
 
     def _children(self, ctx: ExecutionContext, execute: Execute, ref: str) -> StepStatus:
         """Run the tests/workflows of an `execute` step as child executions."""
-        names = [t.name for t in execute.tests] + [w.name for w in execute.workflows if w.name]
-        if not names:
-            raise DefinitionError(f"step {ref}: `execute` names no tests or workflows")
-        kinds = [("Test", "TestWorkflow")] * len(execute.tests) + [("TestWorkflow",)] * (
-            len(names) - len(execute.tests)
-        )
-        workflows = [self.catalog.workflow(n, k) for n, k in zip(names, kinds, strict=True)]
+        workflows = execute_targets(self.catalog, execute, ref)
         parallelism = max(1, execute.parallelism or len(workflows))
 
         def one(child: TestWorkflow) -> ExecutionRow:
@@ -268,12 +262,6 @@ class Engine:
             results = list(pool.map(one, workflows))
         return worst([_as_step_status(r.status) for r in results])
 
-    def _with_children(self, execution_id: str, summary: Summary) -> Summary:
-        for child in self.executions.children(execution_id):
-            for key, value in child.summary.items():
-                setattr(summary, key, getattr(summary, key) + int(value))
-        return summary
-
     @staticmethod
     def _final_status(
         walker: StepWalker, ctx: ExecutionContext, error: str | None
@@ -285,6 +273,26 @@ class Engine:
         if walker.deadline_hit or walker.timed_out:
             return ExecutionStatus.TIMEOUT
         return ExecutionStatus.FAILED if walker.failed else ExecutionStatus.PASSED
+
+
+def execute_targets(catalog: Catalog, execute: Execute, ref: str) -> list[TestWorkflow]:
+    """The workflows an `execute` step runs: its tests (legacy Tests, or workflows of
+    that name), then its workflows; raises DefinitionError naming a missing one."""
+    names = [t.name for t in execute.tests] + [w.name for w in execute.workflows if w.name]
+    if not names:
+        raise DefinitionError(f"step {ref}: `execute` names no tests or workflows")
+    kinds = [("Test", "TestWorkflow")] * len(execute.tests) + [("TestWorkflow",)] * (
+        len(names) - len(execute.tests)
+    )
+    return [catalog.workflow(n, k) for n, k in zip(names, kinds, strict=True)]
+
+
+def with_children(executions: ExecutionStore, execution_id: str, summary: Summary) -> Summary:
+    """``summary`` plus the summaries of the execution's children (`execute` steps)."""
+    for child in executions.children(execution_id):
+        for key, value in child.summary.items():
+            setattr(summary, key, getattr(summary, key) + int(value))
+    return summary
 
 
 def checked_config(

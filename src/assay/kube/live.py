@@ -25,7 +25,8 @@ run`` whose process died is aborted and its objects deleted by the next reconcil
 (:mod:`assay.kube.orphans`): nothing would record its end.
 
 ``parallel`` workers are Jobs created when the main Pod waits for them
-(:mod:`assay.kube.workers`). Not yet: ``execute`` steps, ``--source``.
+(:mod:`assay.kube.workers`), ``execute`` steps child executions run by this engine then
+(:mod:`assay.kube.children`). Not yet: ``--source``.
 """
 
 from __future__ import annotations
@@ -43,12 +44,14 @@ from typing import Any, TextIO
 
 from assay.engine.config import masked_config
 from assay.engine.events import EventSink, NullSink
-from assay.engine.execution import RunOptions, checked_config
+from assay.engine.execution import RunOptions, checked_config, execute_targets, with_children
 from assay.engine.masking import Masker
+from assay.engine.resolve import Catalog
 from assay.engine.worker import QueuedEngine, local_engine
 from assay.errors import AssayError, DefinitionError, InfrastructureError
 from assay.faults import os_fault
 from assay.kube.artifacts import ArtifactReceiver
+from assay.kube.children import run_children, signaller
 from assay.kube.cluster import Cluster
 from assay.kube.follow import PodFollower
 from assay.kube.model import PlanOptions
@@ -64,6 +67,7 @@ from assay.settings import Settings
 from assay.spec.workflow import TestWorkflow
 from assay.status import ExecutionStatus, StepStatus
 from assay.store.database import Database
+from assay.store.definitions import DefinitionStore
 from assay.store.executions import ExecutionStore, StepOutcome
 from assay.store.quarantine import QuarantineStore
 from assay.store.tables import ExecutionRow
@@ -91,8 +95,11 @@ class KubernetesEngine:
         db: Database,
         namespace: str,
         sink: EventSink | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         self.settings = settings
+        self.catalog = catalog or Catalog(store=DefinitionStore(db))
+        """Where ``execute`` steps find the workflows they run."""
         self.executions = ExecutionStore(db)
         self.quarantine = QuarantineStore(db)
         self.namespace = namespace
@@ -119,6 +126,11 @@ class KubernetesEngine:
             jobs = list(self._jobs.values())
         for stopper in jobs:
             stopper.abort(self._cancel_reason)
+
+    @property
+    def cancelled(self) -> bool:
+        """True once :meth:`cancel` was called."""
+        return self._cancel.is_set()
 
     def detach(self) -> None:
         """Stop following without deleting or recording anything: another worker adopted
@@ -180,7 +192,10 @@ class KubernetesEngine:
         config = checked_config(workflow, options.config, None)
         name = workflow.metadata.name
         draft = ExecutionIdentity("0" * 32, f"{name}-0", 0, name)
-        _refuse_unsupported(render_workflow(workflow, draft, config, self._options()))
+        rendered = render_workflow(workflow, draft, config, self._options())
+        _refuse_unsupported(rendered)
+        for ref, execute in rendered.executes.items():  # a child not found: refused now
+            execute_targets(self.catalog, execute, ref)
         return config
 
     def _execute(
@@ -245,12 +260,8 @@ def _job_namespace(workflow: TestWorkflow) -> str | None:
 
 
 def _refuse_unsupported(rendered: Rendered) -> None:
-    """``execute`` steps (a wait without workers), and waits inside a worker."""
+    """Waits inside a worker (``parallel`` or ``execute`` in a ``parallel`` worker)."""
     objects = rendered.objects
-    if set(waits(main_job(objects))) - parallel_refs(objects):
-        raise DefinitionError(
-            "execute steps: rendered by --dry-run, not yet run by --runner kubernetes"
-        )
     if any(waits(item) for item in objects if is_worker(item)):
         raise DefinitionError(
             "parallel: a worker that waits (`parallel` or `execute` in a worker): rendered "
@@ -533,6 +544,10 @@ class _Execution:
                         self.write_log(ref, text)
                     if ref in self.parallel and text == waiting_line(ref):
                         run_workers(self, ref, pod, result)
+                    elif ref in self.rendered.executes and text == waiting_line(ref):
+                        signal = signaller(self.cluster, pod)
+                        execute = self.rendered.executes[ref]
+                        run_children(self.engine, self.row.id, execute, ref, self.write_log, signal)
 
                 follower.follow_log(pod, container, line)
                 end = follower.ended(container, 10.0)
@@ -598,7 +613,7 @@ class _Execution:
             self.sink.step_finished(
                 outcome.ref, outcome.name, outcome.status, (outcome.duration_ms or 0) / 1000
             )
-        summary = self._cases(result)
+        summary = with_children(self.store, self.row.id, self._cases(result))
         if cancelled:
             status = ExecutionStatus.ABORTED
             error = error or self.engine._cancel_reason

@@ -16,7 +16,7 @@ from typing import Any
 
 from assay.errors import DefinitionError
 from assay.kube.names import ExecutionIdentity, dns_label
-from assay.spec.workflow import Container, EnvVar
+from assay.spec.workflow import Container, EnvVar, Execute
 
 __all__ = [
     "ARTIFACTS_LIMIT",
@@ -300,6 +300,8 @@ class Plan:
     """Values never to print: sensitive config, literal credentials."""
     notes: list[str] = field(default_factory=list)
     """What the Kubernetes runner does not do with this workflow."""
+    executes: dict[str, Execute] = field(default_factory=dict)
+    """The main Pod's ``execute`` steps by the ref it waits on: the runner runs them."""
 
     def pods(self) -> Iterator[PodPlan]:
         yield from self.workers

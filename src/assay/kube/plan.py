@@ -339,6 +339,7 @@ class _PodBuilder:
         if step.execute is not None:
             suffix = "" if not found else "-execute"
             found.append((suffix, self.wait(ref + suffix), waiting, wait_env))
+            self.planner.plan_.executes[ref + suffix] = step.execute
             self.planner.note(
                 f"{where}: `execute` runs other executions; the Pod waits for the runner's "
                 "signal (they are not rendered here)"

@@ -20,7 +20,7 @@ from assay.kube.model import DATA, ENTRY, HELPER_SECURITY, Plan, PlanOptions, Po
 from assay.kube.names import EXECUTION_LABEL, ExecutionIdentity, label_value
 from assay.kube.plan import make_plan
 from assay.kube.signals import POD_INFO, POD_INFO_VOLUME, pod_info_volume
-from assay.spec.workflow import TestWorkflow
+from assay.spec.workflow import Execute, TestWorkflow
 
 __all__ = [
     "LOGS_ANNOTATION",
@@ -89,6 +89,8 @@ class Rendered:
     objects: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
     sensitive: list[str] = field(default_factory=list)
+    executes: dict[str, Execute] = field(default_factory=dict)
+    """``execute`` steps by the ref the main Pod waits on (:attr:`Plan.executes`)."""
 
     def masked(self) -> list[dict[str, Any]]:
         """The objects with sensitive values (and their encodings) as ``***``."""
@@ -121,7 +123,7 @@ def render_plan(plan: Plan) -> Rendered:
     objects.extend(_services(plan))
     for pod in plan.pods():
         objects.append(_job(plan, pod))
-    return Rendered(objects, list(plan.notes), list(plan.sensitive))
+    return Rendered(objects, list(plan.notes), list(plan.sensitive), dict(plan.executes))
 
 
 def _metadata(
