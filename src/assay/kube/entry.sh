@@ -265,6 +265,10 @@ run_attempt() { # runs "$@" once within `limit` seconds (if set); sets `code` an
     else
         status=failed
     fi
+    if [ "$status" = failed ] && [ -f "$S/signals/$ref" ]; then # a waiting step: as signalled
+        read -r word _ <"$S/signals/$ref"
+        case "$word" in timeout | error) status=$word ;; esac
+    fi
     if [ "$negative" = 1 ]; then
         case "$status" in
         passed) status=failed ;;
