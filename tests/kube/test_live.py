@@ -576,7 +576,7 @@ def test_parallel_workers_run_as_jobs_when_the_pod_waits_for_them(
     assert wait_until_gone(standin) == {}
 
 
-def test_ctrl_c_while_workers_run_deletes_them_and_the_pods_always_steps_still_run(
+def test_ctrl_c_while_workers_run_lets_every_always_step_run_then_deletes_them(
     cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
 ) -> None:
     text = PARALLEL.replace('echo "worker $INDEX of {{{{ count }}}}";', "echo napping; sleep 120;")
@@ -603,5 +603,11 @@ def test_ctrl_c_while_workers_run_deletes_them_and_the_pods_always_steps_still_r
     assert (steps["2.w0"], steps["2.w1"], steps["2"], steps["3"]) == ("aborted",) * 4, steps
     assert steps["2.w2"] == "aborted", steps  # never started: the abort came first
     assert steps["4"] == "passed", steps  # `always`: run in the main Pod after the abort
+    # the running workers' `always` steps too, in their Pods; the third never started
+    tidy = sorted(ref for ref, status in steps.items() if ".w" in ref and status == "passed")
+    assert tidy == ["2.w0-files", "2.w0.1", "2.w1-files", "2.w1.1"], steps
+    log = cli("logs", execution["id"]).stdout
+    assert "[worker 0] tidy 0" in log and "[worker 1] tidy 1" in log, log
+    assert "tidy 2" not in log
     deletes = [path for method, path in standin.api.requests if method == "DELETE"]
     assert sum("/jobs/kube-par-" in path and "-2-w" in path for path in deletes) >= 2, deletes

@@ -221,12 +221,14 @@ class KubernetesEngine:
     def _options(self) -> PlanOptions:
         return PlanOptions.from_env(self.namespace)
 
-    def _register(self, execution_id: str, stopper: Stopper | None) -> None:
+    def _register(self, key: str, stopper: Stopper | None) -> None:
+        """Have :meth:`cancel` reach ``stopper`` (an execution's Job, or a worker's: ``key``
+        is the execution's id, or ``ID/REF``), or no longer."""
         with self._lock:
             if stopper is None:
-                self._jobs.pop(execution_id, None)
+                self._jobs.pop(key, None)
             else:
-                self._jobs[execution_id] = stopper
+                self._jobs[key] = stopper
         if stopper is not None and self._cancel.is_set():  # cancelled while it was created
             stopper.abort(self._cancel_reason)
 

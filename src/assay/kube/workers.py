@@ -10,8 +10,10 @@ into the execution's log, prefixed ``[worker N]``; its ``result`` container's st
 reports and artifacts, under ``workers/<worker ref>/``, recorded with the execution's), deletes
 it once it has ended, and signals the group's status to the main Pod (the worst of the
 workers', through the annotation ``assay.io/signal.REF``: :mod:`assay.kube.signals`). An
-abort of the execution ends the workers at once (their Jobs deleted); the main Pod's waiting
-step is then aborted like any other.
+abort of the execution reaches each running worker as it reaches the main Pod (its
+:class:`~assay.kube.signals.Stopper` is the engine's too): its ``always`` steps run within the
+grace, then its Job is deleted (at once on a second abort); a worker not started yet never
+starts. The main Pod's waiting step is then aborted like any other.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from assay.kube.render import WORKER_LABEL, Rendered
 from assay.kube.result import PodResult
 from assay.kube.signals import Stopper, signal_patch
 from assay.status import StepStatus
+from assay.store.tables import ExecutionRow
 
 __all__ = ["is_worker", "main_job", "parallel_refs", "run_workers", "waiting_line", "waits"]
 
@@ -44,6 +47,11 @@ class _Engine(Protocol):
 
     @property
     def _cancel(self) -> threading.Event: ...
+
+    @property
+    def signal_delay(self) -> float: ...
+
+    def _register(self, key: str, stopper: Stopper | None) -> None: ...
 
     def _options(self) -> PlanOptions: ...
 
@@ -66,6 +74,7 @@ class _Parent(Protocol):
     def engine(self) -> _Engine: ...
 
     rendered: Rendered
+    row: ExecutionRow
     cluster: Cluster
     out_dir: Path
     masker: Masker
@@ -136,31 +145,15 @@ def run_workers(parent: _Parent, ref: str, pod: str, result: PodResult) -> None:
     parent.write_log(ref, f"parallel: {len(jobs)} worker(s) as Jobs, {at_once} at a time")
     merge = threading.Lock()
     statuses: list[StepStatus] = []
-    running: list[Stopper] = []
-    done = threading.Event()
 
     def one(job: dict[str, Any]) -> None:
-        status = _Worker(parent, ref, job).run(result, merge, running)
+        status = _Worker(parent, ref, job).run(result, merge)
         with merge:
             statuses.append(status)
 
-    def abort() -> None:  # an abort of the execution deletes the workers' Jobs at once
-        while not done.wait(0.2):
-            if parent.engine._cancel.is_set():
-                with merge:
-                    stoppers = [stopper for stopper in running if not stopper.hard.is_set()]
-                for stopper in stoppers:
-                    stopper.stop()
-
-    watcher = threading.Thread(target=abort, name=f"workers-{ref}-abort", daemon=True)
-    watcher.start()
-    try:
-        with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix=f"workers-{ref}") as pool:
-            for future in [pool.submit(one, job) for job in jobs]:
-                future.result()
-    finally:
-        done.set()
-        watcher.join()
+    with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix=f"workers-{ref}") as pool:
+        for future in [pool.submit(one, job) for job in jobs]:
+            future.result()
     if parent.engine._cancel.is_set():
         return
     status = worst(statuses)
@@ -179,7 +172,7 @@ class _Worker:
         self.ref = f"{group}.w{self.index}"
         self.steps = _steps(job)
 
-    def run(self, result: PodResult, merge: threading.Lock, running: list[Stopper]) -> StepStatus:
+    def run(self, result: PodResult, merge: threading.Lock) -> StepStatus:
         parent, name = self.parent, self.job["metadata"]["name"]
         options = parent.engine._options()
         target = parent.out_dir / "artifacts" / "workers" / self.ref
@@ -188,15 +181,25 @@ class _Worker:
         error: str | None = None
         try:
             if not parent.engine._cancel.is_set():  # else it never starts: aborted
-                follower.stopper = Stopper(parent.cluster, name, follower._selector(), 0.0)
-                with merge:
-                    running.append(follower.stopper)
                 made = parent.cluster.create(self.job)
                 follower.job_uid = str(made["metadata"]["uid"])
+                # aborted as the main Pod is: its `always` steps run within the grace
+                follower.stopper = Stopper(
+                    parent.cluster,
+                    name,
+                    follower._selector(),
+                    options.cleanup_grace,
+                    parent.engine.signal_delay,
+                    say=lambda line: self.say("-", line),
+                )
+                parent.engine._register(f"{parent.row.id}/{self.ref}", follower.stopper)
                 error = follower._follow(own)
         except InfrastructureError as exc:
             error = parent.masker(str(exc))
         finally:
+            if follower.stopper is not None:
+                parent.engine._register(f"{parent.row.id}/{self.ref}", None)
+                follower.stopper.close()
             with contextlib.suppress(InfrastructureError):
                 parent.cluster.delete("Job", name)
         assert own.artifacts is not None
