@@ -144,13 +144,7 @@ def test_ctrl_c_runs_the_always_step_in_the_pod_then_deletes_the_job(
         "echo started; sleep 120",
     )
     process = _start_until_a_step_runs(cli, standin, write(tmp_path, docker_image, text))
-    try:
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=90)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 130, stderr
+    stdout, stderr, execution = _interrupted(process, cli, standin)
     assert "`always` still run in its Pod" in stderr
     # the abort went to the Pod as an annotation (no pods/exec), then the Job was deleted
     patches = [path for method, path in standin.api.requests if method == "PATCH"]
@@ -158,8 +152,6 @@ def test_ctrl_c_runs_the_always_step_in_the_pod_then_deletes_the_job(
     deletes = [path for method, path in standin.api.requests if method == "DELETE"]
     assert any("/jobs/" in path for path in deletes)
     assert not any("/pods/" in path for path in deletes)
-    assert wait_until_gone(standin) == {}
-    [execution] = cli.json("get", "executions")
     assert execution["status"] == "aborted", (stdout, execution)
     assert execution["error"] == "interrupted by SIGINT"
     steps = {step["name"]: step["status"] for step in execution["steps"]}
@@ -182,24 +174,34 @@ def test_a_second_ctrl_c_deletes_the_job_at_once(
         "echo started; sleep 120",
     ).replace('shell: echo "always ran"', 'shell: echo "always began"; sleep 120')
     process = _start_until_a_step_runs(cli, standin, write(tmp_path, docker_image, text))
+    stdout, _, execution = _interrupted(process, cli, standin, again_after="always began")
+    assert execution["status"] == "aborted", (stdout, execution)
+    steps = {step["name"]: step["status"] for step in execution["steps"]}
+    assert steps["report"] == "aborted", steps
+    assert "always began" in cli("logs", execution["id"], check=0).stdout
+
+
+def _interrupted(
+    process: subprocess.Popen[str], cli: Cli, standin: StandIn, again_after: str | None = None
+) -> tuple[str, str, dict[str, Any]]:
+    """SIGINT to a running ``assay run`` (a second one once its log shows ``again_after``):
+    it exits 130 and leaves nothing in the stand-in; its stdout, stderr and execution."""
     try:
         process.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 60
-        while "always began" not in _logged(cli):
-            assert time.monotonic() < deadline, "the always step never began"
-            time.sleep(0.2)
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
+        if again_after is not None:
+            deadline = time.monotonic() + 60
+            while again_after not in _logged(cli):
+                assert time.monotonic() < deadline, f"{again_after!r} never logged"
+                time.sleep(0.2)
+            process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=90)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 130, stderr
     assert wait_until_gone(standin) == {}
     [execution] = cli.json("get", "executions")
-    assert execution["status"] == "aborted", (stdout, execution)
-    steps = {step["name"]: step["status"] for step in execution["steps"]}
-    assert steps["report"] == "aborted", steps
-    assert "always began" in cli("logs", execution["id"], check=0).stdout
+    return stdout, stderr, execution
 
 
 def _start_until_a_step_runs(cli: Cli, standin: StandIn, wf: Path) -> subprocess.Popen[str]:
@@ -591,14 +593,10 @@ def test_ctrl_c_while_workers_run_lets_every_always_step_run_then_deletes_them(
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, _logged(cli)
             time.sleep(0.2)
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=90)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 130, stderr
-    assert wait_until_gone(standin) == {}
-    [execution] = cli.json("get", "executions")
+    except BaseException:
+        process.kill()
+        raise
+    _, _, execution = _interrupted(process, cli, standin)
     steps = {step["ref"]: step["status"] for step in execution["steps"]}
     assert (steps["2.w0"], steps["2.w1"], steps["2"], steps["3"]) == ("aborted",) * 4, steps
     assert steps["2.w2"] == "aborted", steps  # never started: the abort came first

@@ -149,15 +149,17 @@ def test_execution_deadline_skips_the_rest_and_gives_always_steps_a_grace(
     assert (tmp_path / "data" / ".assay" / "deadline").exists()
 
 
-def test_an_abort_signal_stops_the_step_and_leaves_only_always_steps(tmp_path: Path) -> None:
-    text = workflow(
-        """
+ABORTABLE = """
 - shell: touch /data/started; sleep 30
 - shell: touch /data/next
 - condition: always
   shell: touch /data/cleanup
 """
-    )
+"""A step to abort, one the abort skips, one that runs all the same."""
+
+
+def test_an_abort_signal_stops_the_step_and_leaves_only_always_steps(tmp_path: Path) -> None:
+    text = workflow(ABORTABLE)
     rendered = render_yaml(text)
     runs: list[PodRun] = []
     pod_thread = threading.Thread(
@@ -439,14 +441,7 @@ def test_an_abort_annotation_stops_the_step_and_leaves_only_always_steps(
 ) -> None:
     """As the signals/abort file above, through the Pod's annotations: the downwardAPI file
     the kubelet rewrites (its layout and Go quoting, by the stand-in's writer)."""
-    text = workflow(
-        """
-- shell: touch /data/started; sleep 30
-- shell: touch /data/next
-- condition: always
-  shell: touch /data/cleanup
-"""
-    )
+    text = workflow(ABORTABLE)
     rendered = render_yaml(text)
     volume = DownwardVolume(tmp_path / "pod-info", pod_info_volume()["downwardAPI"])
     annotations = {"assay.io/steps": '[{"ref": "1"}]', "other/note": "a\nb"}
