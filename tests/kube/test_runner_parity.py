@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from standin import StandIn
-from test_live import wait_until_gone
+from test_live import PARALLEL, wait_until_gone, write
 
 from support import Cli
 
@@ -198,4 +198,50 @@ def test_test_cases_of_every_attempt_and_artifacts_are_the_same_on_every_runner(
     )
     assert seen["docker"] == seen["local"]
     assert seen["kubernetes"] == seen["local"]
+    assert wait_until_gone(standin) == {}
+
+
+def _outline(result: dict[str, Any]) -> list[tuple[str, str, str, int | None]]:
+    """Every step but the Kubernetes runner's own content steps (``REF-files``): ref, name,
+    status, exit code."""
+    return [
+        (step["ref"], step["name"], step["status"], step.get("exitCode"))
+        for step in result["steps"]
+        if not step["ref"].endswith("-files")
+    ]
+
+
+@pytest.mark.slow
+def test_a_parallel_step_ends_the_same_way_on_every_runner(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    """test_live's PARALLEL: three workers, one failing test, `after` steps per worker. The
+    docker and kubernetes workers each have their own /data (artifacts per worker); the
+    local ones share the workspace (the artifact once)."""
+    wf = write(tmp_path, docker_image, PARALLEL)
+    seen = {}
+    for runner in RUNNERS:
+        result, log, _ = _run(cli, wf, runner)
+        cases = cli.json("get", "testcases", result["id"])
+        seen[runner] = (
+            result["status"],
+            _outline(result),
+            {key: result["summary"][key] for key in ("tests", "passed", "failed")},
+            sorted((case["name"], case["status"]) for case in cases),
+            sorted(
+                line.split("\t")[0]
+                for line in cli("artifacts", result["id"]).stdout.split("\n")
+                if line
+            ),
+        )
+        for index in range(3):
+            assert f"[worker {index}] worker {index} of 3" in log, (runner, log)
+            assert f"[worker {index}] tidy {index}" in log, (runner, log)
+    assert seen["local"][:4] == seen["docker"][:4] == seen["kubernetes"][:4]
+    assert (
+        seen["docker"][4]
+        == seen["kubernetes"][4]
+        == [f"workers/2.w{index}/test_shard.py" for index in range(3)]
+    )
+    assert seen["local"][4] == ["test_shard.py"]
     assert wait_until_gone(standin) == {}

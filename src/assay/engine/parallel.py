@@ -53,7 +53,7 @@ from assay.spec.workflow import Artifacts, EnvVar, Parallel, Step
 from assay.status import StepStatus
 from assay.store.executions import StepOutcome
 
-__all__ = ["run_parallel"]
+__all__ = ["run_parallel", "worker_name"]
 
 _TEMPLATE_FIELDS = (
     "condition",
@@ -264,11 +264,17 @@ def _make_worker(
 
 
 def _worker_step(group: Parallel, worker: _Worker) -> Step:
+    name = worker_name(group, worker.index, worker.walker.expression_context({}))
+    return Step(name=name, **{key: getattr(group, key) for key in _TEMPLATE_FIELDS})
+
+
+def worker_name(group: Parallel, index: int, context: Mapping[str, Any]) -> str:
+    """A worker's step name, on every runner: ``worker N``, then the group's own
+    ``description`` or ``name`` (rendered with the worker's variables) when it has one."""
     description = group.description or group.name
     if description:
-        description = render(description, worker.walker.expression_context({}), strict=False)
-    name = f"worker {worker.index}" + (f": {description}" if description else "")
-    return Step(name=name, **{key: getattr(group, key) for key in _TEMPLATE_FIELDS})
+        description = render(description, context, strict=False)
+    return f"worker {index}" + (f": {description}" if description else "")
 
 
 def _log_plan(walker: StepWalker, ref: str, params: Params, assignment: ShardAssignment) -> None:

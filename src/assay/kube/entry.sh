@@ -388,6 +388,7 @@ step() {
     done
     [ "$status" = failed ] && status=$failure
     case "$status" in timeout | aborted) code=- ;; esac # stopped: no exit code of its own, as elsewhere
+    [ -f "$S/signals/$ref" ] && code=- # a waiting step: its status is the runner's, no exit code
     [ -z "$artifacts" ] || collect_artifacts
     end_step "$status" "$code" "$attempt"
 }

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from assay.engine.config import resolve_config
+from assay.engine.parallel import worker_name
 from assay.engine.parallel_params import group_where, resolve_params
 from assay.engine.services import keeps_logs
 from assay.engine.shard_balance import assign_shards
@@ -428,7 +429,7 @@ class _PodBuilder:
             builder = _PodBuilder(self.planner, pod, context, self.default_dir, deadline)
             if group.content is not None:
                 builder.content(group.content, own, f"{ref}.w{index}", (), "always")
-            worker_step = Step(name=f"worker {index}: {group.name or name}", **template)
+            worker_step = Step(name=worker_name(group, index, context), **template)
             builder.step(worker_step, own, f"{ref}.w{index}.", (), ref=f"{ref}.w{index}")
             builder.walk(group.after, own, f"{ref}.w{index}.", ())
             if not pod.steps:

@@ -19,6 +19,7 @@ starts. The main Pod's waiting step is then aborted like any other.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import threading
 from collections.abc import Callable
@@ -239,6 +240,15 @@ class _Worker:
                 result.artifacts.refs[f"workers/{self.ref}/{name}"] = step_ref
         steps, group = self.parent.steps, self.group
         at = next((i + 1 for i, step in enumerate(steps) if step["ref"] == group), len(steps))
-        while at < len(steps) and steps[at]["ref"].startswith(f"{group}.w"):
-            at += 1
+        while at < len(steps) and _worker_of(steps[at]["ref"], group) < self.index:
+            at += 1  # in worker order, as on the other runners, whichever ended first
         steps[at:at] = self.steps
+
+
+def _worker_of(ref: str, group: str) -> float:
+    """N of a step ref ``GROUP.wN...`` of one of ``group``'s workers; infinity for any other."""
+    prefix = f"{group}.w"
+    if not ref.startswith(prefix):
+        return float("inf")
+    digits = "".join(itertools.takewhile(str.isdigit, ref[len(prefix) :]))
+    return int(digits) if digits else float("inf")
