@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from standin import StandIn
+from test_kube_execute import DEFINITIONS
 from test_live import PARALLEL, wait_until_gone, write
 
 from support import Cli
@@ -244,4 +245,34 @@ def test_a_parallel_step_ends_the_same_way_on_every_runner(
         == [f"workers/2.w{index}/test_shard.py" for index in range(3)]
     )
     assert seen["local"][4] == ["test_shard.py"]
+    assert wait_until_gone(standin) == {}
+
+
+@pytest.mark.slow
+def test_an_execute_step_ends_the_same_way_on_every_runner(
+    cli: Cli, standin: StandIn, docker_image: str, tmp_path: Path
+) -> None:
+    """test_kube_execute's suite: two child workflows, one failing, then an `always` step."""
+    wf = tmp_path / "suite.yaml"
+    wf.write_text(DEFINITIONS.replace("IMAGE", docker_image), encoding="utf-8")
+    seen = {}
+    for runner in RUNNERS:
+        result, log, _ = _run(cli, wf, runner, "suite")
+        children = [
+            row for row in cli.json("get", "executions") if row.get("parentId") == result["id"]
+        ]
+        seen[runner] = (
+            result["status"],
+            _outline(result),
+            sorted((row["workflow"], row["status"], row["runner"]) for row in children),
+        )
+        assert "suite starts" in log and "suite cleanup" in log, (runner, log)
+        for row in children:
+            assert f"child {row['name']}: {row['status']}" in log, (runner, log)
+    assert seen["local"][:2] == seen["docker"][:2] == seen["kubernetes"][:2]
+    for runner, (_, _, children) in seen.items():
+        assert children == [
+            ("child-fail", "failed", runner),
+            ("child-pass", "passed", runner),
+        ], runner
     assert wait_until_gone(standin) == {}
