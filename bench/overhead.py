@@ -1,7 +1,9 @@
 """Overhead of `assay run` (local runner) over plain `pytest` on the same real suite.
 
 Usage: python bench/overhead.py [--runs N] [--tests N]
-Prints the median wall time of each, their ratio and the absolute overhead.
+Prints the median wall time of each, their ratio and the absolute overhead, and the
+floor: a bare interpreter importing only what `assay run` needs before its first step can
+start (the store's ORM tables, the workflow models, typer), measured in the same run.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ spec:
     - name: pytest
       shell: pytest -q -p no:cacheprovider
 """
+
+
+FLOOR_IMPORTS = "import sqlalchemy.orm, assay.store.tables, assay.spec.workflow, typer"
 
 
 def make_suite(root: Path, tests: int) -> None:
@@ -73,16 +78,22 @@ def main() -> None:
         ]
         timed(assay_cmd, suite, env)  # warm-up: creates and migrates the store
         timed(pytest_cmd, suite, env)
-        plain, assay = [], []
-        for _ in range(args.runs):  # interleaved so drift hits both alike
+        floor_cmd = [sys.executable, "-c", FLOOR_IMPORTS]
+        bare_cmd = [sys.executable, "-c", "pass"]
+        plain, assay, floor, bare = [], [], [], []
+        for _ in range(args.runs):  # interleaved so drift hits all alike
             plain.append(timed(pytest_cmd, suite, env))
             assay.append(timed(assay_cmd, suite, env))
+            floor.append(timed(floor_cmd, suite, env))
+            bare.append(timed(bare_cmd, suite, env))
         p, a = statistics.median(plain), statistics.median(assay)
+        f = statistics.median(floor) - statistics.median(bare)
         print(f"suite: {args.tests} tests, {args.runs} runs each, medians")
         print(f"plain pytest     {p:.3f} s")
         print(f"assay run        {a:.3f} s")
         print(f"ratio            {a / p:.2f}x")
         print(f"overhead         {a - p:+.3f} s   (goal: < 0.300 s)")
+        print(f"floor            {f:+.3f} s   (imports needed before the first step)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
