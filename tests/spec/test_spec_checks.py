@@ -88,6 +88,23 @@ def test_every_problem_of_a_file_is_reported_once() -> None:
     ]
 
 
+def test_schema_and_expression_problems_are_reported_together_in_line_order() -> None:
+    steps = """\
+    - name: one
+      shell: echo {{ 1 + }}
+    - name: two
+      timeout: 5q
+      shell: echo {{ config.nope }}
+"""
+    lines = _load(steps).splitlines()
+    assert [line.split(": ")[0:2] for line in lines] == [
+        ["wf.yaml:12", "spec.steps[0].shell"],
+        ["wf.yaml:14", "spec.steps[1].timeout"],
+        ["wf.yaml:15", "spec.steps[1].shell"],
+    ]
+    assert "unknown config 'nope'" in lines[2]
+
+
 @pytest.mark.parametrize("kind", ["Test", "TestSuite"])
 def test_legacy_kinds_are_loaded_on_demand_with_their_api_version(kind: str) -> None:
     assert KINDS.versions(kind) == (LEGACY_API_VERSION,)

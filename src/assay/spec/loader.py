@@ -362,23 +362,25 @@ def _definition(data: Any, node: yaml.Node, source: Path, problems: _Problems) -
         problems.add(src, line, "apiVersion", message)
         return None
     model_cls = KINDS[kind][1]
+    reports: dict[tuple[int, str], list[str]] = {}
     try:
         model = model_cls.model_validate(data)
     except ValidationError as exc:
-        reports: dict[tuple[int, str], list[str]] = {}
+        model = None
         for error in exc.errors():
             loc, path, message = describe_error(error, data, model_cls)
             line, _ = _line_of(node, loc)
             reports.setdefault((line, path), []).append(message)
-        for (line, path), messages in reports.items():
-            problems.add(src, line, path, join_messages(messages))
-        return None
     except RecursionError:
         problems.add(src, doc_line, "", "definition nested too deeply")
         return None
-    for loc, message in check_expressions(kind, data):
+    for loc, message in check_expressions(kind, data):  # also beside schema errors: all at once
         line, _ = _line_of(node, loc)
-        problems.add(src, line, format_path(loc), message)
+        reports.setdefault((line, format_path(loc)), []).append(message)
+    for (line, path), messages in sorted(reports.items(), key=lambda item: item[0][0]):
+        problems.add(src, line, path, join_messages(messages))
+    if model is None:
+        return None
     metadata = getattr(model, "metadata", None)
     name = getattr(metadata, "name", "")
     return Definition(kind=kind, name=name, source=source, line=doc_line, model=model, raw=data)  # type: ignore[arg-type]
