@@ -139,7 +139,10 @@ def test_workflow_page_has_definition_form_charts_and_schedule(visitor: Visitor)
     visitor.login()
     page = visitor.page
     page.goto("/workflows/calc")
-    assert "cronjob" in page.locator("pre.yaml").inner_text()
+    definition = page.locator("pre.yaml").inner_text()
+    assert "cronjob" in definition
+    assert "content: |\n" in definition  # the test file reads as written, not as one "...\n..."
+    assert "    def test_add():\n" in definition
     assert page.locator("select#cfg-level option").all_inner_texts() == ["quick", "full"]
     assert page.locator("#cfg-repeat").get_attribute("type") == "number"
     assert page.locator("#cfg-verbose").get_attribute("type") == "checkbox"

@@ -19,7 +19,7 @@ from kube_support import (
 )
 
 from assay.errors import DefinitionError
-from assay.kube.manifests import dump_yaml
+from assay.spec.yaml_text import dump_documents
 
 JOB = IDENTITY.job_name
 SEED_TEST = (
@@ -298,7 +298,7 @@ def test_parallel_workers_are_jobs_of_their_own(sink: list[dict[str, Any]]) -> N
 
 def test_no_secret_value_is_printed(sink: list[dict[str, Any]]) -> None:
     rendered = render_yaml(KITCHEN_SINK)
-    printed = dump_yaml(rendered.masked())
+    printed = dump_documents(rendered.masked())
     for secret in ("ghp_literal_token_value_123", "hunter2-very-secret"):
         assert secret not in printed
     assert "password=***" in printed

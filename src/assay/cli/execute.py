@@ -120,9 +120,9 @@ def print_dry_run(
 
         typer.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
     else:
-        from assay.kube.manifests import dump_yaml
+        from assay.spec.yaml_text import dump_documents
 
-        sys.stdout.write(dump_yaml(objects))
+        sys.stdout.write(dump_documents(objects))
 
 
 def render_definition(

@@ -36,14 +36,14 @@ def kubernetes(
     from dataclasses import replace
 
     from assay.kube.install import InstallOptions, install_manifests
-    from assay.kube.manifests import dump_yaml
+    from assay.spec.yaml_text import dump_documents
 
     options = InstallOptions(
         namespace=namespace, database_url_secret=database_url_secret, with_postgres=with_postgres
     )
     if image:
         options = replace(options, image=image)
-    sys.stdout.write(dump_yaml(install_manifests(options)))
+    sys.stdout.write(dump_documents(install_manifests(options)))
 
 
 @app.command()

@@ -26,9 +26,9 @@ def emit(data: Any, fmt: Format, columns: Sequence[tuple[str, str]], title: str 
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return
     if fmt is Format.YAML:
-        import yaml
+        from assay.spec.yaml_text import dump_yaml
 
-        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+        sys.stdout.write(dump_yaml(data))
         return
     print_table(data if isinstance(data, list) else [data], columns, title)
 

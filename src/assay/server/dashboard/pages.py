@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-import yaml
 from fastapi import Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
@@ -24,6 +23,7 @@ from assay.server.dashboard.routes import (
 )
 from assay.server.deps import App
 from assay.server.routes.runs import wake_workers
+from assay.spec.yaml_text import dump_yaml
 from assay.store.listing import Cursor, ExecutionPage
 from assay.store.tokens import Scope
 
@@ -162,7 +162,7 @@ def _workflow_context(assay: App, name: str) -> dict[str, Any]:
     return {
         "name": name,
         "kind": kind,
-        "definition": yaml.safe_dump(raw, sort_keys=False, allow_unicode=True),
+        "definition": dump_yaml(raw),
         "fields": views.config_fields(workflow.spec.config),
         "schedules": views.schedules(raw),
         "rows": [views.execution_summary(row) for row in recent.rows],
