@@ -57,6 +57,30 @@ def test_execution_round_trip(db: Database) -> None:
     assert [r.number for r in store.recent(workflow="wf")] == [2, 1]
 
 
+def test_moments_read_back_in_utc_with_their_zone_on_every_store(db: Database) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from assay.app import execution_json
+
+    store = ExecutionStore(db)
+    row = store.create("wf", runner="local")
+    store.start(row.id)
+    done = store.finish(row.id, ExecutionStatus.PASSED, steps=[], summary=None)
+    again = store.get(row.id)
+    for moment in (again.queued_at, again.started_at, again.finished_at):
+        assert moment is not None and moment.utcoffset() == timedelta(0)
+    assert done.finished_at is not None
+    assert abs(again.queued_at - datetime.now(UTC)) < timedelta(minutes=5)
+    shape = execution_json(again)
+    assert shape["queuedAt"].endswith("+00:00") and shape["finishedAt"].endswith("+00:00")
+    # a moment given in another zone is kept as the same instant
+    eastern = timezone(timedelta(hours=-5))
+    with db.session(write=True) as session:
+        stored = session.get_one(type(again), row.id)
+        stored.finished_at = datetime(2026, 1, 1, 7, 0, tzinfo=eastern)
+    assert store.get(row.id).finished_at == datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
 def test_concurrent_creates_get_distinct_numbers(db: Database) -> None:
     store = ExecutionStore(db)
     numbers: list[int] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -17,7 +17,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "ApiTokenRow",
@@ -30,11 +32,34 @@ __all__ = [
     "TaskRow",
     "TestCaseDetailRow",
     "TestResultsRow",
+    "UtcDateTime",
     "WebhookAttemptRow",
     "WebhookDeliveryRow",
     "WorkflowRow",
     "indexed_tag",
 ]
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment, kept in UTC and read back with its zone on every store.
+
+    The column is ``DateTime(timezone=True)``. PostgreSQL keeps the zone; SQLite keeps
+    none, so its values are written in UTC and read back as UTC, and the API, the CLI and
+    the dashboard print the same ``...+00:00`` moments on both stores.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value  # naive moments are UTC already
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -55,8 +80,8 @@ class WorkflowRow(Base):
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     definition: Mapped[dict[str, Any]]
     source: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ExecutionRow(Base):
@@ -93,9 +118,9 @@ class ExecutionRow(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("executions.id"), index=True)
-    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    queued_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     duration_ms: Mapped[int | None]
     sha: Mapped[str | None] = mapped_column(String(255), index=True)
     """The commit under test (tag ``sha``): same-commit flakiness."""
@@ -112,15 +137,15 @@ class ExecutionRow(Base):
     no secret in clear text."""
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     """The worker that claimed the execution (server queue)."""
-    lease_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_expires: Mapped[datetime | None] = mapped_column(UtcDateTime())
     """When the claim lapses unless the worker renews it (heartbeat)."""
     concurrency_group: Mapped[str | None] = mapped_column(String(300))
     """``spec.concurrency.group`` (default: the workflow name when a max is set)."""
     concurrency_max: Mapped[int | None]
     """``spec.concurrency.max``: running executions of the group at most."""
-    abort_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    abort_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     """Set by an abort through the API; the worker running the execution stops it."""
-    pruned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pruned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     """When retention deleted the execution's log and artifacts (its results stay)."""
     summary_tests: Mapped[int | None]
     """``summary["tests"]``, ``["skipped"]``, ``["passed"]`` as columns: the trends read
@@ -176,7 +201,7 @@ class StepRow(Base):
     status: Mapped[str] = mapped_column(String(20))
     exit_code: Mapped[int | None]
     attempts: Mapped[int] = mapped_column(default=1)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     duration_ms: Mapped[int | None]
     message: Mapped[str | None] = mapped_column(Text)
 
@@ -231,8 +256,8 @@ class QuarantineRow(Base):
     classname: Mapped[str | None] = mapped_column(Text)
     name: Mapped[str] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
-    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ApiTokenRow(Base):
@@ -245,10 +270,10 @@ class ApiTokenRow(Base):
     scope: Mapped[str] = mapped_column(String(20))
     """read, run or admin (each includes the ones before)."""
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class ScheduleTickRow(Base):
@@ -267,15 +292,15 @@ class ScheduleTickRow(Base):
     """Position of the cronjob in ``spec.events``."""
     cron: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
-    scheduled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    scheduled_at: Mapped[datetime] = mapped_column(UtcDateTime())
     missed: Mapped[int] = mapped_column(default=0)
     """Earlier ticks skipped by this one (a catch-up after downtime fires once)."""
     state: Mapped[str] = mapped_column(String(20))
     """claimed (being queued), queued, or failed (the workflow could not be queued)."""
     claimed_by: Mapped[str] = mapped_column(String(100))
-    claim_expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claim_expires: Mapped[datetime] = mapped_column(UtcDateTime())
     """A claim not confirmed by then is taken over (its scheduler died mid-tick)."""
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     execution_id: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
 
@@ -304,13 +329,13 @@ class WebhookDeliveryRow(Base):
     status: Mapped[str] = mapped_column(String(20))
     """pending, delivered or failed (retries exhausted; ``assay webhooks replay`` resends)."""
     attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     lease_owner: Mapped[str | None] = mapped_column(String(100))
-    lease_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_expires: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_status_code: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class WebhookAttemptRow(Base):
@@ -321,7 +346,7 @@ class WebhookAttemptRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id"), index=True)
     number: Mapped[int]
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
     status_code: Mapped[int | None]
     latency_ms: Mapped[int]
     error: Mapped[str | None] = mapped_column(Text)
