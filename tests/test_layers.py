@@ -22,7 +22,8 @@ LAYERS: dict[str, int] = {
     "model": 0,
     "envvars": 0,
     "processes": 0,  # /proc facts: pid + start time, process-group liveness
-    "faults": 0,  # OS and store faults -> one line (exit 3)
+    "faults": 0,
+    "moments": 0,  # aware UTC datetimes  # OS and store faults -> one line (exit 3)
     "pytest_attempts": 0,  # per-attempt pytest reports, reruns: also run in step images
     # where assay keeps its data (ASSAY_HOME, the database URL); raises assay.errors
     "settings": 1,

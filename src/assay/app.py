@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from assay.errors import DefinitionError, ResultsError
+from assay.moments import as_utc
 from assay.settings import Settings
 from assay.status import ExecutionStatus
 
@@ -521,7 +522,7 @@ def parse_until(value: str, *, option: str = "--until", at: datetime | None = No
         raise DefinitionError(
             f"{option} {value!r}: expected YYYY-MM-DD, an ISO date-time, or 30m/12h/7d/2w"
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return as_utc(moment)
 
 
 def check_workflow_name(name: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ import numpy.typing as npt
 from sqlalchemy import Select, bindparam, func, select
 
 from assay.model import CaseStatus
+from assay.moments import as_utc
 from assay.status import ExecutionStatus
 from assay.store.database import Database
 from assay.store.tables import ExecutionRow
@@ -43,7 +44,6 @@ __all__ = [
     "final_attempts",
     "percentile",
     "recent_executions",
-    "utc",
 ]
 
 FAILING = frozenset(
@@ -55,11 +55,6 @@ FAILING_CODES = np.array(status_codes(sorted(FAILING)), dtype=np.int64)
 SKIPPED_CODE = status_codes([CaseStatus.SKIPPED.value])[0]
 
 _UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
-
-
-def utc(value: datetime) -> datetime:
-    """A stored datetime as aware UTC (SQLite hands back naive UTC values)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +154,7 @@ def recent_executions(
             status=row.status,
             sha=row.sha,
             branch=row.branch,
-            queued_at=utc(row.queued_at),
+            queued_at=as_utc(row.queued_at),
             order=order,
         )
         for order, row in enumerate(rows)

@@ -27,9 +27,9 @@ from assay.analytics.history import (
     final_attempts,
     percentile,
     recent_executions,
-    utc,
 )
 from assay.errors import DefinitionError
+from assay.moments import as_utc
 from assay.status import ExecutionStatus
 from assay.store.database import Database
 from assay.store.executions import now
@@ -173,7 +173,7 @@ def trend_points(
     (:func:`~assay.analytics.history.percentile`, as everywhere else)."""
     if bucket not in BUCKETS:
         raise DefinitionError(f"bucket must be one of {', '.join(BUCKETS)}, got {bucket!r}")
-    end = utc(until or now())
+    end = as_utc(until or now())
     day = _utc_day(db, ExecutionRow.queued_at)
     tests = func.coalesce(ExecutionRow.summary_tests, 0)
     query = (
@@ -207,7 +207,7 @@ def trend_points(
         group = groups.get(key)
         if group is None:
             group = groups[key] = _Period()
-        group.add(executions, passed, counted, passed_tests, utc(last), latest, spans)
+        group.add(executions, passed, counted, passed_tests, as_utc(last), latest, spans)
     return [
         TrendPoint(
             workflow=name,
@@ -352,7 +352,7 @@ def newly_failing(
 
 def _recent(row: ExecutionRow) -> RecentExecution:
     return RecentExecution(
-        row.id, row.workflow, row.name, row.status, row.sha, row.branch, utc(row.queued_at), 0
+        row.id, row.workflow, row.name, row.status, row.sha, row.branch, as_utc(row.queued_at), 0
     )
 
 

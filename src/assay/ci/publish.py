@@ -25,6 +25,7 @@ from assay.ci.github import GitHubClient, GitHubError, GitHubPermissionError
 from assay.ci.github_env import GitHubContext
 from assay.ci.outputs import truncate
 from assay.errors import DefinitionError
+from assay.moments import as_utc
 from assay.reports.markdown import MARKER
 from assay.reports.model import Report
 
@@ -136,9 +137,7 @@ def check_run_payload(
 
 
 def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(slots=True)

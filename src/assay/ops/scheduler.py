@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import select
 
 from assay.errors import DefinitionError, NotFoundError
+from assay.moments import as_utc
 from assay.spec.cron import count_due, latest_due, next_times
 from assay.store.database import Database
 from assay.store.executions import now as wall_clock
@@ -86,11 +87,6 @@ class Fired:
     error: str | None = None
 
 
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes: they are UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 SCHEDULED_KINDS = ("TestWorkflow", "Test", "TestSuite")
 """Kinds that may carry schedules: ``spec.events[].cronjob``, legacy ``spec.schedule``."""
 
@@ -107,7 +103,7 @@ def _legacy_schedule(row: WorkflowRow, spec: dict[str, Any], timezone: str) -> l
     except ValueError as exc:
         log.warning("%s %s: schedule ignored: %s", row.kind, row.name, exc)
         return []
-    return [Schedule(row.name, 0, text, timezone, applied_at=_utc(row.updated_at))]
+    return [Schedule(row.name, 0, text, timezone, applied_at=as_utc(row.updated_at))]
 
 
 def schedules_of(rows: Iterable[WorkflowRow], default_timezone: str = "UTC") -> list[Schedule]:
@@ -131,7 +127,7 @@ def schedules_of(rows: Iterable[WorkflowRow], default_timezone: str = "UTC") -> 
                     timezone=cronjob.get("timezone") or default_timezone,
                     config={k: v for k, v in (cronjob.get("config") or {}).items()},
                     tags={k: str(v) for k, v in (cronjob.get("tags") or {}).items()},
-                    applied_at=_utc(row.updated_at),
+                    applied_at=as_utc(row.updated_at),
                 )
             )
     return found
@@ -187,7 +183,7 @@ class Scheduler:
                 self._anchors[(row.workflow, row.event_index)] = (
                     row.cron,
                     row.timezone,
-                    _utc(row.scheduled_at),
+                    as_utc(row.scheduled_at),
                 )
                 item = self._queue(row, schedules[(row.workflow, row.event_index)])
                 fired.append(item)
@@ -243,7 +239,7 @@ class Scheduler:
         for key in keys:
             if key in newest:
                 cron, timezone, at = newest[key]
-                self._anchors[key] = (cron, timezone, _utc(at))
+                self._anchors[key] = (cron, timezone, as_utc(at))
             else:
                 self._anchors.pop(key, None)
 
@@ -310,4 +306,6 @@ class Scheduler:
 
     @staticmethod
     def _fired(row: ScheduleTickRow, execution_id: str | None, error: str | None = None) -> Fired:
-        return Fired(row.id, row.workflow, _utc(row.scheduled_at), row.missed, execution_id, error)
+        return Fired(
+            row.id, row.workflow, as_utc(row.scheduled_at), row.missed, execution_id, error
+        )

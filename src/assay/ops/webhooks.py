@@ -30,11 +30,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
+from assay.moments import as_utc
 from assay.store.database import Database
 from assay.store.executions import now as wall_clock
 from assay.store.outbox import DELIVERED, FAILED, PENDING, Outbox
@@ -81,10 +82,6 @@ def sign(secret: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def build_request(
     delivery: WebhookDeliveryRow, webhook: dict[str, Any], secret: SecretResolver | None
 ) -> HttpRequest:
@@ -107,7 +104,7 @@ def build_request(
         "id": delivery.event_id,
         "source": f"/assay/workflows/{delivery.workflow or '-'}",
         "type": f"dev.assay.{delivery.event_type}",
-        "time": _utc(delivery.created_at),
+        "time": as_utc(delivery.created_at),
         "datacontenttype": content_type or "application/json",
     }
     if delivery.execution_id:

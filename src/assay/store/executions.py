@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from assay.errors import ConflictError, DefinitionError, NotFoundError
 from assay.model import Summary, TestCaseResult
+from assay.moments import as_utc
 from assay.processes import ProcessId
 from assay.status import ExecutionStatus, StepStatus
 from assay.store.database import Database
@@ -178,9 +179,7 @@ def check_execution_name(name: str) -> str:
 def close_row(row: ExecutionRow, status: ExecutionStatus, error: str | None) -> None:
     """Set the final status, end time, duration and error of ``row``."""
     finished = now()
-    started = row.started_at or row.queued_at
-    if started.tzinfo is None:
-        started = started.replace(tzinfo=UTC)
+    started = as_utc(row.started_at or row.queued_at)
     row.status = status.value
     row.finished_at = finished
     row.duration_ms = int((finished - started).total_seconds() * 1000)

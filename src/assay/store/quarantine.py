@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 
 from assay.errors import NotFoundError
+from assay.moments import as_utc, maybe_utc
 from assay.store.database import Database
 from assay.store.executions import now
 from assay.store.tables import QuarantineRow
 
 __all__ = ["QuarantineEntry", "QuarantineStore"]
-
-
-def _aware(value: datetime) -> datetime:
-    """A datetime as aware UTC (SQLite hands back naive UTC values; naive input is UTC)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _maybe_aware(value: datetime | None) -> datetime | None:
-    return None if value is None else _aware(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +34,7 @@ class QuarantineEntry:
 
     def active(self, at: datetime | None = None) -> bool:
         """True while the quarantine holds at ``at`` (default now)."""
-        return self.until is None or self.until > _aware(at or now())
+        return self.until is None or self.until > as_utc(at or now())
 
     def as_dict(self, at: datetime | None = None) -> dict[str, Any]:
         """JSON-ready (camelCase)."""
@@ -65,8 +57,8 @@ class QuarantineEntry:
             classname=row.classname,
             name=row.name,
             reason=row.reason,
-            until=_maybe_aware(row.until),
-            created_at=_aware(row.created_at),
+            until=maybe_utc(row.until),
+            created_at=as_utc(row.created_at),
         )
 
 
@@ -97,7 +89,7 @@ class QuarantineStore:
                 session.add(row)
             row.workflow, _, row.classname, row.name = known
             row.reason = reason
-            row.until = _maybe_aware(until)
+            row.until = maybe_utc(until)
             session.flush()
             return QuarantineEntry._from_row(row)
 
@@ -133,7 +125,7 @@ class QuarantineStore:
 
     def active(self, at: datetime | None = None) -> set[str]:
         """Ids of the tests quarantined and not expired at ``at`` (default now)."""
-        moment = _aware(at or now())
+        moment = as_utc(at or now())
         with self.db.engine.connect() as connection:
             rows = connection.execute(select(QuarantineRow.test_id, QuarantineRow.until)).all()
-        return {test_id for test_id, until in rows if until is None or _aware(until) > moment}
+        return {test_id for test_id, until in rows if until is None or as_utc(until) > moment}

@@ -11,7 +11,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 
 from assay.errors import DefinitionError, NotFoundError
+from assay.moments import as_utc, maybe_utc
 from assay.store.database import Database
 from assay.store.executions import now
 from assay.store.tables import ApiTokenRow
@@ -50,10 +51,6 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 @dataclass(frozen=True, slots=True)
 class TokenEntry:
     """A token as listed (never its secret)."""
@@ -73,10 +70,10 @@ class TokenEntry:
             id=row.id,
             name=row.name,
             scope=Scope(row.scope),
-            created_at=_aware(row.created_at) or row.created_at,
-            expires_at=_aware(row.expires_at),
-            revoked_at=_aware(row.revoked_at),
-            last_used_at=_aware(row.last_used_at),
+            created_at=as_utc(row.created_at),
+            expires_at=maybe_utc(row.expires_at),
+            revoked_at=maybe_utc(row.revoked_at),
+            last_used_at=maybe_utc(row.last_used_at),
         )
 
     def valid(self, at: datetime | None = None) -> bool:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
+from assay.moments import as_utc
 from assay.server.filters import RANGES, execution_filter
 from assay.status import ExecutionStatus
 
@@ -58,7 +58,7 @@ def execution_summary(row: ExecutionRow) -> dict[str, Any]:
         "workflow": row.workflow,
         "status": row.status,
         "mark": STATUS_MARKS.get(row.status, "?"),
-        "queuedAt": _utc(row.queued_at).isoformat(),
+        "queuedAt": as_utc(row.queued_at).isoformat(),
         "durationMs": row.duration_ms,
         "branch": row.branch,
         "sha": row.sha,
@@ -68,10 +68,6 @@ def execution_summary(row: ExecutionRow) -> dict[str, Any]:
         "passed": int(summary.get("passed", 0)),
         "finished": ExecutionStatus(row.status).finished,
     }
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass(slots=True)

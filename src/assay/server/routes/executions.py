@@ -3,7 +3,7 @@ artifacts and test cases."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +13,7 @@ from pydantic_core import to_json
 
 from assay.app import testcase_json
 from assay.errors import DefinitionError, NotFoundError
+from assay.moments import maybe_utc
 from assay.server.deps import App, Reader, Runner, Settings
 from assay.server.errors import ERROR_RESPONSES
 from assay.server.listcache import ListCache
@@ -45,12 +46,6 @@ def _tags(selector: str | None) -> tuple[tuple[str, str], ...]:
             raise DefinitionError(f"tagSelector: expected KEY=VALUE[,KEY=VALUE], got {part!r}")
         pairs.append((key.strip(), value.strip()))
     return tuple(pairs)
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @router.get(
@@ -91,8 +86,8 @@ def list_executions(
         workflow=workflow or None,
         statuses=_statuses(status),
         tags=_tags(tag_selector),
-        since=_utc(since),
-        until=_utc(until),
+        since=maybe_utc(since),
+        until=maybe_utc(until),
     )
 
     def compute() -> bytes:
