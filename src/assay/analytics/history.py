@@ -20,7 +20,6 @@ import numpy.typing as npt
 from sqlalchemy import Select, bindparam, func, select
 
 from assay.model import CaseStatus
-from assay.moments import as_utc
 from assay.status import ExecutionStatus
 from assay.store.database import Database
 from assay.store.tables import ExecutionRow
@@ -154,7 +153,7 @@ def recent_executions(
             status=row.status,
             sha=row.sha,
             branch=row.branch,
-            queued_at=as_utc(row.queued_at),
+            queued_at=row.queued_at,
             order=order,
         )
         for order, row in enumerate(rows)

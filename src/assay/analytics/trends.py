@@ -207,7 +207,7 @@ def trend_points(
         group = groups.get(key)
         if group is None:
             group = groups[key] = _Period()
-        group.add(executions, passed, counted, passed_tests, as_utc(last), latest, spans)
+        group.add(executions, passed, counted, passed_tests, last, latest, spans)
     return [
         TrendPoint(
             workflow=name,
@@ -352,7 +352,7 @@ def newly_failing(
 
 def _recent(row: ExecutionRow) -> RecentExecution:
     return RecentExecution(
-        row.id, row.workflow, row.name, row.status, row.sha, row.branch, as_utc(row.queued_at), 0
+        row.id, row.workflow, row.name, row.status, row.sha, row.branch, row.queued_at, 0
     )
 
 

@@ -30,7 +30,6 @@ from typing import Any
 from sqlalchemy import select
 
 from assay.errors import DefinitionError, NotFoundError
-from assay.moments import as_utc
 from assay.spec.cron import count_due, latest_due, next_times
 from assay.store.database import Database
 from assay.store.executions import now as wall_clock
@@ -103,7 +102,7 @@ def _legacy_schedule(row: WorkflowRow, spec: dict[str, Any], timezone: str) -> l
     except ValueError as exc:
         log.warning("%s %s: schedule ignored: %s", row.kind, row.name, exc)
         return []
-    return [Schedule(row.name, 0, text, timezone, applied_at=as_utc(row.updated_at))]
+    return [Schedule(row.name, 0, text, timezone, applied_at=row.updated_at)]
 
 
 def schedules_of(rows: Iterable[WorkflowRow], default_timezone: str = "UTC") -> list[Schedule]:
@@ -127,7 +126,7 @@ def schedules_of(rows: Iterable[WorkflowRow], default_timezone: str = "UTC") -> 
                     timezone=cronjob.get("timezone") or default_timezone,
                     config={k: v for k, v in (cronjob.get("config") or {}).items()},
                     tags={k: str(v) for k, v in (cronjob.get("tags") or {}).items()},
-                    applied_at=as_utc(row.updated_at),
+                    applied_at=row.updated_at,
                 )
             )
     return found
@@ -183,7 +182,7 @@ class Scheduler:
                 self._anchors[(row.workflow, row.event_index)] = (
                     row.cron,
                     row.timezone,
-                    as_utc(row.scheduled_at),
+                    row.scheduled_at,
                 )
                 item = self._queue(row, schedules[(row.workflow, row.event_index)])
                 fired.append(item)
@@ -239,7 +238,7 @@ class Scheduler:
         for key in keys:
             if key in newest:
                 cron, timezone, at = newest[key]
-                self._anchors[key] = (cron, timezone, as_utc(at))
+                self._anchors[key] = (cron, timezone, at)
             else:
                 self._anchors.pop(key, None)
 
@@ -306,6 +305,4 @@ class Scheduler:
 
     @staticmethod
     def _fired(row: ScheduleTickRow, execution_id: str | None, error: str | None = None) -> Fired:
-        return Fired(
-            row.id, row.workflow, as_utc(row.scheduled_at), row.missed, execution_id, error
-        )
+        return Fired(row.id, row.workflow, row.scheduled_at, row.missed, execution_id, error)

@@ -35,7 +35,6 @@ from typing import Any
 
 import httpx
 
-from assay.moments import as_utc
 from assay.store.database import Database
 from assay.store.executions import now as wall_clock
 from assay.store.outbox import DELIVERED, FAILED, PENDING, Outbox
@@ -104,7 +103,7 @@ def build_request(
         "id": delivery.event_id,
         "source": f"/assay/workflows/{delivery.workflow or '-'}",
         "type": f"dev.assay.{delivery.event_type}",
-        "time": as_utc(delivery.created_at),
+        "time": delivery.created_at,
         "datacontenttype": content_type or "application/json",
     }
     if delivery.execution_id:

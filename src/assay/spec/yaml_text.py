@@ -40,5 +40,10 @@ def dump_yaml(data: Any) -> str:
 def dump_documents(objects: Sequence[dict[str, Any]]) -> str:
     """``objects`` as YAML documents, each started by ``---``."""
     return yaml.dump_all(
-        objects, Dumper=_ReadableDumper, sort_keys=False, explicit_start=True, width=_WIDTH
+        objects,
+        Dumper=_ReadableDumper,
+        explicit_start=True,
+        sort_keys=False,
+        allow_unicode=True,
+        width=_WIDTH,
     )

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from assay.errors import ConflictError, DefinitionError, NotFoundError
 from assay.model import Summary, TestCaseResult
-from assay.moments import as_utc
 from assay.processes import ProcessId
 from assay.status import ExecutionStatus, StepStatus
 from assay.store.database import Database
@@ -179,7 +178,7 @@ def check_execution_name(name: str) -> str:
 def close_row(row: ExecutionRow, status: ExecutionStatus, error: str | None) -> None:
     """Set the final status, end time, duration and error of ``row``."""
     finished = now()
-    started = as_utc(row.started_at or row.queued_at)
+    started = row.started_at or row.queued_at
     row.status = status.value
     row.finished_at = finished
     row.duration_ms = int((finished - started).total_seconds() * 1000)

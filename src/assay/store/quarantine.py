@@ -57,8 +57,8 @@ class QuarantineEntry:
             classname=row.classname,
             name=row.name,
             reason=row.reason,
-            until=maybe_utc(row.until),
-            created_at=as_utc(row.created_at),
+            until=row.until,
+            created_at=row.created_at,
         )
 
 
@@ -128,4 +128,4 @@ class QuarantineStore:
         moment = as_utc(at or now())
         with self.db.engine.connect() as connection:
             rows = connection.execute(select(QuarantineRow.test_id, QuarantineRow.until)).all()
-        return {test_id for test_id, until in rows if until is None or as_utc(until) > moment}
+        return {test_id for test_id, until in rows if until is None or until > moment}

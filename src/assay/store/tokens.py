@@ -19,7 +19,6 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 
 from assay.errors import DefinitionError, NotFoundError
-from assay.moments import as_utc, maybe_utc
 from assay.store.database import Database
 from assay.store.executions import now
 from assay.store.tables import ApiTokenRow
@@ -70,10 +69,10 @@ class TokenEntry:
             id=row.id,
             name=row.name,
             scope=Scope(row.scope),
-            created_at=as_utc(row.created_at),
-            expires_at=maybe_utc(row.expires_at),
-            revoked_at=maybe_utc(row.revoked_at),
-            last_used_at=maybe_utc(row.last_used_at),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+            last_used_at=row.last_used_at,
         )
 
     def valid(self, at: datetime | None = None) -> bool:

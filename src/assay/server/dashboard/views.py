@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
-from assay.moments import as_utc
 from assay.server.filters import RANGES, execution_filter
 from assay.status import ExecutionStatus
 
@@ -58,7 +57,7 @@ def execution_summary(row: ExecutionRow) -> dict[str, Any]:
         "workflow": row.workflow,
         "status": row.status,
         "mark": STATUS_MARKS.get(row.status, "?"),
-        "queuedAt": as_utc(row.queued_at).isoformat(),
+        "queuedAt": row.queued_at.isoformat(),
         "durationMs": row.duration_ms,
         "branch": row.branch,
         "sha": row.sha,
